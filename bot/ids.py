@@ -1,0 +1,22 @@
+"""Stable custom_ids shared between the features that draw components and those that handle them.
+
+Persistent components are matched by these after a restart (discord.ui.DynamicItem templates),
+so they must never change shape. Every id stays within Discord's 100 characters.
+"""
+
+from __future__ import annotations
+
+INTEREST_BUTTON_PREFIX = "qiweek:interest:"
+INTEREST_BUTTON_TEMPLATE = r"qiweek:interest:(?P<session_id>[a-z0-9-]{1,80})"
+INTEREST_SELECT_PREFIX = "qiweek:interest-pick:"
+INTEREST_SELECT_TEMPLATE = r"qiweek:interest-pick:(?P<day>\d{4}-\d{2}-\d{2}):(?P<part>\d{1,3})"
+
+
+def interest_button_id(session_id: str) -> str:
+    """The "I'm interested" button of one session (toggles the member's registration)."""
+    return f"{INTEREST_BUTTON_PREFIX}{session_id}"
+
+
+def interest_select_id(day: str, part: int) -> str:
+    """A daily post's "I'm interested in..." select menu; its option values are session ids."""
+    return f"{INTEREST_SELECT_PREFIX}{day}:{part}"

@@ -1,0 +1,138 @@
+"""SQLite data access: the connection, migrations, and the delivery ledger.
+
+Feature repositories live beside this module (``bot/store/<feature>.py``) as small functions that
+take a `Store` and return dataclasses; SQL never appears in cogs.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiosqlite
+
+from bot.clock import Clock, utc_now
+from bot.store.migrations import MIGRATIONS
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 5000
+
+
+class StoreError(Exception):
+    """The database cannot be used as it is (for example it is newer than this code)."""
+
+
+class Store:
+    """One aiosqlite connection to the bot's database, opened in `setup_hook`.
+
+    WAL journal (readers never block the writer), foreign keys on, a busy timeout so a second
+    process (the CLI's `preview`) waits instead of failing.
+    """
+
+    def __init__(self, path: str | Path, *, clock: Clock = utc_now) -> None:
+        self.path = Path(path)
+        self.clock = clock
+        # Identifies this process's ledger claims: a claim left by another run was interrupted.
+        self.run_id = uuid.uuid4().hex
+        self._db: aiosqlite.Connection | None = None
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise StoreError("the store is not open")
+        return self._db
+
+    @property
+    def is_open(self) -> bool:
+        return self._db is not None
+
+    async def open(self) -> None:
+        """Connect, set pragmas, and apply pending migrations. Idempotent."""
+        if self._db is not None:
+            return
+        if str(self.path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(self.path)
+        try:
+            db.row_factory = aiosqlite.Row
+            await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            # Refuse a newer database before anything (even the journal mode) touches the file.
+            await check_version(db)
+            await db.execute("PRAGMA journal_mode = WAL")
+            await db.execute("PRAGMA foreign_keys = ON")
+            await db.execute("PRAGMA synchronous = NORMAL")
+            await migrate(db)
+        except BaseException:
+            await db.close()
+            raise
+        self._db = db
+
+    async def close(self) -> None:
+        if self._db is not None:
+            db, self._db = self._db, None
+            await db.close()
+
+    async def __aenter__(self) -> Store:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Run several statements atomically; rolled back on any error."""
+        db = self.db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            await db.rollback()
+            raise
+        else:
+            await db.commit()
+
+    async def schema_version(self) -> int:
+        async with self.db.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        return int(row[0])
+
+
+async def check_version(db: aiosqlite.Connection) -> int:
+    """The database's schema version; StoreError when it is newer than this code knows."""
+    async with db.execute("PRAGMA user_version") as cur:
+        row = await cur.fetchone()
+    current = int(row[0])
+    latest = len(MIGRATIONS)
+    if current > latest:
+        raise StoreError(
+            f"the database is at schema version {current} but this version of qiweek-bot knows "
+            f"only up to {latest}: upgrade qiweek-bot (the database was left unchanged)"
+        )
+    return current
+
+
+async def migrate(db: aiosqlite.Connection) -> int:
+    """Apply every migration newer than the database's `user_version`; returns the new version.
+
+    A database newer than this code is refused untouched: running old code on it could lose data.
+    """
+    current = await check_version(db)
+    latest = len(MIGRATIONS)
+    for version in range(current + 1, latest + 1):
+        log.info("applying database migration %d", version)
+        # executescript commits first; the version bump is inside the same script so a crash
+        # mid-way leaves the previous version recorded and the migration is re-run whole.
+        await db.executescript(
+            f"BEGIN;\n{MIGRATIONS[version - 1]}\nPRAGMA user_version = {version};\nCOMMIT;"
+        )
+    return latest
+
+
+from bot.store.ledger import Claim, Ledger  # noqa: E402  (re-exported for convenience)
+
+__all__ = ["BUSY_TIMEOUT_MS", "Claim", "Ledger", "Store", "StoreError", "migrate"]

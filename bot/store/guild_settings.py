@@ -1,0 +1,123 @@
+"""Per-guild settings set with `/organiser setup`: stored overrides of the environment defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import time
+from zoneinfo import ZoneInfo
+
+from bot.clock import to_db
+from bot.config import Settings, parse_leads, parse_time
+from bot.store import Store
+
+#: Columns an organiser may set, in the order `/organiser setup` shows them.
+SETTING_NAMES = (
+    "programme_channel_id",
+    "announcements_channel_id",
+    "digest_channel_id",
+    "organiser_role_id",
+    "timezone",
+    "daily_post_time",
+    "digest_time",
+    "reminder_leads",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class GuildConfig:
+    """The settings in force for one guild: stored override, else the environment's default."""
+
+    guild_id: int
+    programme_channel_id: int | None
+    announcements_channel_id: int | None
+    digest_channel_id: int | None
+    organiser_role_id: int | None
+    timezone: str
+    daily_post_time: time
+    digest_time: time
+    reminder_leads: tuple[int, ...]
+    overridden: frozenset[str] = frozenset()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def defaults(settings: Settings, guild_id: int) -> GuildConfig:
+    return GuildConfig(
+        guild_id=guild_id,
+        programme_channel_id=settings.programme_channel_id,
+        announcements_channel_id=settings.announcements_channel_id,
+        digest_channel_id=settings.digest_channel_id,
+        organiser_role_id=settings.organiser_role_id,
+        timezone=settings.timezone,
+        daily_post_time=settings.daily_post_time,
+        digest_time=settings.digest_time,
+        reminder_leads=settings.reminder_leads,
+    )
+
+
+async def get_config(store: Store, settings: Settings, guild_id: int) -> GuildConfig:
+    """The effective settings for `guild_id`."""
+    config = defaults(settings, guild_id)
+    async with store.db.execute(
+        f"SELECT {', '.join(SETTING_NAMES)} FROM guild_settings WHERE guild_id = ?", (guild_id,)
+    ) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        return config
+    changes: dict[str, object] = {}
+    for name in SETTING_NAMES:
+        value = row[name]
+        if value is None:
+            continue
+        if name in ("daily_post_time", "digest_time"):
+            value = parse_time(value)
+        elif name == "reminder_leads":
+            value = parse_leads(value)
+        changes[name] = value
+    return replace(config, overridden=frozenset(changes), **changes)
+
+
+async def update_config(store: Store, guild_id: int, **changes: object) -> None:
+    """Store overrides (already validated by the caller); a value of None clears an override."""
+    unknown = set(changes) - set(SETTING_NAMES)
+    if unknown:
+        raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+    encoded: dict[str, object] = {}
+    for name, value in changes.items():
+        if isinstance(value, time):
+            value = f"{value:%H:%M}"
+        elif isinstance(value, tuple):
+            value = ",".join(str(v) for v in value)
+        encoded[name] = value
+    now = to_db(store.clock())
+    async with store.transaction() as db:
+        await db.execute(
+            "INSERT OR IGNORE INTO guild_settings (guild_id, updated_at) VALUES (?, ?)",
+            (guild_id, now),
+        )
+        for name, value in encoded.items():
+            # `name` is checked against SETTING_NAMES above, never user text.
+            await db.execute(
+                f"UPDATE guild_settings SET {name} = ?, updated_at = ? WHERE guild_id = ?",
+                (value, now, guild_id),
+            )
+
+
+async def known_guilds(store: Store) -> list[int]:
+    """Guilds the database knows of (settings or a programme), for planning at start."""
+    async with store.db.execute(
+        "SELECT guild_id FROM guild_settings UNION SELECT guild_id FROM programmes"
+    ) as cur:
+        return [row[0] async for row in cur]
+
+
+__all__ = [
+    "SETTING_NAMES",
+    "GuildConfig",
+    "defaults",
+    "get_config",
+    "known_guilds",
+    "update_config",
+]

@@ -1,0 +1,130 @@
+"""Numbered schema migrations, applied in order and recorded in `PRAGMA user_version`.
+
+Append a new string to MIGRATIONS for every schema change; never edit one that has shipped.
+All times are stored as ISO 8601 UTC text ("2026-09-14T07:00:00+00:00").
+"""
+
+MIGRATIONS: list[str] = [
+    # 1: the whole first schema.
+    """
+    CREATE TABLE guild_settings (
+        guild_id                 INTEGER PRIMARY KEY,
+        programme_channel_id     INTEGER,
+        announcements_channel_id INTEGER,
+        digest_channel_id        INTEGER,
+        organiser_role_id        INTEGER,
+        timezone                 TEXT,
+        daily_post_time          TEXT,
+        digest_time              TEXT,
+        reminder_leads           TEXT,
+        updated_at               TEXT NOT NULL
+    );
+
+    CREATE TABLE programmes (
+        guild_id     INTEGER PRIMARY KEY,
+        source       TEXT NOT NULL CHECK (source IN ('seed', 'import')),
+        event_json   TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        loaded_at    TEXT NOT NULL
+    );
+
+    CREATE TABLE sessions (
+        guild_id    INTEGER NOT NULL,
+        session_id  TEXT NOT NULL,
+        title       TEXT NOT NULL,
+        start_utc   TEXT NOT NULL,
+        end_utc     TEXT NOT NULL,
+        host        TEXT NOT NULL DEFAULT '',
+        speakers    TEXT NOT NULL DEFAULT '[]',
+        format      TEXT NOT NULL DEFAULT '',
+        join_url    TEXT NOT NULL DEFAULT '',
+        description TEXT NOT NULL DEFAULT '',
+        components  TEXT NOT NULL DEFAULT '[]',
+        tags        TEXT NOT NULL DEFAULT '[]',
+        cancelled   INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (guild_id, session_id)
+    );
+    CREATE INDEX sessions_by_start ON sessions (guild_id, start_utc);
+
+    -- Registrations outlive a cancelled session (kept for the record), so no foreign key.
+    CREATE TABLE interests (
+        guild_id   INTEGER NOT NULL,
+        session_id TEXT NOT NULL,
+        user_id    INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (guild_id, session_id, user_id)
+    );
+    CREATE INDEX interests_by_user ON interests (guild_id, user_id);
+
+    CREATE TABLE member_prefs (
+        guild_id          INTEGER NOT NULL,
+        user_id           INTEGER NOT NULL,
+        reminder_setting  TEXT NOT NULL DEFAULT 'default',
+        dm_closed         INTEGER NOT NULL DEFAULT 0,
+        digest_opt_out    INTEGER NOT NULL DEFAULT 0,
+        share_notice_sent INTEGER NOT NULL DEFAULT 0,
+        updated_at        TEXT NOT NULL,
+        PRIMARY KEY (guild_id, user_id)
+    );
+
+    CREATE TABLE shares (
+        message_id       INTEGER PRIMARY KEY,
+        guild_id         INTEGER NOT NULL,
+        channel_id       INTEGER NOT NULL,
+        author_id        INTEGER NOT NULL,
+        author_name      TEXT NOT NULL,
+        content          TEXT NOT NULL,
+        jump_url         TEXT NOT NULL,
+        attachment_count INTEGER NOT NULL DEFAULT 0,
+        image_url        TEXT,
+        created_at       TEXT NOT NULL,
+        reaction_count   INTEGER NOT NULL DEFAULT 0,
+        manual           INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX shares_by_day ON shares (guild_id, created_at);
+    CREATE INDEX shares_by_author ON shares (guild_id, author_id);
+
+    CREATE TABLE announcements (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        guild_id     INTEGER NOT NULL,
+        author_id    INTEGER NOT NULL,
+        channel_id   INTEGER NOT NULL,
+        title        TEXT NOT NULL DEFAULT '',
+        body         TEXT NOT NULL,
+        ping_role_id INTEGER,
+        session_id   TEXT,
+        send_at      TEXT NOT NULL,
+        created_at   TEXT NOT NULL,
+        status       TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'sent', 'late', 'missed', 'cancelled', 'failed')),
+        message_id   INTEGER,
+        sent_at      TEXT
+    );
+    CREATE INDEX announcements_by_status ON announcements (guild_id, status, send_at);
+
+    -- The delivery ledger: one row per automatic send, claimed before the send.
+    CREATE TABLE deliveries (
+        key        TEXT PRIMARY KEY,
+        guild_id   INTEGER,
+        kind       TEXT NOT NULL,
+        status     TEXT NOT NULL CHECK (status IN ('claimed', 'sent', 'skipped', 'failed')),
+        owner      TEXT NOT NULL,
+        message_id INTEGER,
+        reason     TEXT,
+        attempts   INTEGER NOT NULL DEFAULT 1,
+        claimed_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX deliveries_by_kind ON deliveries (guild_id, kind, status);
+
+    CREATE TABLE audit_log (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        guild_id   INTEGER NOT NULL,
+        user_id    INTEGER NOT NULL,
+        action     TEXT NOT NULL,
+        detail     TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX audit_by_guild ON audit_log (guild_id, id);
+    """,
+]

@@ -1,0 +1,180 @@
+"""Programme rendering: within Discord's limits, nothing lost, times as Discord timestamps."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.programme import Event, Programme, Session, load_programme
+from bot.render import limits
+from bot.render.programme import (
+    day_pages,
+    no_sessions_text,
+    preview_text,
+    session_block,
+    session_embed,
+    session_embeds,
+    session_pages,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+TZ = "Europe/London"
+MONDAY = date(2026, 9, 14)
+
+
+def _session(n: int, **kwargs: object) -> Session:
+    start = datetime(2026, 9, 14, 7, tzinfo=UTC) + timedelta(minutes=15 * n)
+    fields: dict[str, object] = {
+        "id": f"s{n:03d}",
+        "title": f"Session number {n}: a fairly long title about improving care together",
+        "start": start,
+        "end": start + timedelta(minutes=45),
+        "host": f"Example Community NHS Trust {n}",
+        "speakers": (f"Speaker {n}A", f"Speaker {n}B"),
+        "format": "QI café",
+        "join_url": f"https://example.org/join/{n}",
+        "description": "Long description. " * 200,
+        "components": (1, 4),
+    }
+    fields.update(kwargs)
+    return Session(**fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def sample() -> Programme:
+    return load_programme(ROOT / "data" / "programme.yaml", TZ)
+
+
+def _all_text(pages: list[limits.Page]) -> str:
+    return "\n".join(
+        f"{e.title}\n{e.description or ''}\n" + "\n".join(f.value or "" for f in e.fields)
+        for page in pages
+        for e in page.embeds
+    )
+
+
+def test_forty_session_day_is_split_within_limits() -> None:
+    programme = Programme(
+        event=Event(theme="QI is for Everyone"),
+        sessions=tuple(_session(n) for n in range(40)),
+    )
+    pages = day_pages(programme, MONDAY, TZ)
+    assert len(pages) > 1
+    for page in pages:
+        assert 1 <= len(page.embeds) <= limits.EMBEDS_PER_MESSAGE
+        assert sum(len(e) for e in page.embeds) <= limits.EMBED_TOTAL
+        for embed in page.embeds:
+            assert limits.check_embed(embed) == []
+    text = _all_text(pages)
+    positions = [text.index(f"Session number {n}:") for n in range(40)]
+    assert positions == sorted(positions)  # every session, in time order
+    for n in range(40):
+        assert text.count(f"https://example.org/join/{n})") == 1
+    first = pages[0].embeds[0]
+    assert first.title == "QI Week programme — Monday 14 September"
+    assert "QI is for Everyone" in (first.description or "")
+    assert "#QIWeek" in (pages[-1].embeds[-1].footer.text or "")
+
+
+def test_session_block_uses_discord_timestamps() -> None:
+    session = _session(1, title="Stars *and* underscores_here")
+    block = session_block(session)
+    start, end = int(session.start.timestamp()), int(session.end.timestamp())
+    assert f"<t:{start}:t>–<t:{end}:t>" in block
+    assert r"**Stars \*and\* underscores\_here**" in block
+    assert "Example Community NHS Trust 1 · QI café" in block
+    assert "Speaker 1A, Speaker 1B" in block
+    assert "Shared purpose and vision" in block
+    assert "[Join](https://example.org/join/1)" in block
+    assert "Long description" not in block
+    assert f"<t:{start}:f>" in session_block(session, with_date=True)
+    assert not re.search(r"\b\d{1,2}:\d{2}\b", block)  # no clock text, only timestamps
+
+
+def test_day_pages_for_sample_and_empty_day(sample: Programme) -> None:
+    pages = day_pages(sample, MONDAY, TZ)
+    text = _all_text(pages)
+    for session in sample.sessions_on(MONDAY, TZ):
+        assert session.title in text
+    empty = day_pages(sample, date(2026, 9, 19), TZ, today=date(2026, 9, 19))
+    assert "No sessions today" in (empty[0].embeds[0].description or "")
+    custom = day_pages(sample, MONDAY, TZ, heading="Today's programme")
+    assert custom[0].embeds[0].title == "Today's programme"
+
+
+def test_no_sessions_text(sample: Programme) -> None:
+    before = no_sessions_text(sample, date(2026, 9, 1), TZ, date(2026, 9, 1))
+    assert before.startswith("No sessions today (Tuesday 1 September).")
+    assert "Monday 14 September to Friday 18 September 2026" in before
+    after = no_sessions_text(sample, date(2026, 9, 21), TZ, date(2026, 9, 20))
+    assert "Monday 14 September to Friday 18 September 2026" in after
+    gap = Programme(
+        sessions=(
+            _session(0),
+            _session(
+                0,
+                id="wed",
+                start=datetime(2026, 9, 16, 9, tzinfo=UTC),
+                end=datetime(2026, 9, 16, 10, tzinfo=UTC),
+            ),
+        )
+    )
+    middle = no_sessions_text(gap, date(2026, 9, 15), TZ, date(2026, 9, 14))
+    assert middle == "No sessions tomorrow (Tuesday 15 September). Next: Wednesday 16 September."
+    assert "no programme" in no_sessions_text(Programme(), MONDAY, TZ, MONDAY)
+
+
+def test_session_embed_keeps_a_10000_char_description() -> None:
+    words = [f"w{i}" for i in range(2000)]
+    description = " ".join(words)
+    assert len(description) >= 10_000
+    session = _session(5, description=description, title="T" * 400)
+    embeds = session_embeds(session, TZ, interested=7)
+    assert len(embeds) >= 3
+    for embed in embeds:
+        assert limits.check_embed(embed) == []
+    pages = session_pages(session, TZ, interested=7)
+    for page in pages:
+        assert sum(len(e) for e in page.embeds) <= limits.EMBED_TOTAL
+    shown = " ".join(
+        (e.description or "").replace("*(continued below)*", "") for p in pages for e in p.embeds
+    )
+    assert shown.split() == words  # every word, once, in order
+    main = session_embed(session, TZ, interested=7)
+    assert len(main.title or "") == limits.EMBED_TITLE and main.title.endswith(limits.ELLIPSIS)
+
+
+def test_session_embed_fields(sample: Programme) -> None:
+    keynote = sample.get("fri-keynote")
+    assert keynote is not None
+    embed = session_embed(keynote, TZ, interested=12)
+    assert limits.check_embed(embed) == []
+    fields = {f.name: f.value for f in embed.fields}
+    unix = int(keynote.start.timestamp())
+    assert f"<t:{unix}:F>" in fields["When"] and f"<t:{unix}:R>" in fields["When"]
+    assert f"<t:{int(keynote.end.timestamp())}:t>" in fields["When"]
+    assert fields["Host"] == keynote.host
+    assert fields["Format"] == "keynote"
+    assert "Dr Kit Example" in fields["Speakers"]
+    assert (
+        "Embedding improvement into management systems and processes"
+        in fields["NHS IMPACT components"]
+    )
+    assert keynote.join_url in fields["Join"]
+    assert fields["Interested"] == "12"
+    assert embed.description == keynote.description
+    assert len(session_embeds(keynote, TZ, interested=0)) == 1
+
+
+def test_preview_text(sample: Programme) -> None:
+    text = preview_text(sample, TZ, time(8, 0), None)
+    assert text.count("daily post at 08:00 BST") == 5
+    assert "Monday 14 September 2026" in text and "Friday 18 September 2026" in text
+    assert "12:30–13:15  QI café: what is quality improvement, anyway?" in text
+    one = preview_text(sample, TZ, time(8, 0), date(2026, 9, 18))
+    assert one.count("daily post") == 1 and "Closing keynote" in one
+    none = preview_text(sample, TZ, time(8, 0), date(2026, 9, 19))
+    assert "no sessions, so no daily post" in none

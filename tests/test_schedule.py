@@ -1,0 +1,82 @@
+"""The schedule is rebuilt from planners; past times are caught up; replans never duplicate."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.schedule import PlannedJob, Schedule
+
+
+@pytest.fixture
+async def schedule():
+    s = Schedule()
+    s.start()
+    yield s
+    s.shutdown()
+
+
+async def test_jobs_run_at_their_time_and_past_ones_catch_up(schedule: Schedule) -> None:
+    ran: list[str] = []
+    done = asyncio.Event()
+
+    def job(name: str):
+        async def run() -> None:
+            ran.append(name)
+            if len(ran) == 2:
+                done.set()
+
+        return run
+
+    async def planner(guild_id: int, now: datetime) -> list[PlannedJob]:
+        return [
+            PlannedJob("soon", now + timedelta(seconds=0.3), job("soon")),
+            PlannedJob("missed", now - timedelta(hours=1), job("missed")),
+        ]
+
+    schedule.register("test", planner)
+    assert await schedule.replan(7) == 2
+    await asyncio.wait_for(done.wait(), 5)
+    assert ran == ["missed", "soon"]
+
+
+async def test_replan_replaces_and_removes(schedule: Schedule) -> None:
+    later = datetime.now(UTC) + timedelta(hours=1)
+    wanted = ["a", "b"]
+
+    async def planner(guild_id: int, now: datetime) -> list[PlannedJob]:
+        async def noop() -> None:
+            return None
+
+        return [PlannedJob(name, later, noop) for name in wanted]
+
+    schedule.register("feat", planner)
+    await schedule.replan(1)
+    await schedule.replan(1)
+    assert [j for j, _ in schedule.jobs(1)] == ["feat:1:a", "feat:1:b"]
+    wanted[:] = ["b"]
+    await schedule.replan(1)
+    assert [j for j, _ in schedule.jobs(1)] == ["feat:1:b"]
+    assert schedule.jobs(2) == []
+
+
+async def test_a_failing_planner_does_not_stop_others(schedule: Schedule) -> None:
+    async def broken(guild_id: int, now: datetime) -> list[PlannedJob]:
+        raise RuntimeError("bad planner")
+
+    async def fine(guild_id: int, now: datetime) -> list[PlannedJob]:
+        async def noop() -> None:
+            return None
+
+        return [PlannedJob("x", now + timedelta(hours=1), noop)]
+
+    schedule.register("broken", broken)
+    schedule.register("fine", fine)
+    assert await schedule.replan(3) == 1
+
+
+def test_planner_names_cannot_hold_colons() -> None:
+    with pytest.raises(ValueError):
+        Schedule().register("a:b", None)  # type: ignore[arg-type]

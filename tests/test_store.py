@@ -1,0 +1,148 @@
+"""Store: migrations on a real SQLite file, and the delivery ledger's semantics."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import UTC, datetime, time
+from pathlib import Path
+
+import pytest
+
+from bot.config import parse_settings
+from bot.store import Claim, Ledger, Store, StoreError, audit
+from bot.store.guild_settings import get_config, update_config
+from bot.store.ledger import nonce_for
+from bot.store.migrations import MIGRATIONS
+
+
+@pytest.fixture
+async def store(tmp_path: Path):
+    async with Store(tmp_path / "qiweek.db") as s:
+        yield s
+
+
+async def test_fresh_database_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "fresh.db"
+    async with Store(path) as s:
+        assert await s.schema_version() == len(MIGRATIONS)
+        async with s.db.execute("PRAGMA journal_mode") as cur:
+            assert (await cur.fetchone())[0] == "wal"
+        async with s.db.execute("PRAGMA foreign_keys") as cur:
+            assert (await cur.fetchone())[0] == 1
+    with sqlite3.connect(path) as raw:
+        tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"deliveries", "sessions", "interests", "shares", "announcements"} <= tables
+
+
+async def test_rerunning_migrations_is_a_noop(tmp_path: Path) -> None:
+    path = tmp_path / "again.db"
+    async with Store(path) as s:
+        await Ledger(s).claim("k", kind="test")
+    async with Store(path) as s:
+        assert await s.schema_version() == len(MIGRATIONS)
+        assert (await Ledger(s).get("k")) is not None
+
+
+async def test_newer_database_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "newer.db"
+    with sqlite3.connect(path) as raw:
+        raw.execute("CREATE TABLE future (x)")
+        raw.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")
+    before = path.read_bytes()
+    store = Store(path)
+    with pytest.raises(StoreError, match="upgrade qiweek-bot"):
+        await store.open()
+    assert not store.is_open
+    assert path.read_bytes() == before
+
+
+async def test_claim_then_confirm(store: Store) -> None:
+    ledger = Ledger(store)
+    assert await ledger.claim("daily:1:2026-09-14", kind="daily", guild_id=1) is Claim.NEW
+    assert await ledger.claim("daily:1:2026-09-14", kind="daily", guild_id=1) is Claim.IN_FLIGHT
+    await ledger.mark_sent("daily:1:2026-09-14", 555)
+    assert await ledger.claim("daily:1:2026-09-14", kind="daily", guild_id=1) is Claim.DONE
+    row = await ledger.get("daily:1:2026-09-14")
+    assert row is not None and row.status == "sent" and row.message_id == 555
+
+
+async def test_two_concurrent_claims_one_winner(store: Store) -> None:
+    ledger = Ledger(store)
+    results = await asyncio.gather(*(ledger.claim("k", kind="t") for _ in range(10)))
+    assert results.count(Claim.NEW) == 1
+    assert results.count(Claim.IN_FLIGHT) == 9
+
+
+async def test_unconfirmed_claim_of_a_dead_run_is_resumed(tmp_path: Path) -> None:
+    path = tmp_path / "resume.db"
+    async with Store(path) as first:
+        assert await Ledger(first).claim("k", kind="t") is Claim.NEW
+        # the process "dies" here: never confirmed
+    async with Store(path) as second:
+        ledger = Ledger(second)
+        assert await ledger.claim("k", kind="t") is Claim.RESUME
+        assert await ledger.claim("k", kind="t") is Claim.IN_FLIGHT
+        row = await ledger.get("k")
+        assert row is not None and row.attempts == 2
+
+
+async def test_skip_and_fail(store: Store) -> None:
+    ledger = Ledger(store)
+    assert await ledger.skip("s", kind="reminder", guild_id=1, reason="session started")
+    assert not await ledger.skip("s", kind="reminder", guild_id=1, reason="again")
+    assert await ledger.claim("s", kind="reminder") is Claim.DONE
+    assert await ledger.claim("f", kind="dm", guild_id=1) is Claim.NEW
+    await ledger.mark_failed("f", "500 after retries")
+    assert await ledger.claim("f", kind="dm") is Claim.FAILED
+    assert await ledger.claim("f", kind="dm", retry_failed=True) is Claim.RESUME
+    assert await ledger.counts(1) == {"skipped": 1, "claimed": 1}
+
+
+async def test_deliver_uses_the_keys_nonce_and_records(store: Store) -> None:
+    ledger = Ledger(store)
+    seen: list[str] = []
+
+    async def send(nonce: str) -> int:
+        seen.append(nonce)
+        return 42
+
+    first = await ledger.deliver("key", kind="t", guild_id=1, send=send)
+    second = await ledger.deliver("key", kind="t", guild_id=1, send=send)
+    assert first.sent and first.message_id == 42
+    assert not second.sent and second.claim is Claim.DONE
+    assert seen == [nonce_for("key")]
+    assert len(nonce_for("x" * 500)) <= 25
+    assert nonce_for("a") != nonce_for("b")
+
+    async def boom(nonce: str) -> int:
+        raise RuntimeError("nope")
+
+    with pytest.raises(RuntimeError):
+        await ledger.deliver("bad", kind="t", guild_id=1, send=boom)
+    row = await ledger.get("bad")
+    assert row is not None and row.status == "failed" and "nope" in (row.reason or "")
+
+
+async def test_guild_settings_override_defaults(store: Store) -> None:
+    settings = parse_settings({"QIWEEK_PROGRAMME_CHANNEL_ID": "10"}, require_token=False)
+    config = await get_config(store, settings, 1)
+    assert config.programme_channel_id == 10 and not config.overridden
+    await update_config(store, 1, daily_post_time=time(7, 0), reminder_leads=(60, 15))
+    config = await get_config(store, settings, 1)
+    assert config.daily_post_time == time(7, 0)
+    assert config.reminder_leads == (60, 15)
+    assert config.overridden == {"daily_post_time", "reminder_leads"}
+    assert (await get_config(store, settings, 2)).daily_post_time == time(8, 0)
+    with pytest.raises(ValueError):
+        await update_config(store, 1, bogus=1)
+
+
+async def test_audit_trail(tmp_path: Path) -> None:
+    moments = iter(datetime(2026, 9, 14, 8, i, tzinfo=UTC) for i in range(10))
+    async with Store(tmp_path / "a.db", clock=lambda: next(moments)) as s:
+        await audit.record(s, 1, 99, "setup", "digest_time=18:00")
+        await audit.record(s, 1, 98, "announce", "#announcements")
+        entries = await audit.recent(s, 1)
+    assert [e.action for e in entries] == ["announce", "setup"]
+    assert entries[1].user_id == 99 and entries[1].created_at.minute == 0
