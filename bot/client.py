@@ -113,6 +113,7 @@ class QIWeekBot(commands.Bot):
         clock: Clock = utc_now,
         extensions: list[str] | None = None,
         sync_commands: bool = True,
+        **client_options: Any,
     ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -122,6 +123,7 @@ class QIWeekBot(commands.Bot):
             allowed_mentions=discord.AllowedMentions.none(),
             chunk_guilds_at_startup=False,
             max_messages=1000,
+            **client_options,
         )
         self.settings = settings
         self.store = store

@@ -62,7 +62,14 @@ class BotRunner:
             raise RuntimeError("already running: stop() or restart() first")
         settings = self.settings(**env)
         store = Store(settings.db_path, clock=clock)
-        bot = QIWeekBot(settings=settings, store=store, schedule=Schedule(clock=clock), clock=clock)
+        bot = QIWeekBot(
+            settings=settings,
+            store=store,
+            schedule=Schedule(clock=clock),
+            clock=clock,
+            # The fake sends every guild at once: don't wait discord.py's default 2 s for more.
+            guild_ready_timeout=0.05,
+        )
         if before_login is not None:
             before_login(bot)
         self.bot = bot

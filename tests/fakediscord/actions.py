@@ -266,9 +266,9 @@ class ActionsMixin:
     ) -> Interaction:
         """Invoke a synced slash command (``"group sub"`` for subcommands) with keyword options.
 
-        User/role/channel options take an id (or user name); attachments take
-        :meth:`attachment`. Use ``options={"channel": ...}`` via ``**{...}`` only if an option is
-        literally called ``channel`` — pass it as ``slash_options``.
+        User/role/channel options take an id (users also a name); attachments take
+        :meth:`attachment`. An option literally named ``channel`` goes in
+        ``slash_options={"channel": ...}``; ``channel=`` picks where the command is run.
         """
         extra = options.pop("slash_options", None) or {}
         options.update(extra)
