@@ -127,3 +127,24 @@ def test_every_extension_loads_and_command_names_do_not_clash() -> None:
                     key = value.__cog_group_name__
                 assert key not in seen or seen[key] == name, f"{key} in {seen.get(key)} and {name}"
                 seen[key] = name
+
+
+async def test_survives_gateway_reconnects_and_server_errors(
+    runner: BotRunner, fake_discord: FakeDiscord
+) -> None:
+    bot = await runner.start()
+    await fake_discord.reconnect_gateway("reconnect")
+    it = await fake_discord.slash("member", "help")
+    assert (await it.response())["data"]["flags"] & EPHEMERAL
+    assert fake_discord.resumes >= 1
+    await fake_discord.reconnect_gateway("close")
+    it = await fake_discord.slash("member2", "help")
+    assert (await it.response())["data"]["flags"] & EPHEMERAL
+    assert not bot.is_closed()
+    # A 500 then a 429 on a channel send: discord.py retries both and the message goes out once.
+    channel = bot.get_channel(fake_discord.channels["general"])
+    assert isinstance(channel, discord.TextChannel)
+    fake_discord.inject("POST", r"/channels/\d+/messages", 500, times=1)
+    fake_discord.inject("POST", r"/channels/\d+/messages", 429, times=1, retry_after=0.2)
+    await channel.send("hello")
+    assert [m["content"] for m in fake_discord.bot_messages("general")] == ["hello"]
