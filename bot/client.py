@@ -135,6 +135,7 @@ class QIWeekBot(commands.Bot):
         self.sync_commands = sync_commands
         self.guild_preparers: list[tuple[int, GuildPreparer]] = []
         self._prepared: dict[int, asyncio.Event] = {}
+        self._preparing: set[asyncio.Task[Any]] = set()
 
     async def login(self, token: str) -> None:
         configure_endpoints(self.settings)
@@ -167,12 +168,19 @@ class QIWeekBot(commands.Bot):
 
     async def prepare_guild(self, guild_id: int) -> None:
         """Seed what a guild needs and (re)plan its schedule. Idempotent, so safe on reconnects."""
-        for _, preparer in self.guild_preparers:
-            try:
-                await preparer(guild_id)
-            except Exception:
-                log.exception("preparing guild %s failed", guild_id)
-        await self.schedule.replan(guild_id)
+        task = asyncio.current_task()
+        if task is not None:
+            self._preparing.add(task)
+        try:
+            for _, preparer in self.guild_preparers:
+                try:
+                    await preparer(guild_id)
+                except Exception:
+                    log.exception("preparing guild %s failed", guild_id)
+            await self.schedule.replan(guild_id)
+        finally:
+            if task is not None:
+                self._preparing.discard(task)
         self._prepared.setdefault(guild_id, asyncio.Event()).set()
 
     async def wait_prepared(self, guild_id: int) -> None:
@@ -188,6 +196,13 @@ class QIWeekBot(commands.Bot):
     async def close(self) -> None:
         """Stop the scheduler (no job fires into a closing client), then Discord, then the DB."""
         await self.schedule.aclose()
+        # A guild still being prepared (seeding, planning) must not outlive the store.
+        current = asyncio.current_task()
+        pending = [t for t in self._preparing if not t.done() and t is not current]
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
         try:
             await super().close()
         finally:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 __all__ = [
+    "ACCEPTED_DIGEST_DAYS",
     "DigestStats",
     "HashtagMatcher",
     "Share",
@@ -22,6 +23,7 @@ __all__ = [
     "digest_stats",
     "escape_text",
     "local_day",
+    "parse_digest_day",
     "rank_shares",
     "sanitize",
     "shares_on",
@@ -324,3 +326,47 @@ def snippet(text: str, limit: int = 300) -> str:
                 hi = mid - 1
         cut = first[:lo]
     return sanitize(cut.rstrip(" ,;:-")) + "…"
+
+
+# --------------------------------------------------------------------------------------------
+# Which day a member means
+# --------------------------------------------------------------------------------------------
+
+ACCEPTED_DIGEST_DAYS = (
+    "today, yesterday, a weekday (Monday or Mon: that day of the event week, or the most recent "
+    "one when there is no event), or a date as YYYY-MM-DD (e.g. 2026-09-14)"
+)
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_ISO_DAY = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+
+
+def parse_digest_day(
+    text: str | None, *, today: date, event_week: tuple[date, date] | None = None
+) -> date:
+    """The day a member means by ``/digest day``; ValueError says which forms are accepted.
+
+    A digest looks back, so without an event week a weekday is the most recent one (today
+    included); with one, it is that weekday of the event week, as ``/programme`` reads it.
+    """
+    value = (text or "").strip().lower()
+    if value in ("", "today"):
+        return today
+    if value == "yesterday":
+        return today - timedelta(days=1)
+    for index, name in enumerate(_WEEKDAYS):
+        if value == name or (len(value) >= 3 and name.startswith(value)):
+            if event_week is not None:
+                first, last = event_week
+                span = (last - first).days
+                for offset in range(span + 1):
+                    candidate = first + timedelta(days=offset)
+                    if candidate.weekday() == index:
+                        return candidate
+            return today - timedelta(days=(today.weekday() - index) % 7)
+    match = _ISO_DAY.fullmatch(value)
+    if match:
+        try:
+            return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+        except ValueError:
+            raise ValueError(f"{text!r} is not a real date. Use {ACCEPTED_DIGEST_DAYS}.") from None
+    raise ValueError(f"I can't read {text!r} as a day. Use {ACCEPTED_DIGEST_DAYS}.")

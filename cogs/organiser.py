@@ -21,6 +21,9 @@ from bot.permissions import is_organiser, who_may
 from bot.render.organiser import settings_embed
 from bot.store import audit
 from bot.store.guild_settings import get_config, update_config
+from cogs.announcements import AnnouncementCommands
+from cogs.digest import DigestOrganiserCommands
+from cogs.programme import ProgrammeOrganiserCommands
 
 
 class SetupCommands:
@@ -103,7 +106,12 @@ def _show(value: object) -> str:
 
 
 #: Feature mixins contributing `/organiser` subcommands; each feature adds its own here.
-MIXINS: tuple[type, ...] = (SetupCommands,)
+MIXINS: tuple[type, ...] = (
+    SetupCommands,
+    AnnouncementCommands,
+    ProgrammeOrganiserCommands,
+    DigestOrganiserCommands,
+)
 
 
 @app_commands.default_permissions(manage_guild=True)

@@ -17,6 +17,7 @@ from bot.render.digest import (
     digest_markdown,
     digest_pages,
     share_block,
+    share_notice,
     shares_csv,
     weekly_pages,
 )
@@ -192,3 +193,18 @@ def test_markdown_keeps_paragraphs_and_names_discord_tokens() -> None:
     text = "Hello <@123456789012345678> in <#223456789012345678>\r\n\n# not a heading"
     md = digest_markdown([make_share(1, content=text)], days=[DAY], tz=LONDON, event_name="QI")
     assert "> Hello @member in #channel\n>\n> \\# not a heading" in md
+
+
+def test_share_notice_says_what_happens_and_how_to_leave() -> None:
+    text = share_notice(
+        event_name="QI Week", channel_id=11, digest_channel_id=22, guild_name="QI *Week*"
+    )
+    assert len(text) <= limits.CONTENT
+    assert "<#11>" in text and "<#22>" in text
+    assert "patient-identifiable information" in text
+    assert "/digest-opt-out" in text and "Remove from digest" in text
+    assert "QI \\*Week\\*" in text  # a server name cannot break the layout
+    without = share_notice(
+        event_name="QI Week", channel_id=11, digest_channel_id=None, guild_name="QI Week"
+    )
+    assert "<#" not in without.replace("<#11>", "")

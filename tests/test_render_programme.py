@@ -178,3 +178,82 @@ def test_preview_text(sample: Programme) -> None:
     assert one.count("daily post") == 1 and "Closing keynote" in one
     none = preview_text(sample, TZ, time(8, 0), date(2026, 9, 19))
     assert "no sessions, so no daily post" in none
+
+
+# ---------------------------------------------------------------- daily-post parts and views
+
+
+def _check_page(page: limits.Page) -> None:
+    assert 1 <= len(page.embeds) <= limits.EMBEDS_PER_MESSAGE
+    assert sum(len(e) for e in page.embeds) <= limits.EMBED_TOTAL
+    assert all(limits.check_embed(e) == [] for e in page.embeds)
+
+
+def test_day_parts_hold_at_most_25_sessions_each_nothing_lost() -> None:
+    from bot.render.programme import day_parts
+
+    sessions = tuple(_session(n, description="") for n in range(60))
+    programme = Programme(event=Event(theme="QI is for Everyone"), sessions=sessions)
+    parts = day_parts(programme, MONDAY, TZ)
+    assert len(parts) >= 3
+    listed = [s.id for part in parts for s in part.sessions]
+    assert listed == [s.id for s in sessions]  # every session once, in order
+    for index, part in enumerate(parts):
+        _check_page(part.page)
+        assert 1 <= len(part.sessions) <= 25
+        text = _all_text([part.page])
+        assert all(f"**{s.title}**" in text for s in part.sessions)
+        first = part.page.embeds[0]
+        if index == 0:
+            assert first.title == "QI Week programme — Monday 14 September"
+            assert "60 sessions" in (first.description or "")
+        else:
+            assert first.title == "QI Week programme — Monday 14 September (continued)"
+    footers = [e.footer.text for p in parts for e in p.page.embeds if e.footer.text]
+    assert footers == ["Share what you learn with #QIWeek"]  # closes the last message only
+
+
+def test_day_parts_spill_an_oversized_session_over_messages_and_empty_days() -> None:
+    from bot.render.programme import day_parts
+
+    huge = _session(1, title="A very long title " * 600)
+    programme = Programme(sessions=(_session(0), huge, _session(2)))
+    parts = day_parts(programme, MONDAY, TZ)
+    for part in parts:
+        _check_page(part.page)
+    assert [s.id for p in parts for s in p.sessions] == ["s000", "s001", "s002"]
+    assert any(not p.sessions for p in parts)  # the spill-over pages carry no select
+    assert _all_text([p.page for p in parts]).count("very") == 600  # split at word breaks
+
+    empty = day_parts(programme, date(2026, 9, 15), TZ, today=MONDAY)
+    assert len(empty) == 1 and empty[0].sessions == []
+    assert "No sessions tomorrow" in (empty[0].page.embeds[0].description or "")
+
+
+def test_interest_select_session_view_and_choice_names() -> None:
+    from bot import ids
+    from bot.render.programme import interest_select_view, session_choice_name, session_view
+
+    sessions = [_session(n, title=f"{'Long title ' * 20}{n}") for n in range(25)]
+    view = interest_select_view(MONDAY, 2, sessions, TZ)
+    assert view is not None
+    (select,) = view.children
+    data = select.to_component_dict()
+    assert data["custom_id"] == ids.interest_select_id("2026-09-14", 2)
+    assert data["max_values"] == 25 and data["min_values"] == 1
+    assert [o["value"] for o in data["options"]] == [s.id for s in sessions]
+    assert all(len(o["label"]) <= 100 and len(o["description"]) <= 100 for o in data["options"])
+    assert data["options"][0]["description"].startswith("08:00 BST · Example Community")
+    assert interest_select_view(MONDAY, 1, [], TZ) is None
+    with pytest.raises(ValueError):
+        interest_select_view(MONDAY, 1, [*sessions, _session(99)], TZ)
+
+    cafe = _session(22, title="QI café")
+    assert session_choice_name(cafe, TZ) == "Mon 14 Sep 13:30 · QI café"
+    assert len(session_choice_name(sessions[0], TZ)) == 100
+
+    buttons = [item.to_component_dict() for item in session_view(cafe).children]
+    assert buttons[0]["custom_id"] == ids.interest_button_id("s022")
+    assert buttons[1]["url"] == "https://example.org/join/22"
+    long_link = _session(3, join_url="https://example.org/" + "x" * 600)
+    assert len(session_view(long_link).children) == 1  # the link stays in the embed

@@ -146,3 +146,42 @@ async def test_audit_trail(tmp_path: Path) -> None:
         entries = await audit.recent(s, 1)
     assert [e.action for e in entries] == ["announce", "setup"]
     assert entries[1].user_id == 99 and entries[1].created_at.minute == 0
+
+
+def test_repositories_never_commit_by_hand() -> None:
+    """Autocommit plus `Store.transaction()`: a stray commit() would end another's transaction."""
+    root = Path(__file__).resolve().parent.parent / "bot"
+    offenders = [
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if ".commit()" in path.read_text(encoding="utf-8")
+    ]
+    assert offenders == []
+
+
+async def test_concurrent_transactions_and_lone_writes_do_not_interfere(store: Store) -> None:
+    ledger = Ledger(store)
+
+    async def in_transaction(i: int) -> None:
+        async with store.transaction() as db:
+            await db.execute(
+                "INSERT INTO audit_log (guild_id, user_id, action, detail, created_at)"
+                " VALUES (1, ?, 'tx', '', '2026-09-14T08:00:00+00:00')",
+                (i,),
+            )
+            await asyncio.sleep(0)
+            await db.execute(
+                "INSERT INTO audit_log (guild_id, user_id, action, detail, created_at)"
+                " VALUES (1, ?, 'tx', '', '2026-09-14T08:00:00+00:00')",
+                (i,),
+            )
+
+    await asyncio.gather(
+        *(in_transaction(i) for i in range(20)),
+        *(ledger.claim(f"k{i}", kind="t") for i in range(20)),
+    )
+    async with store.db.execute("SELECT COUNT(*) FROM audit_log") as cur:
+        assert (await cur.fetchone())[0] == 40
+    assert (await ledger.counts(0)) == {}
+    async with store.db.execute("SELECT COUNT(*) FROM deliveries") as cur:
+        assert (await cur.fetchone())[0] == 20

@@ -37,6 +37,7 @@ __all__ = [
     "digest_markdown",
     "digest_pages",
     "share_block",
+    "share_notice",
     "shares_csv",
     "weekly_pages",
 ]
@@ -111,6 +112,29 @@ def share_block(share: Share, rank: int) -> str:
     extras.append(f"[Jump to message]({_jump(share)})")
     lines.append(" · ".join(extras))
     return "\n".join(lines)
+
+
+def share_notice(
+    *, event_name: str, channel_id: int, digest_channel_id: int | None, guild_name: str
+) -> str:
+    """The one-off DM to a member whose first share was collected: what happens and their choice.
+
+    Plain text within the 2,000-character content limit; it names no one but the member's own
+    channel, and is sent with no mentions allowed anyway.
+    """
+    where = f" in <#{digest_channel_id}>" if digest_channel_id else ""
+    text = (
+        f"Thanks for sharing in {_inline(guild_name)}! Your message in <#{channel_id}> will "
+        f"appear in the daily {_inline(event_name)} digest{where}, with your name, a snippet and "
+        "a link to it.\n\n"
+        "**Please remember: shares must never contain patient-identifiable information** "
+        "(names, photos of patients or wards, or details that together could identify someone).\n\n"
+        "Changed your mind? `/digest-opt-out` in the server removes everything of yours the "
+        "digest has stored and stops collecting your messages (`/digest-opt-in` resumes). To take "
+        "out a single message, right-click it (or long-press on a phone) and choose Apps > "
+        "Remove from digest.\n\nYou will only get this message once."
+    )
+    return limits.truncate(text, limits.CONTENT)
 
 
 def digest_pages(

@@ -6,11 +6,14 @@ every list goes through :mod:`bot.render.limits`, so a long day is split, never 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 import discord
 from discord.utils import escape_markdown, format_dt
 
+from bot import ids
 from bot.programme import (
     IMPACT_COMPONENTS,
     IMPACT_SHORT_NAMES,
@@ -26,17 +29,28 @@ from bot.render.limits import Page
 
 __all__ = [
     "NHS_BLUE",
+    "SELECT_OPTIONS",
+    "DayPart",
     "day_heading",
     "day_pages",
+    "day_parts",
+    "interest_select_view",
     "no_sessions_text",
     "preview_text",
     "session_block",
+    "session_choice_name",
     "session_embed",
     "session_embeds",
     "session_pages",
+    "session_view",
 ]
 
 NHS_BLUE = 0x005EB8
+SELECT_OPTIONS = 25  # Discord: options per select menu
+SELECT_LABEL = 100
+SELECT_DESCRIPTION = 100
+SELECT_PLACEHOLDER = 150
+LINK_BUTTON_URL = 512  # Discord: a link button's url; longer links stay in the embed
 _DESCRIPTION_MIN_IN_MAIN = 200
 
 
@@ -105,6 +119,149 @@ def day_pages(
         header="\n".join(header_lines),
         footer=footer,
     )
+
+
+@dataclass
+class DayPart:
+    """One message of a day's programme and the sessions it lists (for its "interested" select)."""
+
+    page: Page
+    sessions: list[Session] = field(default_factory=list)
+
+
+def day_parts(
+    programme: Programme,
+    day: date,
+    tz: TzLike = None,
+    *,
+    heading: str | None = None,
+    today: date | None = None,
+) -> list[DayPart]:
+    """A day's programme as messages that each list at most 25 sessions (one select menu's
+    worth) and respect every embed limit; every session appears once, in time order.
+
+    The first message carries the heading, theme and count; later ones say "(continued)"; the
+    footer (the hashtag) closes the last. A day without sessions is one part saying so.
+    """
+    zone = resolve_tz(tz if tz is not None else programme.event.timezone)
+    sessions = programme.sessions_on(day, zone)
+    if not sessions:
+        pages = day_pages(programme, day, zone, heading=heading, today=today)
+        return [DayPart(page=page) for page in pages]
+    title = heading or day_heading(programme, day)
+    continued = limits.truncate(f"{title} (continued)", limits.EMBED_TITLE)
+    event = programme.event
+    header_lines = []
+    if event.theme:
+        header_lines.append(f"Theme: **{escape_markdown(event.theme)}**")
+    count = len(sessions)
+    header_lines.append(
+        f"{count} session{'s' if count != 1 else ''} · times are shown in your own time zone"
+    )
+    header = "\n".join(header_lines)
+    footer = f"Share what you learn with {event.hashtag}" if event.hashtag else None
+    blocks = {s.id: session_block(s) for s in sessions}
+
+    def pack(group: Sequence[Session], first: bool, with_footer: bool) -> list[Page]:
+        return limits.pack_blocks(
+            (blocks[s.id] for s in group),
+            title=title,
+            colour=NHS_BLUE,
+            header=header if first else None,
+            footer=footer if with_footer else None,
+        )
+
+    groups: list[list[Session]] = []
+    current: list[Session] = []
+    for session in sessions:
+        trial = [*current, session]
+        fits = len(trial) <= SELECT_OPTIONS and len(pack(trial, not groups, True)) == 1
+        if current and not fits:
+            groups.append(current)
+            current = [session]
+        else:
+            current = trial
+    groups.append(current)
+
+    parts: list[DayPart] = []
+    for index, group in enumerate(groups):
+        pages = pack(group, index == 0, index == len(groups) - 1)
+        for number, page in enumerate(pages):
+            if index > 0 or number > 0:
+                for embed in page.embeds:
+                    embed.title = continued
+            # A session too long for one message spills over; its select stays on the first.
+            parts.append(DayPart(page=page, sessions=list(group) if number == 0 else []))
+    return parts
+
+
+def _local_label(session: Session, zone: TzLike) -> datetime:
+    return session.start.astimezone(resolve_tz(zone))
+
+
+def session_choice_name(session: Session, tz: TzLike = None) -> str:
+    """An autocomplete choice: 'Mon 14 Sep 12:30 · Title', within Discord's 100 characters.
+
+    Choices are plain text (no Discord timestamps), so the time is the server's local time.
+    """
+    local = _local_label(session, tz)
+    return limits.truncate(
+        f"{local:%a} {local.day} {local:%b %H:%M} · {session.title}", limits.CHOICE_NAME
+    )
+
+
+def interest_select_view(
+    day: date, part: int, sessions: Sequence[Session], tz: TzLike = None
+) -> discord.ui.View | None:
+    """The "I'm interested in…" select of one daily-post message (None when it lists nothing).
+
+    Its custom_id is `bot.ids.interest_select_id(day, part)` and each option's value a session
+    id; the interest feature handles the choice (the view here only draws it).
+    """
+    if not sessions:
+        return None
+    if len(sessions) > SELECT_OPTIONS:
+        raise ValueError(f"a select holds at most {SELECT_OPTIONS} options")
+    options = []
+    for session in sessions:
+        local = _local_label(session, tz)
+        detail = " · ".join(x for x in (f"{local:%H:%M %Z}", session.host) if x)
+        options.append(
+            discord.SelectOption(
+                label=limits.truncate(session.title, SELECT_LABEL),
+                value=session.id,
+                description=limits.truncate(detail, SELECT_DESCRIPTION),
+            )
+        )
+    view = discord.ui.View(timeout=None)
+    view.add_item(
+        discord.ui.Select(
+            custom_id=ids.interest_select_id(day.isoformat(), part),
+            placeholder="I'm interested in…",
+            min_values=1,
+            max_values=len(options),
+            options=options,
+        )
+    )
+    return view
+
+
+def session_view(session: Session) -> discord.ui.View:
+    """Under a session: a link button to join (when it has a link) and the persistent
+    "I'm interested" button (custom_id `bot.ids.interest_button_id`)."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(
+        discord.ui.Button(
+            style=discord.ButtonStyle.primary,
+            label="I'm interested",
+            emoji="⭐",
+            custom_id=ids.interest_button_id(session.id),
+        )
+    )
+    url = _link(session.join_url)
+    if url and len(url) <= LINK_BUTTON_URL:
+        view.add_item(discord.ui.Button(style=discord.ButtonStyle.link, label="Join", url=url))
+    return view
 
 
 def _no_sessions(day: date, today: date) -> str:
@@ -232,10 +389,12 @@ def preview_text(programme: Programme, tz: TzLike, post_time: time, day: date | 
         sessions = programme.sessions_on(each, zone)
         posted: datetime = combine_local(each, post_time, zone).astimezone(zone)
         count = len(sessions)
+        messages = len(day_parts(programme, each, zone))
         lines.append("")
         lines.append(
             f"{format_local_date(each, year=True)} — daily post at "
-            f"{posted:%H:%M %Z}: {count} session{'s' if count != 1 else ''}"
+            f"{posted:%H:%M %Z}: {count} session{'s' if count != 1 else ''} in {messages} "
+            f"message{'s' if messages != 1 else ''}"
         )
         for session in sessions:
             start = session.start.astimezone(zone)

@@ -2,10 +2,16 @@
 
 Feature repositories live beside this module (``bot/store/<feature>.py``) as small functions that
 take a `Store` and return dataclasses; SQL never appears in cogs.
+
+The connection is in autocommit mode: a lone statement is its own transaction, so repository
+functions never call ``commit()`` (on a connection shared by every coroutine, a stray commit
+would end another coroutine's open transaction). Several statements that must stand or fall
+together go in ``async with store.transaction()``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -39,6 +45,7 @@ class Store:
         # Identifies this process's ledger claims: a claim left by another run was interrupted.
         self.run_id = uuid.uuid4().hex
         self._db: aiosqlite.Connection | None = None
+        self._tx_lock = asyncio.Lock()
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -56,7 +63,9 @@ class Store:
             return
         if str(self.path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(self.path)
+        # isolation_level=None: autocommit. Python's implicit transactions would let one
+        # coroutine's commit() (or rollback) cover another coroutine's statements.
+        db = await aiosqlite.connect(self.path, isolation_level=None)
         try:
             db.row_factory = aiosqlite.Row
             await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -85,16 +94,22 @@ class Store:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """Run several statements atomically; rolled back on any error."""
-        db = self.db
-        await db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            await db.rollback()
-            raise
-        else:
-            await db.commit()
+        """Run several statements atomically; rolled back on any error.
+
+        The connection is in autocommit mode (every lone statement is its own transaction), and
+        one asyncio lock serialises the explicit transactions of concurrent coroutines, which
+        share this single connection.
+        """
+        async with self._tx_lock:
+            db = self.db
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+            else:
+                await db.execute("COMMIT")
 
     async def schema_version(self) -> int:
         async with self.db.execute("PRAGMA user_version") as cur:

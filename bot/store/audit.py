@@ -25,7 +25,6 @@ async def record(store: Store, guild_id: int, user_id: int, action: str, detail:
         " VALUES (?, ?, ?, ?, ?)",
         (guild_id, user_id, action, detail[:1000], to_db(store.clock())),
     )
-    await store.db.commit()
 
 
 async def recent(store: Store, guild_id: int, limit: int = 10) -> list[AuditEntry]:

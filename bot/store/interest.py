@@ -1,9 +1,26 @@
-"""Registrations of interest: which members want which sessions (and their reminder setting)."""
+"""Registrations of interest: which members want which sessions.
+
+Registrations are never deleted when a session is cancelled or removed from the programme: they
+are kept for the record (and the figures), and reminders simply stop because the planner only
+looks at active sessions.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 from bot.clock import to_db
 from bot.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """One member's interest in one session, with their reminder setting (from member_prefs)."""
+
+    session_id: str
+    user_id: int
+    reminder_setting: str = "default"
 
 
 async def add_interest(store: Store, guild_id: int, session_id: str, user_id: int) -> bool:
@@ -13,8 +30,24 @@ async def add_interest(store: Store, guild_id: int, session_id: str, user_id: in
         " VALUES (?, ?, ?, ?)",
         (guild_id, session_id, user_id, to_db(store.clock())),
     )
-    await store.db.commit()
     return cur.rowcount == 1
+
+
+async def add_interests(
+    store: Store, guild_id: int, session_ids: Iterable[str], user_id: int
+) -> list[str]:
+    """Register for several sessions at once (the daily post's select); returns the new ones."""
+    added: list[str] = []
+    now = to_db(store.clock())
+    for session_id in dict.fromkeys(session_ids):
+        cur = await store.db.execute(
+            "INSERT OR IGNORE INTO interests (guild_id, session_id, user_id, created_at)"
+            " VALUES (?, ?, ?, ?)",
+            (guild_id, session_id, user_id, now),
+        )
+        if cur.rowcount == 1:
+            added.append(session_id)
+    return added
 
 
 async def remove_interest(store: Store, guild_id: int, session_id: str, user_id: int) -> bool:
@@ -23,7 +56,6 @@ async def remove_interest(store: Store, guild_id: int, session_id: str, user_id:
         "DELETE FROM interests WHERE guild_id = ? AND session_id = ? AND user_id = ?",
         (guild_id, session_id, user_id),
     )
-    await store.db.commit()
     return cur.rowcount == 1
 
 
@@ -44,6 +76,15 @@ async def count_interested(store: Store, guild_id: int, session_id: str) -> int:
     return int(row[0])
 
 
+async def interest_counts(store: Store, guild_id: int) -> dict[str, int]:
+    """Registrations per session id (sessions nobody registered for are absent)."""
+    async with store.db.execute(
+        "SELECT session_id, COUNT(*) FROM interests WHERE guild_id = ? GROUP BY session_id",
+        (guild_id,),
+    ) as cur:
+        return {row[0]: int(row[1]) async for row in cur}
+
+
 async def interested_users(store: Store, guild_id: int, session_id: str) -> list[int]:
     """Member ids registered for a session, in registration order."""
     async with store.db.execute(
@@ -57,7 +98,44 @@ async def interested_users(store: Store, guild_id: int, session_id: str) -> list
 async def sessions_of(store: Store, guild_id: int, user_id: int) -> list[str]:
     """Session ids a member registered for."""
     async with store.db.execute(
-        "SELECT session_id FROM interests WHERE guild_id = ? AND user_id = ?",
+        "SELECT session_id FROM interests WHERE guild_id = ? AND user_id = ?"
+        " ORDER BY created_at, session_id",
         (guild_id, user_id),
     ) as cur:
         return [row[0] async for row in cur]
+
+
+async def registrations(
+    store: Store, guild_id: int, session_id: str | None = None
+) -> list[Registration]:
+    """Every registration of a guild (or one session) with the member's reminder setting.
+
+    One query for the planner, instead of one per session and member.
+    """
+    sql = (
+        "SELECT i.session_id, i.user_id, COALESCE(p.reminder_setting, 'default') AS setting"
+        " FROM interests i LEFT JOIN member_prefs p"
+        " ON p.guild_id = i.guild_id AND p.user_id = i.user_id"
+        " WHERE i.guild_id = ?"
+    )
+    params: list[object] = [guild_id]
+    if session_id is not None:
+        sql += " AND i.session_id = ?"
+        params.append(session_id)
+    sql += " ORDER BY i.created_at, i.user_id"
+    async with store.db.execute(sql, params) as cur:
+        return [Registration(row[0], row[1], row[2]) async for row in cur]
+
+
+__all__ = [
+    "Registration",
+    "add_interest",
+    "add_interests",
+    "count_interested",
+    "interest_counts",
+    "interested_users",
+    "is_interested",
+    "registrations",
+    "remove_interest",
+    "sessions_of",
+]

@@ -87,7 +87,6 @@ class Ledger:
             (key, guild_id, kind, owner, now, now),
         )
         inserted = cur.rowcount == 1
-        await db.commit()
         if inserted:
             return Claim.NEW
         # Take over a claim that an earlier run left unconfirmed (it died mid-send).
@@ -97,7 +96,6 @@ class Ledger:
             (owner, now, key, owner),
         )
         resumed = cur.rowcount == 1
-        await db.commit()
         if resumed:
             return Claim.RESUME
         if retry_failed:
@@ -107,7 +105,6 @@ class Ledger:
                 (owner, now, key),
             )
             retried = cur.rowcount == 1
-            await db.commit()
             if retried:
                 return Claim.RESUME
         row = await self.get(key)
@@ -127,7 +124,6 @@ class Ledger:
             " reason = ?, updated_at = ? WHERE key = ?",
             (status, message_id, reason, to_db(self.store.clock()), key),
         )
-        await db.commit()
 
     async def mark_sent(self, key: str, message_id: int | None = None) -> None:
         await self._finish(key, "sent", message_id=message_id)
@@ -150,7 +146,6 @@ class Ledger:
             " claimed_at, updated_at) VALUES (?, ?, ?, 'skipped', ?, ?, ?, ?)",
             (key, guild_id, kind, self.store.run_id, reason, now, now),
         )
-        await db.commit()
         return cur.rowcount == 1
 
     async def get(self, key: str) -> Delivery | None:

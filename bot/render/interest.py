@@ -1,0 +1,414 @@
+"""The words and layout of registrations, `/my-sessions`, reminders and change notices.
+
+Every time is a Discord timestamp, so each member reads their own clock. Channel messages that
+mention members (those whose DMs are closed) allow exactly those users and split at 100 mentions
+or 2,000 characters, whichever comes first; everything else allows no mention at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+from discord.utils import escape_markdown, format_dt
+
+from bot.programme import Session
+from bot.render import limits
+from bot.render.programme import NHS_BLUE, session_block, session_view
+
+TITLE_MAX = 200  # a session title inside a sentence; the full one is in /session
+UNDO_BUTTON = "Changed your mind? Press the button again, or use `/not-interested`."
+UNDO_COMMAND = "To undo: `/not-interested`."
+
+
+@dataclass
+class ChannelMessage:
+    """One channel message: text, an embed, drawn-only components, the users it may ping."""
+
+    content: str | None = None
+    embed: discord.Embed | None = None
+    view: discord.ui.View | None = None
+    mention_ids: tuple[int, ...] = ()
+
+    def kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for `Messageable.send` (the caller adds the nonce)."""
+        kwargs: dict[str, Any] = {"allowed_mentions": allow_only(self.mention_ids)}
+        if self.content:
+            kwargs["content"] = self.content
+        if self.embed is not None:
+            kwargs["embed"] = self.embed
+        if self.view is not None:
+            kwargs["view"] = self.view
+        return kwargs
+
+
+def allow_only(user_ids: Sequence[int]) -> discord.AllowedMentions:
+    """Mentions allowed for exactly these users (none when empty): never a role or @everyone."""
+    if not user_ids:
+        return discord.AllowedMentions.none()
+    return discord.AllowedMentions(
+        everyone=False,
+        roles=False,
+        replied_user=False,
+        users=[discord.Object(id=u) for u in user_ids],
+    )
+
+
+def title(session: Session) -> str:
+    return f"**{escape_markdown(limits.truncate(session.title, TITLE_MAX))}**"
+
+
+def when(session: Session) -> str:
+    return f"{format_dt(session.start, 'f')} ({format_dt(session.start, 'R')})"
+
+
+def minutes_text(minutes: int) -> str:
+    """'15 minutes', '1 hour', '2 hours', '90 minutes'."""
+    if minutes >= 60 and minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def leads_text(leads: Sequence[int]) -> str:
+    """'1 hour and 15 minutes' for (60, 15)."""
+    parts = [minutes_text(m) for m in sorted(leads, reverse=True)]
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def setting_text(setting: str, guild_leads: Sequence[int]) -> str:
+    """What a member's `/reminders` setting means for them, in one sentence."""
+    if setting == "off":
+        return (
+            "Your reminders are **off**: no DMs (the programme channel still posts reminders). "
+            "`/reminders default` turns them back on."
+        )
+    if setting.isdigit():
+        return f"I'll DM you **{minutes_text(int(setting))}** before each of your sessions."
+    if not guild_leads:
+        return "This server sends no reminders."
+    return (
+        f"I'll DM you **{leads_text(guild_leads)}** before each of your sessions "
+        "(the server's reminder times)."
+    )
+
+
+def _dm_line(setting: str, guild_leads: Sequence[int]) -> str:
+    if setting == "off":
+        return "Your reminders are off (`/reminders`), so no DM will come."
+    if setting.isdigit():
+        return f"I'll DM you {minutes_text(int(setting))} before it starts."
+    return f"I'll DM you {leads_text(guild_leads)} before it starts."
+
+
+CLOSED_NOTE = (
+    "Your DMs looked closed last time, so you'll be mentioned in the programme channel instead "
+    "(allow DMs from server members to get reminders privately)."
+)
+
+
+def registered_text(
+    session: Session,
+    *,
+    changed: bool,
+    setting: str,
+    guild_leads: Sequence[int],
+    dm_closed: bool = False,
+    via_button: bool = False,
+) -> str:
+    """The answer to `/interested` or the button."""
+    if changed:
+        head = f"✅ You're registered for {title(session)}, {when(session)}."
+    else:
+        head = f"You're already registered for {title(session)}, {when(session)}."
+    lines = [head, _dm_line(setting, guild_leads)]
+    if dm_closed and setting != "off":
+        lines.append(CLOSED_NOTE)
+    lines.append(UNDO_BUTTON if via_button else UNDO_COMMAND)
+    lines.append("All your sessions, with a calendar file: `/my-sessions`.")
+    return "\n".join(lines)
+
+
+def unregistered_text(session_title: str, *, changed: bool, via_button: bool = False) -> str:
+    """The answer to `/not-interested` or the button pressed a second time."""
+    name = f"**{escape_markdown(limits.truncate(session_title, TITLE_MAX))}**"
+    if not changed:
+        return f"You weren't registered for {name}, so nothing changed."
+    again = "Press the button again" if via_button else "Use `/interested`"
+    return (
+        f"You're no longer registered for {name}: no reminder will come for it.\n"
+        f"{again} to register again."
+    )
+
+
+def started_text(session: Session) -> str:
+    return (
+        f"{title(session)} has already started ({format_dt(session.start, 'R')}), so it can't "
+        "be registered for any more. `/programme` shows what is still to come."
+    )
+
+
+def unknown_session_text(value: str) -> str:
+    shown = escape_markdown(limits.truncate(value, 80))
+    return (
+        f"I can't find a session `{shown}`. Start typing part of its title, host or speaker and "
+        "pick it from the list; `/programme` shows each day's sessions."
+    )
+
+
+def pick_text(
+    *,
+    added: Sequence[Session],
+    already: Sequence[Session],
+    started: Sequence[Session],
+    unknown: Sequence[str],
+    setting: str,
+    guild_leads: Sequence[int],
+) -> str:
+    """The answer to the daily post's "I'm interested in…" select."""
+    lines: list[str] = []
+    if added:
+        lines.append("✅ You're registered for:")
+        lines += [f"• {title(s)}, {format_dt(s.start, 'f')}" for s in added]
+    if already:
+        lines.append("Already registered: " + ", ".join(title(s) for s in already))
+    if started:
+        lines.append("Already started, so not registered: " + ", ".join(title(s) for s in started))
+    if unknown:
+        lines.append(f"{len(unknown)} choice(s) are no longer in the programme.")
+    if added or already:
+        lines.append(_dm_line(setting, guild_leads).replace("it starts", "each starts"))
+        lines.append("To undo: `/not-interested`. All yours: `/my-sessions`.")
+    return "\n".join(lines)[: limits.CONTENT]
+
+
+NO_SESSIONS = (
+    "You haven't registered for any sessions yet. Use `/interested` (start typing a title) or "
+    "press ⭐ **I'm interested** under a session in `/programme`, `/session` or the daily post."
+)
+
+
+def my_sessions_pages(
+    sessions: Sequence[Session],
+    cancelled: Sequence[Session],
+    *,
+    setting: str,
+    guild_leads: Sequence[int],
+    event_name: str = "QI Week",
+) -> list[limits.Page]:
+    """The member's sessions in time order, then the cancelled ones, split to Discord's limits."""
+    count = len(sessions)
+    header = [
+        f"{count} session{'s' if count != 1 else ''} · times are shown in your own time zone",
+        setting_text(setting, guild_leads),
+    ]
+    if sessions:
+        header.append("The attached `.ics` file adds them to Outlook, Google or your phone.")
+    blocks = [session_block(s, with_date=True) for s in sessions]
+    if cancelled:
+        blocks.append("**Cancelled** (kept for the record, no reminders):")
+        blocks += [
+            f"~~{escape_markdown(s.title)}~~ · was {format_dt(s.start, 'f')}" for s in cancelled
+        ]
+    return limits.pack_blocks(
+        blocks,
+        title=f"Your {event_name} sessions",
+        colour=NHS_BLUE,
+        header="\n".join(header),
+        footer="Undo one with /not-interested · change reminders with /reminders",
+    )
+
+
+# --------------------------------------------------------------------------- reminders
+
+
+def reminder_dm(session: Session, lead: int) -> str:
+    """The reminder DM: what, when (timestamps), the join link, how to stop."""
+    lines = [
+        f"⏰ {title(session)} starts {format_dt(session.start, 't')} "
+        f"({format_dt(session.start, 'R')})."
+    ]
+    meta = " · ".join(x for x in (session.host, session.format) if x)
+    if meta:
+        lines.append(escape_markdown(limits.truncate(meta, 300)))
+    if session.join_url:
+        lines.append(f"Join: {limits.truncate(session.join_url, 1000)}")
+    lines.append(
+        "-# You registered interest in this session. `/not-interested` stops its reminders; "
+        "`/reminders` changes when (or whether) I DM you."
+    )
+    return limits.truncate("\n".join(lines), limits.CONTENT)
+
+
+def join_view(session: Session) -> discord.ui.View | None:
+    """A DM's link button to join (None without a link); link buttons need no handler."""
+    if not session.join_url or len(session.join_url) > 512:
+        return None
+    view = discord.ui.View(timeout=None)
+    view.add_item(
+        discord.ui.Button(style=discord.ButtonStyle.link, label="Join", url=session.join_url)
+    )
+    view.stop()
+    return view
+
+
+def mention_chunks(
+    user_ids: Sequence[int], *, prefix: str = "", suffix: str = ""
+) -> list[tuple[str, tuple[int, ...]]]:
+    """Mentions split into messages of at most 100 users and 2,000 characters each."""
+    chunks: list[tuple[str, tuple[int, ...]]] = []
+    current: list[int] = []
+
+    def text(ids: Sequence[int]) -> str:
+        return f"{prefix}{' '.join(f'<@{u}>' for u in ids)}{suffix}"
+
+    for user_id in dict.fromkeys(user_ids):
+        candidate = [*current, user_id]
+        if current and (
+            len(candidate) > limits.MENTIONS_PER_LIST or len(text(candidate)) > limits.CONTENT
+        ):
+            chunks.append((text(current), tuple(current)))
+            candidate = [user_id]
+        current = candidate
+    if current:
+        chunks.append((text(current), tuple(current)))
+    return chunks
+
+
+CLOSED_SUFFIX = " — your DMs are closed, so here is your reminder."
+
+
+def reminder_embed(session: Session, lead: int, interested: int) -> discord.Embed:
+    embed = discord.Embed(
+        title=limits.truncate(f"Starting in {minutes_text(lead)}: {session.title}", 256),
+        colour=NHS_BLUE,
+        url=session.join_url or None,
+    )
+    lines = [
+        f"{format_dt(session.start, 'F')} ({format_dt(session.start, 'R')})",
+        f"⭐ {interested} interested",
+    ]
+    meta = " · ".join(x for x in (session.host, session.format) if x)
+    if meta:
+        lines.append(escape_markdown(limits.truncate(meta, 500)))
+    if session.join_url:
+        lines.append(f"[Join the session]({session.join_url.replace(' ', '%20')})")
+    embed.description = "\n".join(lines)
+    return embed
+
+
+def reminder_messages(
+    session: Session,
+    lead: int,
+    interested: int,
+    closed: Sequence[int],
+    *,
+    with_post: bool,
+) -> list[ChannelMessage]:
+    """The channel part of one reminder.
+
+    At a server lead (`with_post`): the reminder post (embed, join and interest buttons), whose
+    text mentions the first members with closed DMs; further messages mention the rest. At a
+    member's own lead: only the mention messages.
+    """
+    if with_post:
+        chunks = mention_chunks(closed, suffix=CLOSED_SUFFIX)
+        view = session_view(session)
+        view.stop()  # drawn only: the interest feature handles the button by its custom_id
+        first_text, first_ids = chunks[0] if chunks else (None, ())
+        messages = [
+            ChannelMessage(
+                content=first_text,
+                embed=reminder_embed(session, lead, interested),
+                view=view,
+                mention_ids=first_ids,
+            )
+        ]
+        messages += [ChannelMessage(content=t, mention_ids=ids) for t, ids in chunks[1:]]
+        return messages
+    prefix = (
+        f"⏰ {title(session)} starts {format_dt(session.start, 't')} "
+        f"({format_dt(session.start, 'R')}). "
+    )
+    return [
+        ChannelMessage(content=t, mention_ids=ids)
+        for t, ids in mention_chunks(closed, prefix=prefix, suffix=CLOSED_SUFFIX)
+    ]
+
+
+# --------------------------------------------------------------------------- changes
+
+
+def change_text(old: Session, new: Session | None) -> str:
+    """What changed about one session, in one sentence."""
+    if new is None:
+        return (
+            f"{title(old)} ({format_dt(old.start, 'f')}) has been cancelled: it is no longer in "
+            "the programme."
+        )
+    renamed = f" (now {title(new)})" if new.title != old.title else ""
+    return (
+        f"{title(old)}{renamed} has moved from {format_dt(old.start, 'f')} to "
+        f"{format_dt(new.start, 'f')}–{format_dt(new.end, 't')} ({format_dt(new.start, 'R')})."
+    )
+
+
+def change_dm(old: Session, new: Session | None) -> str:
+    """The DM to each member registered for a session that moved or was cancelled."""
+    lines = ["📅 A session you registered for has changed.", change_text(old, new)]
+    if new is None:
+        lines.append("Your registration is kept for the record; no reminders will come for it.")
+    else:
+        lines.append("You're still registered, and reminders follow the new time.")
+        if new.join_url:
+            lines.append(f"Join: {limits.truncate(new.join_url, 1000)}")
+    return limits.truncate("\n".join(lines), limits.CONTENT)
+
+
+def change_messages(
+    old: Session, new: Session | None, *, interested: int, closed: Sequence[int]
+) -> list[ChannelMessage]:
+    """The programme channel's one notice of a change (plus mentions of closed-DM members)."""
+    body = f"📅 **Programme change.** {change_text(old, new)}"
+    if interested:
+        body += (
+            f"\n⭐ {interested} registered: they are told by DM "
+            "(anyone whose DMs are closed is mentioned below)."
+        )
+    body = limits.truncate(body, limits.CONTENT)
+    messages = [ChannelMessage(content=body)]
+    messages += [
+        ChannelMessage(content=t, mention_ids=ids)
+        for t, ids in mention_chunks(
+            closed, suffix=" — your DMs are closed: a session you registered for changed (above)."
+        )
+    ]
+    return messages
+
+
+__all__ = [
+    "NO_SESSIONS",
+    "ChannelMessage",
+    "allow_only",
+    "change_dm",
+    "change_messages",
+    "change_text",
+    "join_view",
+    "leads_text",
+    "mention_chunks",
+    "minutes_text",
+    "my_sessions_pages",
+    "pick_text",
+    "registered_text",
+    "reminder_dm",
+    "reminder_embed",
+    "reminder_messages",
+    "setting_text",
+    "started_text",
+    "unknown_session_text",
+    "unregistered_text",
+]

@@ -1,0 +1,271 @@
+"""Collected #QIWeek shares and the digest's member preferences (opt-out, one-off notice).
+
+Every write is a single statement, keyed by the message id, so repeated or out-of-order gateway
+events converge on one row instead of duplicating a share. The opt-out is checked inside the
+insert itself, so a share racing an opt-out can never be stored after the erase.
+
+`member_prefs` is shared with the reminders feature: we only ever set `digest_opt_out` and
+`share_notice_sent` (INSERT ... ON CONFLICT DO UPDATE SET <our column>).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from enum import Enum
+
+import aiosqlite
+
+from bot.clock import from_db, to_db
+from bot.digest import Share
+from bot.store import Store
+
+_COLUMNS = (
+    "message_id, guild_id, channel_id, author_id, author_name, content, jump_url,"
+    " attachment_count, image_url, created_at, reaction_count"
+)
+_OPTED_OUT = "SELECT 1 FROM member_prefs WHERE guild_id = ? AND user_id = ? AND digest_opt_out = 1"
+
+
+def _row_to_share(row: aiosqlite.Row) -> Share:
+    return Share(
+        guild_id=row["guild_id"],
+        channel_id=row["channel_id"],
+        message_id=row["message_id"],
+        author_id=row["author_id"],
+        author_name=row["author_name"],
+        content=row["content"],
+        jump_url=row["jump_url"],
+        attachment_count=row["attachment_count"],
+        image_url=row["image_url"],
+        created_at=from_db(row["created_at"]),
+        reaction_count=row["reaction_count"],
+    )
+
+
+async def upsert_share(
+    store: Store, share: Share, *, manual: bool = False, refresh_reactions: bool = False
+) -> bool:
+    """Store or update a share; False (nothing written) when its author has opted out.
+
+    An update keeps the first-seen time and, unless ``refresh_reactions``, the reaction count
+    (reactions are kept current by their own events). A manual flag, once set, stays set.
+    """
+    reactions = ", reaction_count = excluded.reaction_count" if refresh_reactions else ""
+    cur = await store.db.execute(
+        f"INSERT INTO shares ({_COLUMNS}, manual)"
+        " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+        f" WHERE NOT EXISTS ({_OPTED_OUT})"
+        " ON CONFLICT(message_id) DO UPDATE SET"
+        " author_name = excluded.author_name, content = excluded.content,"
+        " jump_url = excluded.jump_url, attachment_count = excluded.attachment_count,"
+        f" image_url = excluded.image_url, manual = MAX(shares.manual, excluded.manual){reactions}",
+        (
+            share.message_id,
+            share.guild_id,
+            share.channel_id,
+            share.author_id,
+            share.author_name,
+            share.content,
+            share.jump_url,
+            share.attachment_count,
+            share.image_url,
+            to_db(share.created_at),
+            max(0, share.reaction_count),
+            int(manual),
+            share.guild_id,
+            share.author_id,
+        ),
+    )
+    return cur.rowcount == 1
+
+
+class Untagged(Enum):
+    """What an edit that dropped the hashtag did to the stored share."""
+
+    REMOVED = "removed"
+    KEPT = "kept"  # added by hand ("Add to QI Week digest"): the tag was never its reason
+    ABSENT = "absent"
+
+
+async def untag_share(
+    store: Store,
+    message_id: int,
+    *,
+    author_name: str,
+    content: str,
+    attachment_count: int,
+    image_url: str | None,
+) -> Untagged:
+    """An edit removed the tag: delete the share, unless it was added by hand (then update it)."""
+    db = store.db
+    cur = await db.execute("DELETE FROM shares WHERE message_id = ? AND manual = 0", (message_id,))
+    if cur.rowcount == 1:
+        return Untagged.REMOVED
+    cur = await db.execute(
+        "UPDATE shares SET author_name = ?, content = ?, attachment_count = ?, image_url = ?"
+        " WHERE message_id = ?",
+        (author_name, content, attachment_count, image_url, message_id),
+    )
+    return Untagged.KEPT if cur.rowcount == 1 else Untagged.ABSENT
+
+
+async def get_share(store: Store, message_id: int) -> Share | None:
+    async with store.db.execute(
+        f"SELECT {_COLUMNS} FROM shares WHERE message_id = ?", (message_id,)
+    ) as cur:
+        row = await cur.fetchone()
+    return _row_to_share(row) if row is not None else None
+
+
+async def is_manual(store: Store, message_id: int) -> bool:
+    """Whether a share was added by hand (False also when there is no such share)."""
+    async with store.db.execute(
+        "SELECT manual FROM shares WHERE message_id = ?", (message_id,)
+    ) as cur:
+        row = await cur.fetchone()
+    return bool(row and row[0])
+
+
+async def share_exists(store: Store, message_id: int) -> bool:
+    async with store.db.execute("SELECT 1 FROM shares WHERE message_id = ?", (message_id,)) as cur:
+        return await cur.fetchone() is not None
+
+
+async def delete_share(store: Store, message_id: int) -> bool:
+    """Remove one share; False when it was not stored."""
+    cur = await store.db.execute("DELETE FROM shares WHERE message_id = ?", (message_id,))
+    return cur.rowcount == 1
+
+
+async def delete_shares(store: Store, message_ids: Iterable[int]) -> int:
+    """Remove several shares (a bulk delete); returns how many were stored."""
+    ids = list(dict.fromkeys(message_ids))
+    removed = 0
+    for start in range(0, len(ids), 500):  # well under SQLite's bound-parameter limit
+        batch = ids[start : start + 500]
+        marks = ", ".join("?" * len(batch))
+        cur = await store.db.execute(f"DELETE FROM shares WHERE message_id IN ({marks})", batch)
+        removed += max(0, cur.rowcount)
+    return removed
+
+
+async def set_reaction_count(store: Store, message_id: int, count: int) -> bool:
+    """Set the total reactions of a share (an absolute value, so replays are harmless)."""
+    cur = await store.db.execute(
+        "UPDATE shares SET reaction_count = ? WHERE message_id = ?", (max(0, count), message_id)
+    )
+    return cur.rowcount == 1
+
+
+async def shares_between(
+    store: Store, guild_id: int, start: datetime, end: datetime
+) -> list[Share]:
+    """Shares of a guild posted in UTC ``[start, end)``, in posting order."""
+    async with store.db.execute(
+        f"SELECT {_COLUMNS} FROM shares WHERE guild_id = ? AND created_at >= ? AND created_at < ?"
+        " ORDER BY created_at, message_id",
+        (guild_id, to_db(start), to_db(end)),
+    ) as cur:
+        return [_row_to_share(row) async for row in cur]
+
+
+async def all_shares(store: Store, guild_id: int) -> list[Share]:
+    """Every stored share of a guild, in posting order (exports)."""
+    async with store.db.execute(
+        f"SELECT {_COLUMNS} FROM shares WHERE guild_id = ? ORDER BY created_at, message_id",
+        (guild_id,),
+    ) as cur:
+        return [_row_to_share(row) async for row in cur]
+
+
+async def count_shares(store: Store, guild_id: int) -> int:
+    async with store.db.execute(
+        "SELECT COUNT(*) FROM shares WHERE guild_id = ?", (guild_id,)
+    ) as cur:
+        row = await cur.fetchone()
+    return int(row[0])
+
+
+async def delete_older_than(store: Store, guild_id: int, cutoff: datetime) -> int:
+    """Retention: delete a guild's shares posted before ``cutoff``; returns how many."""
+    cur = await store.db.execute(
+        "DELETE FROM shares WHERE guild_id = ? AND created_at < ?", (guild_id, to_db(cutoff))
+    )
+    return max(0, cur.rowcount)
+
+
+# ------------------------------------------------------------------------------ member prefs
+
+
+async def _set_pref(store: Store, guild_id: int, user_id: int, column: str, value: int) -> None:
+    # `column` is one of our two literals, never user text.
+    await store.db.execute(
+        f"INSERT INTO member_prefs (guild_id, user_id, {column}, updated_at) VALUES (?, ?, ?, ?)"
+        f" ON CONFLICT(guild_id, user_id) DO UPDATE SET {column} = excluded.{column}",
+        (guild_id, user_id, value, to_db(store.clock())),
+    )
+
+
+async def _get_pref(store: Store, guild_id: int, user_id: int, column: str) -> bool:
+    async with store.db.execute(
+        f"SELECT {column} FROM member_prefs WHERE guild_id = ? AND user_id = ?",
+        (guild_id, user_id),
+    ) as cur:
+        row = await cur.fetchone()
+    return bool(row and row[0])
+
+
+async def is_opted_out(store: Store, guild_id: int, user_id: int) -> bool:
+    return await _get_pref(store, guild_id, user_id, "digest_opt_out")
+
+
+async def opt_out(store: Store, guild_id: int, user_id: int) -> int:
+    """Stop collecting a member's shares and erase those stored; returns how many were erased.
+
+    The flag is written first: from then on no insert can succeed (it checks the flag), so the
+    erase that follows leaves nothing behind even with messages arriving meanwhile.
+    """
+    await _set_pref(store, guild_id, user_id, "digest_opt_out", 1)
+    cur = await store.db.execute(
+        "DELETE FROM shares WHERE guild_id = ? AND author_id = ?", (guild_id, user_id)
+    )
+    return max(0, cur.rowcount)
+
+
+async def opt_in(store: Store, guild_id: int, user_id: int) -> bool:
+    """Resume collecting; True when the member had opted out."""
+    was_out = await is_opted_out(store, guild_id, user_id)
+    await _set_pref(store, guild_id, user_id, "digest_opt_out", 0)
+    return was_out
+
+
+async def notice_sent(store: Store, guild_id: int, user_id: int) -> bool:
+    """Whether the one-off share notice was dealt with (sent, or skipped for closed DMs)."""
+    return await _get_pref(store, guild_id, user_id, "share_notice_sent")
+
+
+async def mark_notice_sent(store: Store, guild_id: int, user_id: int) -> None:
+    await _set_pref(store, guild_id, user_id, "share_notice_sent", 1)
+
+
+__all__ = [
+    "Untagged",
+    "all_shares",
+    "count_shares",
+    "delete_older_than",
+    "delete_share",
+    "delete_shares",
+    "get_share",
+    "is_manual",
+    "is_opted_out",
+    "mark_notice_sent",
+    "notice_sent",
+    "opt_in",
+    "opt_out",
+    "set_reaction_count",
+    "share_exists",
+    "shares_between",
+    "untag_share",
+    "upsert_share",
+]

@@ -1,0 +1,176 @@
+"""The figures organisers report after the week: `/organiser stats` and the interest export.
+
+Read-only queries over the other features' tables, gathered here so the cog holds no SQL and the
+figures are unit-tested against a real database.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, tzinfo
+
+from bot.clock import from_db
+from bot.store import Store
+from bot.store import announcements as announcements_store
+from bot.store.audit import AuditEntry, recent
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRegistrations:
+    """Registrations of interest for one session (also sessions no longer in the programme)."""
+
+    session_id: str
+    title: str
+    start: datetime | None
+    cancelled: bool
+    registrations: int
+    in_programme: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """Everything `/organiser stats` shows for one guild."""
+
+    top_sessions: list[SessionRegistrations]
+    sessions_with_registrations: int
+    total_registrations: int
+    members_registered: int
+    deliveries: dict[str, dict[str, int]]
+    dm_closed_members: int
+    shares_per_day: list[tuple[date, int]]
+    total_shares: int
+    share_contributors: int
+    announcements: dict[str, int]
+    recent_actions: list[AuditEntry] = field(default_factory=list)
+
+    def delivered(self, *kinds: str) -> dict[str, int]:
+        """Ledger rows per status summed over `kinds` (e.g. every kind of DM)."""
+        total: Counter[str] = Counter()
+        for kind in kinds:
+            total.update(self.deliveries.get(kind, {}))
+        return dict(total)
+
+
+async def registrations_per_session(
+    store: Store, guild_id: int, *, include_empty: bool = False
+) -> list[SessionRegistrations]:
+    """Most registrations first (then by start); sessions removed from the programme included.
+
+    With `include_empty`, every session of the programme is listed, registered or not (the export).
+    """
+    async with store.db.execute(
+        "SELECT session_id, COUNT(*) FROM interests WHERE guild_id = ? GROUP BY session_id",
+        (guild_id,),
+    ) as cur:
+        counts = {session_id: count async for session_id, count in cur}
+    rows: list[SessionRegistrations] = []
+    seen: set[str] = set()
+    async with store.db.execute(
+        "SELECT session_id, title, start_utc, cancelled FROM sessions WHERE guild_id = ?",
+        (guild_id,),
+    ) as cur:
+        async for row in cur:
+            seen.add(row["session_id"])
+            count = counts.get(row["session_id"], 0)
+            if count or include_empty:
+                rows.append(
+                    SessionRegistrations(
+                        session_id=row["session_id"],
+                        title=row["title"],
+                        start=from_db(row["start_utc"]),
+                        cancelled=bool(row["cancelled"]),
+                        registrations=count,
+                    )
+                )
+    for session_id, count in counts.items():
+        if session_id not in seen:
+            rows.append(
+                SessionRegistrations(
+                    session_id=session_id,
+                    title="",
+                    start=None,
+                    cancelled=False,
+                    registrations=count,
+                    in_programme=False,
+                )
+            )
+    far = datetime.max.replace(tzinfo=UTC)
+    rows.sort(key=lambda r: (-r.registrations, r.start or far, r.session_id))
+    return rows
+
+
+async def members_registered(store: Store, guild_id: int) -> int:
+    """Distinct members with at least one registration."""
+    async with store.db.execute(
+        "SELECT COUNT(DISTINCT user_id) FROM interests WHERE guild_id = ?", (guild_id,)
+    ) as cur:
+        row = await cur.fetchone()
+    return int(row[0])
+
+
+async def delivery_counts(store: Store, guild_id: int) -> dict[str, dict[str, int]]:
+    """Ledger rows per kind and status: sent, failed and skipped reminders, DMs, posts."""
+    result: dict[str, dict[str, int]] = {}
+    async with store.db.execute(
+        "SELECT kind, status, COUNT(*) FROM deliveries WHERE guild_id = ? GROUP BY kind, status",
+        (guild_id,),
+    ) as cur:
+        async for kind, status, count in cur:
+            result.setdefault(kind, {})[status] = count
+    return result
+
+
+async def dm_closed_members(store: Store, guild_id: int) -> int:
+    async with store.db.execute(
+        "SELECT COUNT(*) FROM member_prefs WHERE guild_id = ? AND dm_closed = 1", (guild_id,)
+    ) as cur:
+        row = await cur.fetchone()
+    return int(row[0])
+
+
+async def share_authors(store: Store, guild_id: int) -> list[tuple[datetime, int]]:
+    """(posted at, author id) of every stored share, oldest first."""
+    async with store.db.execute(
+        "SELECT created_at, author_id FROM shares WHERE guild_id = ? ORDER BY created_at",
+        (guild_id,),
+    ) as cur:
+        return [(from_db(created), author) async for created, author in cur]
+
+
+def per_local_day(moments: list[datetime], tz: tzinfo) -> list[tuple[date, int]]:
+    """How many of `moments` fall on each local day, in date order (days with none left out)."""
+    counts = Counter(moment.astimezone(tz).date() for moment in moments)
+    return sorted(counts.items())
+
+
+async def gather(store: Store, guild_id: int, tz: tzinfo, *, top: int = 10) -> Stats:
+    """Every figure of `/organiser stats` for one guild, times grouped in its timezone."""
+    registrations = await registrations_per_session(store, guild_id)
+    shares = await share_authors(store, guild_id)
+    return Stats(
+        top_sessions=registrations[:top],
+        sessions_with_registrations=len(registrations),
+        total_registrations=sum(r.registrations for r in registrations),
+        members_registered=await members_registered(store, guild_id),
+        deliveries=await delivery_counts(store, guild_id),
+        dm_closed_members=await dm_closed_members(store, guild_id),
+        shares_per_day=per_local_day([moment for moment, _ in shares], tz),
+        total_shares=len(shares),
+        share_contributors=len({author for _, author in shares}),
+        announcements=await announcements_store.count_by_status(store, guild_id),
+        recent_actions=await recent(store, guild_id, 10),
+    )
+
+
+__all__ = [
+    "SessionRegistrations",
+    "Stats",
+    "delivery_counts",
+    "dm_closed_members",
+    "gather",
+    "members_registered",
+    "per_local_day",
+    "registrations_per_session",
+    "share_authors",
+]

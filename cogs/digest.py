@@ -1,0 +1,277 @@
+"""The #QIWeek digest: gateway listeners, the two message context menus, `/digest`,
+`/digest-opt-out`, `/digest-opt-in`, and the organisers' `/organiser post-digest` (a mixin).
+
+Thin: every rule is in `bot.services.digest.DigestService`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.client import QIWeekBot
+from bot.errors import UserFacingError
+from bot.permissions import is_organiser
+from bot.programme import Programme
+from bot.render import limits
+from bot.services.digest import NO_MENTIONS, AddResult, DigestService, lookup_programme
+from bot.store import audit
+from bot.store.guild_settings import get_config
+
+ADD_MENU = "Add to QI Week digest"
+REMOVE_MENU = "Remove from digest"
+
+
+def _service(bot: QIWeekBot) -> DigestService:
+    service = bot.services.digest
+    if service is None:
+        raise UserFacingError("The digest is not running right now; please try again shortly.")
+    return service
+
+
+async def _resolve_day(service: DigestService, guild_id: int, text: str | None) -> date:
+    try:
+        return await service.resolve_day(guild_id, text)
+    except ValueError as exc:
+        raise UserFacingError(str(exc)) from None
+
+
+async def _send_pages(interaction: discord.Interaction, pages: list[limits.Page]) -> None:
+    """Ephemeral follow-ups (after a defer), one per page, pinging nobody."""
+    for page in pages:
+        await interaction.followup.send(
+            content=page.content or discord.utils.MISSING,
+            embeds=page.embeds,
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+
+class DigestOrganiserCommands:
+    """`/organiser post-digest`, contributed to the organiser group (which checks permission)."""
+
+    bot: QIWeekBot
+
+    @app_commands.command(name="post-digest", description="Post the #QIWeek digest now")
+    @app_commands.describe(day="today (default), yesterday, a weekday, or YYYY-MM-DD")
+    async def post_digest(
+        self, interaction: discord.Interaction, day: app_commands.Range[str, 1, 20] | None = None
+    ) -> None:
+        assert interaction.guild_id is not None
+        service = _service(self.bot)
+        when = await _resolve_day(service, interaction.guild_id, day)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            count = await service.post_now(interaction.guild_id, when)
+        except LookupError:
+            raise UserFacingError(
+                "There is no usable digest channel: set one with `/organiser setup "
+                "digest_channel:` (and make sure the bot can post there)."
+            ) from None
+        await audit.record(
+            self.bot.store,
+            interaction.guild_id,
+            interaction.user.id,
+            "post-digest",
+            f"day={when.isoformat()} messages={count}",
+        )
+        config = await get_config(self.bot.store, self.bot.settings, interaction.guild_id)
+        await interaction.followup.send(
+            f"Posted the digest of {when:%A} {when.day} {when:%B} in "
+            f"<#{config.digest_channel_id}> ({count} message{'s' if count != 1 else ''}).",
+            ephemeral=True,
+        )
+
+
+class Digest(commands.Cog):
+    """Collects shares from gateway events and answers members' digest commands."""
+
+    def __init__(self, bot: QIWeekBot) -> None:
+        self.bot = bot
+        self.service = DigestService(
+            client=bot,
+            store=bot.store,
+            settings=bot.settings,
+            ledger=bot.ledger,
+            schedule=bot.schedule,
+            clock=bot.clock,
+            programmes=self._programme,
+        )
+        # Context menus cannot live in a cog as decorated methods: build and register them here.
+        self.add_menu = app_commands.ContextMenu(name=ADD_MENU, callback=self.add_to_digest)
+        self.remove_menu = app_commands.ContextMenu(
+            name=REMOVE_MENU, callback=self.remove_from_digest
+        )
+        for menu in (self.add_menu, self.remove_menu):
+            menu.guild_only = True
+
+    async def _programme(self, guild_id: int) -> Programme | None:
+        # Looked up at call time: the programme cog may load after this one.
+        service = self.bot.services.programme
+        return await lookup_programme(service, guild_id) if service is not None else None
+
+    async def cog_load(self) -> None:
+        self.bot.services.digest = self.service
+        self.bot.tree.add_command(self.add_menu)
+        self.bot.tree.add_command(self.remove_menu)
+        self.bot.schedule.register("digest", self.service.plan)
+
+    async def cog_unload(self) -> None:
+        self.bot.schedule.unregister("digest")
+        for menu in (self.add_menu, self.remove_menu):
+            self.bot.tree.remove_command(menu.name, type=menu.type)
+        if self.bot.services.digest is self.service:
+            self.bot.services.digest = None
+
+    # ------------------------------------------------------------------ listeners
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        await self.service.handle_message(message)
+
+    @commands.Cog.listener()
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        await self.service.handle_edit(payload)
+
+    @commands.Cog.listener()
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        if payload.guild_id is not None:
+            await self.service.handle_delete([payload.message_id])
+
+    @commands.Cog.listener()
+    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
+        if payload.guild_id is not None:
+            await self.service.handle_delete(payload.message_ids)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        await self.service.handle_reactions(
+            payload.guild_id, payload.channel_id, payload.message_id
+        )
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        await self.service.handle_reactions(
+            payload.guild_id, payload.channel_id, payload.message_id
+        )
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_clear(self, payload: discord.RawReactionClearEvent) -> None:
+        await self.service.handle_reactions(
+            payload.guild_id, payload.channel_id, payload.message_id
+        )
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_clear_emoji(
+        self, payload: discord.RawReactionClearEmojiEvent
+    ) -> None:
+        await self.service.handle_reactions(
+            payload.guild_id, payload.channel_id, payload.message_id
+        )
+
+    # ------------------------------------------------------------- context menus
+
+    async def add_to_digest(
+        self, interaction: discord.Interaction, message: discord.Message
+    ) -> None:
+        """Works without the hashtag and without the Message Content intent (the target is
+        resolved in the interaction)."""
+        result = await self.service.add_manually(message)
+        author = discord.utils.escape_markdown(message.author.display_name)
+        if result is AddResult.NOT_A_MEMBER_MESSAGE:
+            raise UserFacingError("Only members' own messages can be added to the digest.")
+        if result is AddResult.OPTED_OUT:
+            raise UserFacingError(
+                f"{author} has opted out of the digest, so their messages can't be added."
+            )
+        day = f"<t:{int(message.created_at.timestamp())}:D>"
+        if result is AddResult.ALREADY:
+            text = (
+                f"That message was already in the digest (posted {day}); it now stays even if "
+                "its hashtag is edited out."
+            )
+        else:
+            text = f"Added {author}'s message (posted {day}) to the QI Week digest."
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await self.service.notify_author(message)
+
+    async def remove_from_digest(
+        self, interaction: discord.Interaction, message: discord.Message
+    ) -> None:
+        """Its author or an organiser; anyone else is told who may."""
+        assert interaction.guild_id is not None
+        user = interaction.user
+        if user.id != message.author.id:
+            config = await get_config(self.bot.store, self.bot.settings, interaction.guild_id)
+            if not is_organiser(user, config.organiser_role_id):
+                role = (
+                    f" (members with the <@&{config.organiser_role_id}> role or Manage Server)"
+                    if config.organiser_role_id
+                    else " (members with Manage Server)"
+                )
+                raise UserFacingError(
+                    "Only the message's author or an organiser" + role + " may remove it from the "
+                    "digest. If something should come out, ask them."
+                )
+        removed = await self.service.remove(message.id)
+        if removed and user.id != message.author.id:
+            await audit.record(
+                self.bot.store, interaction.guild_id, user.id, "remove-share", str(message.id)
+            )
+        text = (
+            "Removed that message from the digest."
+            if removed
+            else "That message isn't in the digest, so there was nothing to remove."
+        )
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    # --------------------------------------------------------------- commands
+
+    @app_commands.guild_only()
+    @app_commands.command(name="digest", description="The #QIWeek digest so far (only you see it)")
+    @app_commands.describe(day="today (default), yesterday, a weekday, or YYYY-MM-DD")
+    async def digest(
+        self, interaction: discord.Interaction, day: app_commands.Range[str, 1, 20] | None = None
+    ) -> None:
+        assert interaction.guild_id is not None
+        when = await _resolve_day(self.service, interaction.guild_id, day)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await _send_pages(interaction, await self.service.digest_for(interaction.guild_id, when))
+
+    @app_commands.guild_only()
+    @app_commands.command(
+        name="digest-opt-out",
+        description="Remove your shares from the digest and stop collecting them",
+    )
+    async def digest_opt_out(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        removed = await self.service.opt_out(interaction.guild_id, interaction.user.id)
+        shares = f"{removed} stored share" if removed == 1 else f"{removed} stored shares"
+        await interaction.response.send_message(
+            f"Done: you're opted out of the digest. Erased {shares} of yours, and your "
+            "messages won't be collected from now on. `/digest-opt-in` resumes at any time.",
+            ephemeral=True,
+        )
+
+    @app_commands.guild_only()
+    @app_commands.command(
+        name="digest-opt-in", description="Let the digest collect your #QIWeek shares again"
+    )
+    async def digest_opt_in(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        was_out = await self.service.opt_in(interaction.guild_id, interaction.user.id)
+        text = (
+            "Welcome back: your messages with the hashtag will appear in the digest again "
+            "(earlier ones were erased when you opted out, so they won't come back)."
+            if was_out
+            else "You're already in: your messages with the hashtag appear in the digest."
+        )
+        text += " Please never share patient-identifiable information."
+        await interaction.response.send_message(text, ephemeral=True)
+
+
+async def setup(bot: QIWeekBot) -> None:
+    await bot.add_cog(Digest(bot))

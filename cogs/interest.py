@@ -1,0 +1,396 @@
+"""Interest and reminders on Discord: `/interested`, `/not-interested`, `/my-sessions`,
+`/reminders`, and the persistent "I'm interested" button and daily-post select.
+
+Thin glue: options are parsed and checked here, the work is in `bot.services.interest`, the
+words in `bot.render.interest`. The button and select are `DynamicItem`s matched by the stable
+custom_ids of `bot.ids`, so they keep working on messages posted before a restart.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from typing import TYPE_CHECKING, Any, cast
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import ids
+from bot.client import GENERIC_ERROR, send_ephemeral
+from bot.errors import UserFacingError
+from bot.programme import Session
+from bot.render import interest as render
+from bot.render import limits
+from bot.services.interest import (
+    PLANNER,
+    InterestService,
+    ServiceUnavailable,
+    parse_reminder_setting,
+)
+from cogs.programme import session_autocomplete
+
+if TYPE_CHECKING:
+    from bot.client import QIWeekBot
+
+log = logging.getLogger(__name__)
+
+NOT_HERE = "Registering for sessions only works in the QI Week server."
+NO_PROGRAMME = (
+    "No programme is loaded for this server yet, so there is nothing to register for. "
+    "Organisers can load one with `/organiser import-programme`."
+)
+SETTING_SUGGESTIONS = (
+    ("default: the server's reminder times", "default"),
+    ("off: no DMs", "off"),
+    ("10 minutes before", "10"),
+    ("15 minutes before", "15"),
+    ("30 minutes before", "30"),
+    ("1 hour before", "60"),
+    ("1 day before", "1440"),
+)
+
+
+def _service(client: discord.Client) -> InterestService:
+    services = getattr(client, "services", None)
+    service = getattr(services, "interest", None)
+    if service is None:
+        raise UserFacingError(NOT_HERE)
+    return cast(InterestService, service)
+
+
+def _guild(interaction: discord.Interaction) -> int:
+    if interaction.guild_id is None:
+        raise UserFacingError(NOT_HERE)
+    return interaction.guild_id
+
+
+async def _find_session(service: InterestService, guild_id: int, value: str) -> Session | None:
+    """The session a member picked (its id) or typed (a unique search match); None otherwise."""
+    programme = service.programme
+    if programme is None:
+        raise UserFacingError(NO_PROGRAMME)
+    found = await programme.get_session(guild_id, value.strip())
+    if found is None and value.strip():
+        search = getattr(programme, "search", None)
+        if search is not None:
+            matches = await search(guild_id, value, limit=2)
+            found = matches[0] if len(matches) == 1 else None
+    return found
+
+
+async def _register(
+    interaction: discord.Interaction, session_value: str, *, via_button: bool
+) -> str:
+    service = _service(interaction.client)
+    guild_id = _guild(interaction)
+    session = await _find_session(service, guild_id, session_value)
+    if session is None:
+        gone = await service.programme.get_session(  # type: ignore[union-attr]
+            guild_id, session_value.strip(), include_cancelled=True
+        )
+        if gone is not None:
+            raise UserFacingError(
+                f"**{discord.utils.escape_markdown(gone.title)}** was cancelled, so it can't be "
+                "registered for. `/programme` shows what is on."
+            )
+        raise UserFacingError(render.unknown_session_text(session_value))
+    if session.start <= service.clock():
+        raise UserFacingError(render.started_text(session))
+    outcome = await service.register(guild_id, session, interaction.user.id)
+    return render.registered_text(
+        session,
+        changed=outcome.changed,
+        setting=outcome.setting,
+        guild_leads=outcome.guild_leads,
+        dm_closed=outcome.dm_closed,
+        via_button=via_button,
+    )
+
+
+async def _unregister(
+    interaction: discord.Interaction, session_value: str, *, via_button: bool
+) -> str:
+    service = _service(interaction.client)
+    guild_id = _guild(interaction)
+    user_id = interaction.user.id
+    value = session_value.strip()
+    session = None
+    if service.programme is not None:
+        session = await service.programme.get_session(guild_id, value, include_cancelled=True)
+    if session is None and not await service.is_registered(guild_id, value, user_id):
+        session = await _find_session(service, guild_id, value)
+        if session is None:
+            raise UserFacingError(render.unknown_session_text(session_value))
+    session_id = session.id if session is not None else value
+    changed = await service.unregister(guild_id, session_id, user_id)
+    return render.unregistered_text(
+        session.title if session is not None else session_id,
+        changed=changed,
+        via_button=via_button,
+    )
+
+
+async def _answer_safely(interaction: discord.Interaction, work: Any) -> None:
+    """Components bypass the command tree's error handler: the same rules, applied here."""
+    try:
+        text = await work
+    except UserFacingError as exc:
+        log.info("rejected component %s: %s", interaction.data, exc)
+        await send_ephemeral(interaction, str(exc))
+    except ServiceUnavailable:
+        await send_ephemeral(interaction, NO_PROGRAMME)
+    except Exception:
+        log.exception(
+            "component failed guild=%s user=%s data=%s",
+            interaction.guild_id,
+            interaction.user.id,
+            interaction.data,
+        )
+        await send_ephemeral(interaction, GENERIC_ERROR)
+    else:
+        await send_ephemeral(interaction, text)
+
+
+class InterestButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=ids.INTEREST_BUTTON_TEMPLATE
+):
+    """The "I'm interested" button under a session: toggles the member's registration."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                style=discord.ButtonStyle.primary,
+                label="I'm interested",
+                emoji="⭐",
+                custom_id=ids.interest_button_id(session_id),
+            )
+        )
+        self.session_id = session_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction,
+        item: discord.ui.Item[Any],
+        match: Any,
+        /,
+    ) -> InterestButton:
+        return cls(match["session_id"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        await _answer_safely(interaction, self._toggle(interaction))
+
+    async def _toggle(self, interaction: discord.Interaction) -> str:
+        service = _service(interaction.client)
+        guild_id = _guild(interaction)
+        if await service.is_registered(guild_id, self.session_id, interaction.user.id):
+            return await _unregister(interaction, self.session_id, via_button=True)
+        return await _register(interaction, self.session_id, via_button=True)
+
+
+class InterestSelect(
+    discord.ui.DynamicItem[discord.ui.Select[Any]], template=ids.INTEREST_SELECT_TEMPLATE
+):
+    """A daily post's "I'm interested in…" select: registers every session chosen."""
+
+    def __init__(self, item: discord.ui.Select[Any]) -> None:
+        super().__init__(item)
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction,
+        item: discord.ui.Item[Any],
+        match: Any,
+        /,
+    ) -> InterestSelect:
+        return cls(cast(discord.ui.Select[Any], item))
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        await _answer_safely(interaction, self._pick(interaction))
+
+    async def _pick(self, interaction: discord.Interaction) -> str:
+        service = _service(interaction.client)
+        guild_id = _guild(interaction)
+        outcome = await service.register_many(guild_id, self.item.values, interaction.user.id)
+        setting, leads = await service.reminder_setting(guild_id, interaction.user.id)
+        text = render.pick_text(
+            added=outcome.added,
+            already=outcome.already,
+            started=outcome.started,
+            unknown=outcome.unknown,
+            setting=setting,
+            guild_leads=leads,
+        )
+        return text or "Nothing was chosen."
+
+
+class InterestCog(commands.Cog, name="Interest"):
+    """Registrations and reminders; owns the interest service and the `reminders` planner."""
+
+    def __init__(self, bot: QIWeekBot) -> None:
+        self.bot = bot
+        self.service: InterestService | None = None
+
+    async def cog_load(self) -> None:
+        bot = self.bot
+        service = InterestService(
+            client=bot,
+            store=bot.store,
+            ledger=bot.ledger,
+            settings=bot.settings,
+            schedule=bot.schedule,
+            clock=bot.clock,
+            services=bot.services,
+        )
+        self.service = service
+        bot.services.interest = service
+        bot.schedule.register(PLANNER, service.plan)
+        bot.add_dynamic_items(InterestButton, InterestSelect)
+        # The programme cog may load after this one: listen once its service exists, before
+        # the guild's programme is seeded (the seed's changes are notified too).
+        service.attach()
+        bot.add_guild_preparer(-100, self._attach)
+
+    async def _attach(self, guild_id: int) -> None:
+        if self.service is not None:
+            self.service.attach()
+
+    async def cog_unload(self) -> None:
+        bot = self.bot
+        bot.schedule.unregister(PLANNER)
+        bot.remove_dynamic_items(InterestButton, InterestSelect)
+        bot.guild_preparers[:] = [(o, p) for o, p in bot.guild_preparers if p != self._attach]
+        service = self.service
+        if service is not None:
+            programme = bot.services.programme
+            if programme is not None and hasattr(programme, "remove_change_listener"):
+                programme.remove_change_listener(service.on_programme_change)
+            await service.close()
+        if bot.services.interest is service:
+            bot.services.interest = None
+        self.service = None
+
+    # ---------------------------------------------------------------- commands
+
+    @app_commands.command(name="interested", description="Register for a session and be reminded")
+    @app_commands.describe(session="Start typing a title, host or speaker, then pick the session")
+    @app_commands.autocomplete(session=session_autocomplete)
+    @app_commands.guild_only()
+    async def interested(
+        self, interaction: discord.Interaction, session: app_commands.Range[str, 1, 100]
+    ) -> None:
+        text = await _register(interaction, session, via_button=False)
+        await interaction.response.send_message(text, ephemeral=True)
+
+    async def _mine_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """The member's own sessions first (what they can unregister from), else any session."""
+        if interaction.guild_id is None or self.service is None or not self.service.programme:
+            return []
+        mine = await self.service.registered_sessions(interaction.guild_id, interaction.user.id)
+        needle = current.strip().casefold()
+        matches = [s for s in mine if needle in s.title.casefold() or needle in s.id]
+        if not matches:
+            return await session_autocomplete(interaction, current)
+        return [
+            app_commands.Choice(name=limits.truncate(s.title, limits.CHOICE_NAME), value=s.id)
+            for s in matches[: limits.CHOICES]
+        ]
+
+    @app_commands.command(
+        name="not-interested", description="Unregister from a session (no more reminders for it)"
+    )
+    @app_commands.describe(session="Start typing the title of one of your sessions")
+    @app_commands.guild_only()
+    async def not_interested(
+        self, interaction: discord.Interaction, session: app_commands.Range[str, 1, 100]
+    ) -> None:
+        text = await _unregister(interaction, session, via_button=False)
+        await interaction.response.send_message(text, ephemeral=True)
+
+    @not_interested.autocomplete("session")
+    async def _not_interested_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await self._mine_autocomplete(interaction, current)
+
+    @app_commands.command(
+        name="my-sessions", description="The sessions you registered for, with a calendar file"
+    )
+    @app_commands.guild_only()
+    async def my_sessions(self, interaction: discord.Interaction) -> None:
+        service = _service(interaction.client)
+        guild_id = _guild(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            mine = await service.my_sessions(guild_id, interaction.user.id)
+        except ServiceUnavailable:
+            raise UserFacingError(NO_PROGRAMME) from None
+        if not mine.sessions and not mine.cancelled:
+            await interaction.followup.send(render.NO_SESSIONS, ephemeral=True)
+            return
+        programme = await service.programme.get_programme(guild_id) if service.programme else None
+        pages = render.my_sessions_pages(
+            mine.sessions,
+            mine.cancelled,
+            setting=mine.setting,
+            guild_leads=mine.guild_leads,
+            event_name=programme.event.name if programme is not None else "QI Week",
+        )
+        for index, page in enumerate(pages):
+            kwargs: dict[str, Any] = {"embeds": page.embeds, "ephemeral": True}
+            if index == 0 and mine.ics is not None:
+                kwargs["file"] = discord.File(io.BytesIO(mine.ics), filename=mine.ics_name)
+            await interaction.followup.send(**kwargs)
+
+    @app_commands.command(
+        name="reminders",
+        description="When to DM you before your sessions: default, off, or minutes",
+    )
+    @app_commands.describe(
+        setting="default (the server's times), off (no DMs), or minutes before, from 5 to 1440"
+    )
+    @app_commands.guild_only()
+    async def reminders(
+        self, interaction: discord.Interaction, setting: app_commands.Range[str, 1, 40]
+    ) -> None:
+        service = _service(interaction.client)
+        guild_id = _guild(interaction)
+        try:
+            stored, leads = await service.set_reminder_setting(
+                guild_id, interaction.user.id, setting
+            )
+        except ValueError as exc:
+            raise UserFacingError(f"{exc}\nNothing was changed.") from None
+        lines = ["Saved. " + render.setting_text(stored, leads)]
+        if stored == "off":
+            lines.append("Calendar files from `/my-sessions` now come without an alarm.")
+        else:
+            lines.append("The calendar file from `/my-sessions` uses the same alarm time.")
+        await interaction.response.send_message("\n".join(lines), ephemeral=True)
+
+    @reminders.autocomplete("setting")
+    async def _reminders_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        needle = current.strip().lower()
+        choices = [
+            app_commands.Choice(name=name, value=value)
+            for name, value in SETTING_SUGGESTIONS
+            if needle in name.lower()
+        ]
+        try:
+            typed = parse_reminder_setting(current)
+        except ValueError:
+            typed = None
+        if typed is not None and typed.isdigit() and all(c.value != typed for c in choices):
+            name = f"{render.minutes_text(int(typed))} before"
+            choices.insert(0, app_commands.Choice(name=name, value=typed))
+        return choices[: limits.CHOICES]
+
+
+async def setup(bot: QIWeekBot) -> None:
+    await bot.add_cog(InterestCog(bot))

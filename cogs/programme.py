@@ -1,0 +1,452 @@
+"""The programme on Discord: `/programme`, `/session`, the daily post, and the organisers'
+`/organiser post-programme` and `/organiser import-programme` (a mixin of the organiser group).
+
+Thin glue: parsing and permission checks here, the work in `bot.services.programme`, the looks
+in `bot.render.programme`.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from datetime import date
+from pathlib import PurePath
+from typing import TYPE_CHECKING, cast
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.calendar import ics_filename, sessions_ics
+from bot.errors import UserFacingError
+from bot.programme import (
+    ACCEPTED_EXTENSIONS,
+    DayError,
+    Programme,
+    ProgrammeError,
+    TzLike,
+    format_local_date,
+    parse_day,
+)
+from bot.render import limits
+from bot.render.programme import (
+    NHS_BLUE,
+    DayPart,
+    day_parts,
+    interest_select_view,
+    no_sessions_text,
+    session_choice_name,
+    session_pages,
+    session_view,
+)
+from bot.services.programme import ImportPreview, ProgrammePostError, ProgrammeService
+from bot.store import audit
+from bot.store.interest import count_interested
+
+if TYPE_CHECKING:
+    from bot.client import QIWeekBot
+
+log = logging.getLogger(__name__)
+
+MAX_IMPORT_BYTES = 1024 * 1024
+IMPORT_CONFIRM_TIMEOUT = 600.0
+NO_PROGRAMME = (
+    "No programme is loaded for this server yet. Organisers can load one with "
+    "`/organiser import-programme`."
+)
+
+
+def _service(client: discord.Client) -> ProgrammeService | None:
+    services = getattr(client, "services", None)
+    return getattr(services, "programme", None)
+
+
+def _require_service(interaction: discord.Interaction) -> ProgrammeService:
+    service = _service(interaction.client)
+    if service is None or interaction.guild_id is None:
+        raise UserFacingError("The programme is only available in the QI Week server.")
+    return service
+
+
+async def session_autocomplete(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """Sessions matching what the member typed (title, host or speaker; anywhere in the text,
+    best first), at most 25; the value is the session id. Reused by /interested and co."""
+    service = _service(interaction.client)
+    if service is None or interaction.guild_id is None:
+        return []
+    sessions = await service.search(interaction.guild_id, current, limit=limits.CHOICES)
+    if not sessions:
+        return []
+    config = await service.config(interaction.guild_id)
+    return [
+        app_commands.Choice(name=session_choice_name(s, config.tz), value=s.id) for s in sessions
+    ]
+
+
+async def day_autocomplete(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """Suggests today, tomorrow and the event's days; any accepted form can still be typed."""
+    service = _service(interaction.client)
+    if service is None or interaction.guild_id is None:
+        return []
+    programme = await service.get_programme(interaction.guild_id)
+    config = await service.config(interaction.guild_id)
+    suggestions = [("today", "today"), ("tomorrow", "tomorrow")]
+    if programme is not None:
+        days = programme.days(config.tz)
+        suggestions += [(format_local_date(d, year=True), d.isoformat()) for d in days]
+    needle = current.strip().lower()
+    return [
+        app_commands.Choice(name=name, value=value)
+        for name, value in suggestions
+        if needle in name.lower() or needle in value
+    ][: limits.CHOICES]
+
+
+async def _resolve_day(service: ProgrammeService, guild_id: int, text: str | None) -> date:
+    config = await service.config(guild_id)
+    programme = await service.get_programme(guild_id) or Programme()
+    today = service.clock().astimezone(config.tz).date()
+    try:
+        return parse_day(text, today=today, programme=programme, tz=config.tz)
+    except DayError as exc:
+        raise UserFacingError(str(exc)) from None
+
+
+async def _send_parts(
+    interaction: discord.Interaction, parts: list[DayPart], day: date, tz: TzLike
+) -> None:
+    """First part as the answer, the rest as follow-ups; all ephemeral."""
+    for number, part in enumerate(parts, start=1):
+        view = interest_select_view(day, number, part.sessions, tz)
+        kwargs: dict[str, object] = {"embeds": part.page.embeds, "ephemeral": True}
+        if view is not None:
+            kwargs["view"] = view
+        if number == 1 and not interaction.response.is_done():
+            await interaction.response.send_message(**kwargs)  # type: ignore[arg-type]
+        else:
+            await interaction.followup.send(**kwargs)  # type: ignore[arg-type]
+        if view is not None:
+            view.stop()  # drawn only: the interest feature handles the select
+
+
+class ProgrammeCog(commands.Cog, name="Programme"):
+    """`/programme` and `/session`; owns the programme service, the seed and the daily planner."""
+
+    def __init__(self, bot: QIWeekBot) -> None:
+        self.bot = bot
+        self.service: ProgrammeService | None = None
+
+    async def cog_load(self) -> None:
+        bot = self.bot
+        service = ProgrammeService(
+            bot, bot.store, bot.ledger, bot.settings, bot.schedule, bot.clock
+        )
+        self.service = service
+        bot.services.programme = service
+        bot.schedule.register("daily", service.plan_daily)
+        bot.add_guild_preparer(0, service.seed)
+
+    async def cog_unload(self) -> None:
+        bot = self.bot
+        bot.schedule.unregister("daily")
+        if self.service is not None:
+            seed = self.service.seed
+            bot.guild_preparers[:] = [(o, p) for o, p in bot.guild_preparers if p != seed]
+        if bot.services.programme is self.service:
+            bot.services.programme = None
+        self.service = None
+
+    @app_commands.command(name="programme", description="The QI Week sessions of a day")
+    @app_commands.describe(
+        day="today (default), tomorrow, a weekday such as Wednesday, or a date like 2026-09-14"
+    )
+    @app_commands.autocomplete(day=day_autocomplete)
+    @app_commands.guild_only()
+    async def programme(
+        self,
+        interaction: discord.Interaction,
+        day: app_commands.Range[str, 1, 40] | None = None,
+    ) -> None:
+        service = _require_service(interaction)
+        guild_id = cast(int, interaction.guild_id)
+        programme = await service.get_programme(guild_id)
+        if programme is None:
+            # Still say what a day value may be, so a bad one is never silently accepted.
+            await _resolve_day(service, guild_id, day)
+            await interaction.response.send_message(NO_PROGRAMME, ephemeral=True)
+            return
+        which = await _resolve_day(service, guild_id, day)
+        config = await service.config(guild_id)
+        today = service.clock().astimezone(config.tz).date()
+        parts = day_parts(programme, which, config.tz, today=today)
+        await _send_parts(interaction, parts, which, config.tz)
+
+    @app_commands.command(name="session", description="One QI Week session in full")
+    @app_commands.describe(session="Start typing a title, host or speaker, then pick the session")
+    @app_commands.autocomplete(session=session_autocomplete)
+    @app_commands.guild_only()
+    async def session(
+        self, interaction: discord.Interaction, session: app_commands.Range[str, 1, 100]
+    ) -> None:
+        service = _require_service(interaction)
+        guild_id = cast(int, interaction.guild_id)
+        found = await service.get_session(guild_id, session.strip())
+        if found is None:
+            matches = await service.search(guild_id, session, limit=2)
+            found = matches[0] if len(matches) == 1 else None
+        if found is None:
+            raise UserFacingError(
+                f"I can't find a session {session!r}. Start typing part of its title, host or "
+                "speaker and pick it from the list; `/programme` shows each day's sessions."
+            )
+        config = await service.config(guild_id)
+        count = await count_interested(self.bot.store, guild_id, found.id)
+        pages = session_pages(found, config.tz, interested=count)
+        programme = await service.get_programme(guild_id)
+        name = programme.event.name if programme is not None else "QI Week"
+        alarm = min(config.reminder_leads) if config.reminder_leads else None
+        ics = sessions_ics([found], calendar_name=name, alarm_minutes=alarm, now=service.clock())
+        view = session_view(found)
+        await interaction.response.send_message(
+            embeds=pages[0].embeds,
+            view=view,
+            file=discord.File(io.BytesIO(ics), filename=ics_filename(found.id)),
+            ephemeral=True,
+        )
+        view.stop()  # drawn only: the interest feature handles the button by its custom_id
+        for page in pages[1:]:
+            await interaction.followup.send(embeds=page.embeds, ephemeral=True)
+
+
+# --------------------------------------------------------------------------- organisers
+
+
+def _summary_pages(title: str, lines: list[str], header: str) -> list[limits.Page]:
+    return limits.pack_blocks(lines, title=title, colour=NHS_BLUE, header=header, separator="\n")
+
+
+class ImportConfirmView(discord.ui.View):
+    """Confirm / Cancel under an import summary; only the organiser who imported may press."""
+
+    def __init__(
+        self,
+        bot: QIWeekBot,
+        *,
+        guild_id: int,
+        user_id: int,
+        preview: ImportPreview,
+        timeout: float | None = None,
+    ) -> None:
+        super().__init__(timeout=IMPORT_CONFIRM_TIMEOUT if timeout is None else timeout)
+        self.bot = bot
+        self.guild_id = guild_id
+        self.user_id = user_id
+        self.preview = preview
+        self.message: discord.WebhookMessage | None = None
+        self.finished = False
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.user.id == self.user_id:
+            return True
+        await interaction.response.send_message(
+            "Only the organiser who started this import can confirm or cancel it.", ephemeral=True
+        )
+        return False
+
+    @discord.ui.button(label="Confirm import", style=discord.ButtonStyle.success)
+    async def confirm(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        self.stop()
+        filename = self.preview.filename
+        await interaction.response.edit_message(content=f"Applying `{filename}`…", view=None)
+        service = _service(self.bot)
+        programme = self.preview.programme
+        if service is None or programme is None:
+            await interaction.edit_original_response(
+                content="The programme feature is not running: nothing was changed."
+            )
+            return
+        try:
+            diff = await service.apply_import(self.guild_id, programme)
+        except Exception:
+            log.exception("import of %s failed in guild %s", filename, self.guild_id)
+            await interaction.edit_original_response(
+                content=f"Sorry, applying `{filename}` failed and has been logged. The "
+                "programme in force was not changed; please try again."
+            )
+            return
+        counts = (
+            f"{len(diff.added)} added, {len(diff.changed)} changed, {len(diff.removed)} removed"
+        )
+        await audit.record(
+            self.bot.store, self.guild_id, interaction.user.id, "import", f"{filename}: {counts}"
+        )
+        await interaction.edit_original_response(
+            content=(
+                f"✅ Applied `{filename}`: {counts}. It is now this server's programme and the "
+                "schedule (daily posts, reminders) is updated."
+            )
+        )
+
+    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
+    async def cancel(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        self.stop()
+        await interaction.response.edit_message(
+            content="Import cancelled: nothing was changed.", view=None
+        )
+
+    async def on_timeout(self) -> None:
+        if self.finished or self.message is None:
+            return
+        self.finished = True
+        try:
+            await self.message.edit(
+                content=(
+                    "This import was not confirmed in time: nothing was changed. "
+                    "Run `/organiser import-programme` again to apply it."
+                ),
+                view=None,
+            )
+        except discord.HTTPException:
+            log.info("could not mark an expired import as such (guild %s)", self.guild_id)
+
+
+class ProgrammeOrganiserCommands:
+    """`/organiser post-programme` and `/organiser import-programme` (mixed into the group)."""
+
+    bot: QIWeekBot
+
+    @app_commands.command(
+        name="post-programme", description="Post a day's programme to the programme channel now"
+    )
+    @app_commands.describe(day="today (default), tomorrow, a weekday, or a date like 2026-09-14")
+    @app_commands.autocomplete(day=day_autocomplete)
+    async def post_programme(
+        self,
+        interaction: discord.Interaction,
+        day: app_commands.Range[str, 1, 40] | None = None,
+    ) -> None:
+        service = _require_service(interaction)
+        guild_id = cast(int, interaction.guild_id)
+        which = await _resolve_day(service, guild_id, day)
+        programme = await service.get_programme(guild_id)
+        if programme is None:
+            raise UserFacingError(f"Nothing was posted. {NO_PROGRAMME}")
+        config = await service.config(guild_id)
+        if not programme.sessions_on(which, config.tz):
+            today = service.clock().astimezone(config.tz).date()
+            why = no_sessions_text(programme, which, config.tz, today)
+            raise UserFacingError(f"Nothing was posted: {why[0].lower()}{why[1:]}")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            posted = await service.post_day(guild_id, which, key=None)
+        except ProgrammePostError as exc:
+            raise UserFacingError(f"Nothing was posted. {exc}") from None
+        await audit.record(
+            self.bot.store,
+            guild_id,
+            interaction.user.id,
+            "post-programme",
+            f"{which.isoformat()}: {len(posted.sent)} message(s) to {posted.channel_id}",
+        )
+        count = len(posted.sent)
+        await interaction.followup.send(
+            f"Posted the programme for {format_local_date(which)} to <#{posted.channel_id}> "
+            f"({count} message{'s' if count != 1 else ''}).",
+            ephemeral=True,
+        )
+
+    @app_commands.command(
+        name="import-programme",
+        description="Replace the programme with a YAML, CSV or ICS file (you confirm first)",
+    )
+    @app_commands.describe(file="The programme: .yaml/.yml, .csv (spreadsheet) or .ics, ≤ 1 MB")
+    async def import_programme(
+        self, interaction: discord.Interaction, file: discord.Attachment
+    ) -> None:
+        service = _require_service(interaction)
+        guild_id = cast(int, interaction.guild_id)
+        accepted = ", ".join(ACCEPTED_EXTENSIONS)
+        suffix = PurePath(file.filename).suffix.lower()
+        if suffix not in ACCEPTED_EXTENSIONS:
+            raise UserFacingError(
+                f"`{file.filename}` is not a programme file I can read. Accepted types: {accepted} "
+                "(YAML, a CSV spreadsheet export, or an .ics calendar export), up to 1 MB. "
+                "Nothing was changed."
+            )
+        if file.size > MAX_IMPORT_BYTES:
+            raise UserFacingError(
+                f"`{file.filename}` is {file.size / 1024 / 1024:.1f} MB; the limit is 1 MB "
+                f"(accepted types: {accepted}). Nothing was changed."
+            )
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            data = await file.read()
+        except discord.HTTPException:
+            raise UserFacingError(
+                "I could not download the file from Discord; please try again. Nothing was changed."
+            ) from None
+        if len(data) > MAX_IMPORT_BYTES:
+            raise UserFacingError(f"`{file.filename}` is over 1 MB. Nothing was changed.")
+        try:
+            preview = await service.preview_import(guild_id, data, file.filename)
+        except ProgrammeError as exc:
+            count = len(exc.problems)
+            header = (
+                f"`{file.filename}` was not imported: {count} problem{'s' if count != 1 else ''}."
+                " **Nothing was changed**; fix these and import it again."
+            )
+            pages = _summary_pages(
+                "Programme not imported", [f"• {p}" for p in exc.problems], header
+            )
+            for page in pages:
+                await interaction.followup.send(embeds=page.embeds, ephemeral=True)
+            return
+        unchanged = preview.is_empty and not preview.event_changed
+        if unchanged and preview.source == "import":
+            await interaction.followup.send(
+                f"`{file.filename}` has the same sessions as the programme in force: nothing to "
+                "change.",
+                ephemeral=True,
+            )
+            return
+        lines = preview.summary().splitlines()
+        header = lines[0] if not preview.is_empty else "No session changes."
+        details = lines[1:] if not preview.is_empty else []
+        if preview.event_changed and preview.programme is not None:
+            event = preview.programme.event
+            theme = f" · theme {event.theme}" if event.theme else ""
+            details.append(f"Event: {event.name}{theme}")
+        if preview.source != "import":
+            details.append(
+                "Confirming makes this file this server's own programme: the configured "
+                "programme file will no longer replace it."
+            )
+        pages = _summary_pages(f"Import {file.filename}?", details, header)
+        view = ImportConfirmView(
+            self.bot, guild_id=guild_id, user_id=interaction.user.id, preview=preview
+        )
+        for number, page in enumerate(pages, start=1):
+            if number < len(pages):
+                await interaction.followup.send(embeds=page.embeds, ephemeral=True)
+            else:
+                view.message = await interaction.followup.send(
+                    "Check the changes, then confirm (or cancel) within 10 minutes.",
+                    embeds=page.embeds,
+                    view=view,
+                    ephemeral=True,
+                    wait=True,
+                )
+
+
+async def setup(bot: QIWeekBot) -> None:
+    await bot.add_cog(ProgrammeCog(bot))

@@ -1,0 +1,224 @@
+"""End to end: registering interest by command, button (also after a restart) and the daily
+select; `/my-sessions` with an .ics file; `/reminders` settings and their errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import icalendar
+
+from bot import ids
+from bot.store import interest as interest_store
+from bot.store import prefs as prefs_store
+from tests.fakediscord import FakeDiscord
+from tests.harness import BotRunner
+
+EPHEMERAL = 64
+
+
+def write_programme(path: Path, sessions: list[dict[str, Any]]) -> Path:
+    """A YAML programme whose sessions start at given aware datetimes (relative to real now)."""
+    lines = ["event:", "  name: Test QI Week", "  timezone: Europe/London", "sessions:"]
+    for s in sessions:
+        start: datetime = s["start"]
+        end: datetime = s.get("end") or start + timedelta(minutes=s.get("minutes", 45))
+        lines += [
+            f"  - id: {s['id']}",
+            f'    title: "{s.get("title", s["id"].replace("-", " ").title())}"',
+            f"    start: {start.isoformat(timespec='seconds')}",
+            f"    end: {end.isoformat(timespec='seconds')}",
+            f"    host: {s.get('host', 'Example NHS Trust')}",
+            f"    join_url: https://example.org/join/{s['id']}",
+        ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def content(response: dict[str, Any]) -> str:
+    return str(response["data"].get("content") or "")
+
+
+async def start_with(runner: BotRunner, tmp_path: Path, **env: Any) -> Any:
+    soon = now() + timedelta(hours=2)
+    path = write_programme(
+        tmp_path / "programme.yaml",
+        [
+            {"id": "qi-cafe", "title": "QI café", "start": soon},
+            {"id": "pdsa-workshop", "title": "PDSA workshop", "start": soon + timedelta(hours=1)},
+            {"id": "opening", "title": "Opening", "start": now() - timedelta(minutes=5)},
+        ],
+    )
+    return await runner.start(QIWEEK_PROGRAMME=path, **env)
+
+
+async def test_register_and_unregister_by_command(
+    runner: BotRunner, fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    bot = await start_with(runner, tmp_path)
+    guild = fake_discord.guild.id
+    member = fake_discord.users["member"]
+
+    choices = await fake_discord.autocomplete(
+        "member", "interested", focused="session", session="caf"
+    )
+    assert choices and choices[0]["value"] == "qi-cafe"
+
+    it = await fake_discord.slash("member", "interested", session="qi-cafe")
+    first = await it.response()
+    assert first["data"]["flags"] & EPHEMERAL
+    assert "registered for **QI café**" in content(first)
+    assert "/not-interested" in content(first) and "<t:" in content(first)
+    assert "15 minutes" in content(first)
+    assert await interest_store.is_interested(bot.store, guild, "qi-cafe", member)
+
+    again = await (await fake_discord.slash("member", "interested", session="qi-cafe")).response()
+    assert "already registered" in content(again)
+    assert await interest_store.count_interested(bot.store, guild, "qi-cafe") == 1
+
+    started = await (await fake_discord.slash("member", "interested", session="opening")).response()
+    assert "already started" in content(started) and started["data"]["flags"] & EPHEMERAL
+    unknown = await (await fake_discord.slash("member", "interested", session="nope")).response()
+    assert "can't find a session" in content(unknown)
+    assert await interest_store.sessions_of(bot.store, guild, member) == ["qi-cafe"]
+
+    mine = await fake_discord.autocomplete(
+        "member", "not-interested", focused="session", session=""
+    )
+    assert [c["value"] for c in mine] == ["qi-cafe"]
+    gone = await (
+        await fake_discord.slash("member", "not-interested", session="qi-cafe")
+    ).response()
+    assert "no longer registered for **QI café**" in content(gone)
+    assert "/interested" in content(gone)
+    twice = await (
+        await fake_discord.slash("member", "not-interested", session="qi-cafe")
+    ).response()
+    assert "weren't registered" in content(twice)
+    assert not await interest_store.is_interested(bot.store, guild, "qi-cafe", member)
+
+
+async def test_the_button_toggles_and_still_works_after_a_restart(
+    runner: BotRunner, fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    bot = await start_with(runner, tmp_path)
+    guild = fake_discord.guild.id
+    member2 = fake_discord.users["member2"]
+    shown = await fake_discord.slash("member2", "session", session="qi-cafe")
+    await shown.response()
+    message = shown.original
+    assert message is not None
+    button = ids.interest_button_id("qi-cafe")
+
+    on = await (await fake_discord.click("member2", message, button)).response()
+    assert on["data"]["flags"] & EPHEMERAL
+    assert "registered for **QI café**" in content(on) and "Press the button again" in content(on)
+    assert await interest_store.is_interested(bot.store, guild, "qi-cafe", member2)
+    off = await (await fake_discord.click("member2", message, button)).response()
+    assert "no longer registered" in content(off)
+    assert not await interest_store.is_interested(bot.store, guild, "qi-cafe", member2)
+
+    bot = await runner.restart(QIWEEK_PROGRAMME=tmp_path / "programme.yaml")
+    after = await (await fake_discord.click("member2", message, button)).response(timeout=5)
+    assert "registered for **QI café**" in content(after)
+    assert await interest_store.is_interested(bot.store, guild, "qi-cafe", member2)
+
+
+async def test_the_daily_select_registers_the_chosen_sessions(
+    runner: BotRunner, fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    bot = await start_with(runner, tmp_path)
+    day = (now() + timedelta(hours=2)).astimezone(bot.settings.tz).date()
+    shown = await fake_discord.slash("member", "programme", day=day.isoformat())
+    await shown.response()
+    message = shown.original
+    assert message is not None
+    select = next(
+        c["custom_id"]
+        for row in message["components"]
+        for c in row["components"]
+        if c["custom_id"].startswith(ids.INTEREST_SELECT_PREFIX)
+    )
+    picked = await fake_discord.select("member", message, select, ["qi-cafe", "pdsa-workshop"])
+    answer = await picked.response()
+    assert answer["data"]["flags"] & EPHEMERAL
+    assert "QI café" in content(answer) and "PDSA workshop" in content(answer)
+    member = fake_discord.users["member"]
+    assert sorted(await interest_store.sessions_of(bot.store, fake_discord.guild.id, member)) == [
+        "pdsa-workshop",
+        "qi-cafe",
+    ]
+
+
+def _events(ics: bytes) -> list[icalendar.Event]:
+    calendar = icalendar.Calendar.from_ical(ics)
+    return list(calendar.walk("VEVENT"))
+
+
+async def _my_sessions(fake: FakeDiscord, user: str) -> tuple[dict[str, Any], bytes | None]:
+    it = await fake.slash(user, "my-sessions")
+    await it.response()
+    message = await it.wait_original(lambda m: not (m["flags"] & 128))
+    files = message.get("attachments") or []
+    return message, (files[0]["bytes"] if files else None)
+
+
+async def test_my_sessions_lists_in_time_order_with_an_ics_file(
+    runner: BotRunner, fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    await start_with(runner, tmp_path)
+    message, ics = await _my_sessions(fake_discord, "member")
+    assert message["flags"] & EPHEMERAL
+    assert "haven't registered" in message["content"] and "/interested" in message["content"]
+    assert ics is None
+
+    for session in ("pdsa-workshop", "qi-cafe"):
+        await (await fake_discord.slash("member", "interested", session=session)).response()
+    message, ics = await _my_sessions(fake_discord, "member")
+    text = str(message["embeds"])
+    assert text.index("QI café") < text.index("PDSA workshop")
+    assert "<t:" in text and "https://example.org/join/qi-cafe" in text
+    assert ics is not None
+    events = _events(ics)
+    assert [str(e["UID"]) for e in events] == ["qi-cafe@qiweek-bot", "pdsa-workshop@qiweek-bot"]
+    first = events[0]
+    assert first["DTSTART"].dt.utcoffset() == timedelta(0)
+    assert str(first["URL"]) == "https://example.org/join/qi-cafe"
+    alarms = list(first.walk("VALARM"))
+    assert [a["TRIGGER"].dt for a in alarms] == [timedelta(minutes=-15)]
+
+    await (await fake_discord.slash("member", "reminders", setting="30")).response()
+    _, ics = await _my_sessions(fake_discord, "member")
+    assert ics is not None
+    assert [a["TRIGGER"].dt for a in _events(ics)[0].walk("VALARM")] == [timedelta(minutes=-30)]
+    await (await fake_discord.slash("member", "reminders", setting="off")).response()
+    _, ics = await _my_sessions(fake_discord, "member")
+    assert ics is not None and not list(_events(ics)[0].walk("VALARM"))
+
+
+async def test_reminder_settings_are_validated(
+    runner: BotRunner, fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    bot = await start_with(runner, tmp_path)
+    guild, member = fake_discord.guild.id, fake_discord.users["member"]
+    for bad in ("3", "2000", "soon", "-5"):
+        answer = await (await fake_discord.slash("member", "reminders", setting=bad)).response()
+        assert answer["data"]["flags"] & EPHEMERAL
+        assert "`default`" in content(answer) and "`off`" in content(answer)
+        assert "5 to 1440" in content(answer) and "Nothing was changed" in content(answer)
+    assert (await prefs_store.get_prefs(bot.store, guild, member)).reminder_setting == "default"
+
+    ok = await (await fake_discord.slash("member", "reminders", setting="45 minutes")).response()
+    assert "45 minutes" in content(ok)
+    assert (await prefs_store.get_prefs(bot.store, guild, member)).reminder_setting == "45"
+    off = await (await fake_discord.slash("member", "reminders", setting="off")).response()
+    assert "off" in content(off)
+    back = await (await fake_discord.slash("member", "reminders", setting="default")).response()
+    assert "15 minutes" in content(back)
+    choices = await fake_discord.autocomplete("member", "reminders", focused="setting", setting="")
+    assert {"default", "off"} <= {c["value"] for c in choices}
