@@ -36,7 +36,7 @@ from bot.render.announcements import (
 from bot.schedule import PlannedJob
 from bot.services.fanout import send_dms
 from bot.store import announcements as store_announcements
-from bot.store import audit, interest
+from bot.store import audit, interest, prefs
 from bot.store import programme as programme_store
 from bot.store.announcements import Announcement
 from bot.store.ledger import Claim
@@ -329,6 +329,8 @@ class AnnouncementService:
             kind=DM_KIND,
             key_for=partial(dm_key, a.id),
             build=lambda _user: rendered.kwargs(),
+            # Recorded like a reminder's bounce; the announcement itself is in the channel.
+            on_closed=partial(prefs.set_dm_closed, self.store, a.guild_id),
         )
         return len(result.sent)
 

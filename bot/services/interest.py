@@ -318,7 +318,10 @@ class InterestService:
         for task in tasks:
             task.cancel()
         if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+            # Bounded: shutdown must never hang on a task that is slow to unwind.
+            _, stuck = await asyncio.wait(tasks, timeout=5)
+            for task in stuck:
+                log.warning("%s did not stop within 5 s of shutdown", task.get_name())
         self._tasks.clear()
         self._replan_pending.clear()
 
