@@ -11,10 +11,17 @@ import asyncio
 import logging
 import signal
 import sys
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 from bot.config import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from bot.programme import Programme
+    from bot.store.guild_settings import GuildConfig
 
 EXIT_OK = 0
 EXIT_CONFIG = 1
@@ -46,10 +53,29 @@ def build_parser() -> argparse.ArgumentParser:
     preview = sub.add_parser(
         "preview",
         parents=[common],
-        help="print, without Discord, the daily posts the bot will make and when",
+        help=(
+            "print, without Discord, what the bot will post and when: the daily posts, "
+            "reminders and digests of the event week (each server's stored programme and "
+            "settings when the database exists, read-only; else the programme file)"
+        ),
     )
-    preview.add_argument("--day", type=date.fromisoformat, help="only this day (YYYY-MM-DD)")
+    preview.add_argument("--day", type=_day_argument, help="only this day (YYYY-MM-DD)")
+    preview.add_argument(
+        "--guild", type=int, metavar="ID", help="only this server (default: every server)"
+    )
     return parser
+
+
+def _day_argument(text: str) -> date:
+    from bot.programme import DAY_RANGE, MAX_YEAR, MIN_YEAR
+
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date as YYYY-MM-DD") from None
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise argparse.ArgumentTypeError(f"{text!r} is too far away: {DAY_RANGE}")
+    return day
 
 
 def load_settings(env_file: str, *, require_token: bool) -> Settings | None:
@@ -73,6 +99,9 @@ def check_programme(settings: Settings) -> list[str]:
         load_programme(path, settings.timezone)
     except ProgrammeError as exc:
         return [f"{path}: {problem}" for problem in exc.problems]
+    except Exception as exc:  # a bug in the parser: still a listed problem, never a traceback
+        log.debug("reading %s failed", path, exc_info=True)
+        return [f"{path}: cannot be read ({type(exc).__name__}: {exc})"]
     return []
 
 
@@ -99,26 +128,164 @@ def cmd_check(settings_env: str) -> int:
     return EXIT_OK
 
 
-def cmd_preview(env_file: str, day: date | None) -> int:
-    settings = load_settings(env_file, require_token=False)
-    if settings is None:
-        return EXIT_CONFIG
+@dataclass
+class PreviewSection:
+    """One server's preview (or the environment's, without a database): its heading lines,
+    the settings in force, and its programme or the problems that kept it from loading."""
+
+    heading: list[str]
+    config: GuildConfig
+    programme: Programme | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def _file_programme(settings: Settings, timezone: str) -> tuple[Programme | None, list[str]]:
+    """The programme file parsed in ``timezone``, or the problems (never an exception)."""
     from bot.programme import ProgrammeError, load_programme
-    from bot.render.programme import preview_text
 
     path = Path(settings.programme_path)
     if not path.exists():
-        print(f"no programme loaded: {path} does not exist", file=sys.stderr)
-        return EXIT_CONFIG
+        return None, [f"QIWEEK_PROGRAMME: {path} does not exist"]
     try:
-        programme = load_programme(path, settings.timezone)
+        return load_programme(path, timezone), []
     except ProgrammeError as exc:
-        print(f"{path} has problems:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  - {problem}", file=sys.stderr)
+        return None, [f"{path}: {problem}" for problem in exc.problems]
+    except Exception as exc:  # a bug in the parser: still a listed problem, never a traceback
+        log.debug("reading %s failed", path, exc_info=True)
+        return None, [f"{path}: cannot be read ({type(exc).__name__}: {exc})"]
+
+
+def _channels_line(config: GuildConfig) -> str:
+    programme = config.programme_channel_id
+    digest = config.digest_channel_id
+    return (
+        f"Programme channel: {programme or 'not set (daily posts and channel reminders wait)'}; "
+        f"digest channel: {digest or 'not set (digests wait)'}."
+    )
+
+
+def _read_only_uri(path: Path) -> str:
+    """A read-only SQLite URI. Without a ``-wal`` file (the bot is not running) the file is also
+    opened ``immutable``, so SQLite creates no ``-wal``/``-shm`` files beside it; with one (the
+    bot is running) it reads through the WAL like any reader, writing nothing."""
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    if not Path(f"{path}-wal").exists():
+        uri += "&immutable=1"
+    return uri
+
+
+async def _database_sections(settings: Settings, guild: int | None) -> list[PreviewSection]:
+    """Each server's stored programme and settings, read-only (the database is never migrated
+    or written). Empty when the database knows no server (or not ``guild``)."""
+    import aiosqlite
+
+    from bot.store import programme as programme_store
+    from bot.store.guild_settings import get_config, known_guilds
+
+    path = Path(settings.db_path)
+    sections: list[PreviewSection] = []
+    async with aiosqlite.connect(_read_only_uri(path), uri=True) as db:
+        db.row_factory = aiosqlite.Row
+        reader: Any = SimpleNamespace(db=db)  # the store's read functions need only `.db`
+        guilds = sorted(await known_guilds(reader))
+        if guild is not None:
+            guilds = [g for g in guilds if g == guild]
+        for guild_id in guilds:
+            config = await get_config(reader, settings, guild_id)
+            programme = await programme_store.load_programme(reader, guild_id)
+            source = await programme_store.programme_source(reader, guild_id)
+            overridden = ", ".join(sorted(config.overridden)) or "none"
+            heading = [
+                f"Server {guild_id} (database {path}, read-only)",
+                f"Settings: the environment's, with these set by /organiser setup: {overridden}.",
+                _channels_line(config),
+            ]
+            problems: list[str] = []
+            if programme is None:
+                heading.append(
+                    f"Programme: none stored yet; the bot will load {settings.programme_path}."
+                )
+                programme, problems = _file_programme(settings, config.timezone)
+            elif source == "import":
+                heading.append("Programme: imported by an organiser (stored).")
+            else:
+                heading.append(f"Programme: as stored (seeded from {settings.programme_path}).")
+            sections.append(PreviewSection(heading, config, programme, problems))
+    return sections
+
+
+def preview_sections(settings: Settings, guild: int | None = None) -> list[PreviewSection]:
+    """What ``preview`` shows: a section per server stored in the database (read-only) when
+    the database file exists, else one from the environment's settings and the programme file.
+    """
+    from bot.store.guild_settings import defaults
+
+    path = Path(settings.db_path)
+    note = f"no database at {path} yet"
+    if path.is_file():
+        try:
+            sections = asyncio.run(_database_sections(settings, guild))
+        except Exception as exc:  # sqlite3.Error and kin: fall back to the file, say why
+            log.debug("reading %s failed", path, exc_info=True)
+            note = f"the database {path} cannot be read ({type(exc).__name__}: {exc})"
+        else:
+            if sections:
+                return sections
+            note = (
+                f"server {guild} is not in the database {path}"
+                if guild is not None
+                else f"the database {path} has no server yet"
+            )
+    config = defaults(settings, guild or 0)
+    programme, problems = _file_programme(settings, config.timezone)
+    heading = [
+        f"Settings from the environment ({note}); programme from {settings.programme_path}.",
+        _channels_line(config),
+    ]
+    return [PreviewSection(heading, config, programme, problems)]
+
+
+def cmd_preview(env_file: str, day: date | None, guild: int | None = None) -> int:
+    settings = load_settings(env_file, require_token=False)
+    if settings is None:
         return EXIT_CONFIG
-    print(preview_text(programme, settings.tz, settings.daily_post_time, day))
-    return EXIT_OK
+    from bot.render.programme import preview_text
+
+    code = EXIT_OK
+    try:
+        sections = preview_sections(settings, guild)
+    except Exception as exc:  # never a traceback: say what failed
+        log.debug("preview failed", exc_info=True)
+        print(f"cannot preview: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    for number, section in enumerate(sections):
+        if number:
+            print("\n" + "=" * 72 + "\n")
+        if section.programme is None:
+            print("\n".join(section.heading))
+            print("The programme has problems:", file=sys.stderr)
+            for problem in section.problems:
+                print(f"  - {problem}", file=sys.stderr)
+            code = EXIT_CONFIG
+            continue
+        config = section.config
+        try:
+            text = preview_text(
+                section.programme,
+                config.tz,
+                config.daily_post_time,
+                day,
+                reminder_leads=config.reminder_leads,
+                digest_time=config.digest_time,
+                heading=section.heading,
+            )
+        except Exception as exc:  # a bug in rendering: still no traceback
+            log.debug("preview of %s failed", section.heading[0], exc_info=True)
+            print(f"{section.heading[0]}: cannot preview ({type(exc).__name__}: {exc})")
+            code = EXIT_CONFIG
+            continue
+        print(text)
+    return code
 
 
 async def run_bot(settings: Settings) -> int:
@@ -160,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     if command == "check":
         return cmd_check(args.env_file)
     if command == "preview":
-        return cmd_preview(args.env_file, args.day)
+        return cmd_preview(args.env_file, args.day, args.guild)
     settings = load_settings(args.env_file, require_token=True)
     if settings is None:
         return EXIT_CONFIG

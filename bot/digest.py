@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
+from bot.programme import DAY_RANGE, MAX_YEAR, MIN_YEAR
+
 __all__ = [
     "ACCEPTED_DIGEST_DAYS",
     "DigestStats",
@@ -366,7 +368,11 @@ def parse_digest_day(
     match = _ISO_DAY.fullmatch(value)
     if match:
         try:
-            return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+            found = date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
         except ValueError:
             raise ValueError(f"{text!r} is not a real date. Use {ACCEPTED_DIGEST_DAYS}.") from None
+        # The ends of the calendar would overflow the day's bounds (and no digest is there).
+        if not MIN_YEAR <= found.year <= MAX_YEAR:
+            raise ValueError(f"{text!r} is too far away: {DAY_RANGE}.")
+        return found
     raise ValueError(f"I can't read {text!r} as a day. Use {ACCEPTED_DIGEST_DAYS}.")

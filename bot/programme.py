@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,9 +32,13 @@ __all__ = [
     "ACCEPTED_DAY_FORMS",
     "ACCEPTED_EXTENSIONS",
     "ACCEPTED_TIME_FORMS",
+    "DAY_RANGE",
     "IMPACT_COMPONENTS",
     "IMPACT_SHORT_NAMES",
     "MAX_SESSION_HOURS",
+    "MAX_YEAR",
+    "MIN_YEAR",
+    "TEXT_LIMITS",
     "DayError",
     "Event",
     "Problem",
@@ -47,6 +52,7 @@ __all__ = [
     "derive_session_id",
     "diff_programmes",
     "format_local_date",
+    "link_target",
     "load_programme",
     "localize",
     "parse_component",
@@ -59,12 +65,40 @@ __all__ = [
 
 DEFAULT_TIMEZONE = "Europe/London"
 MAX_SESSION_HOURS = 12
+#: Session times outside these years are a typo (and near the ends of Python's calendar they would
+#: overflow), so they are refused with their place.
+MIN_YEAR = 2000
+MAX_YEAR = 2099
+
+#: The longest text each field may hold, so that nothing stored can break a render (Discord's
+#: limits, see ``bot.render.limits``, are respected by construction). A longer value is a
+#: problem with its place, like any other. The choices: titles and hosts fit an embed title
+#: (256) and a field; a speaker, a format, a tag and the event's name are short labels;
+#: ``join_url`` is Discord's maximum for a link button's url (512), counted after the escaping
+#: a markdown link needs (see :func:`link_target`); a description fits one embed description
+#: (4,096) with room for "(continued)" notes; the theme and hashtag sit in every daily post.
+TEXT_LIMITS: dict[str, int] = {
+    "title": 200,
+    "host": 200,
+    "speaker": 100,
+    "format": 50,
+    "join_url": 512,
+    "description": 4000,
+    "tag": 40,
+    "event name": 100,
+    "event theme": 300,
+    "event hashtag": 100,
+    "event description": 1000,
+}
+#: At most this many tags per session (they share one 1,024-character embed field).
+MAX_TAGS = 20
 SLUG_MAX = 60
 ACCEPTED_EXTENSIONS = (".yaml", ".yml", ".csv", ".ics")
 ACCEPTED_TIME_FORMS = (
     "YYYY-MM-DD HH:MM (local time, e.g. 2026-09-14 12:30) "
     "or ISO 8601 with an offset (e.g. 2026-09-14T12:30+01:00)"
 )
+DAY_RANGE = f"give a date from {MIN_YEAR}-01-01 to {MAX_YEAR}-12-31"
 ACCEPTED_DAY_FORMS = (
     "today, tomorrow, a weekday (Monday or Mon, in the event's week), "
     "or a date as YYYY-MM-DD (e.g. 2026-09-14)"
@@ -415,6 +449,8 @@ class _Raw:
     place: str
     values: dict[str, Any] = field(default_factory=dict)
     places: dict[str, str] = field(default_factory=dict)
+    #: What the file calls a key, when it is not the key itself (ICS: DURATION).
+    names: dict[str, str] = field(default_factory=dict)
 
     def where(self, key: str) -> str:
         return self.places.get(key, self.place)
@@ -456,40 +492,120 @@ def _split(text: str, separators: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
-def _parse_time(value: object, key: str, zone: tzinfo) -> datetime:
-    """A UTC datetime from a string, a YAML datetime or an ICS datetime; ValueError says why."""
+def _read_time(value: object, key: str) -> datetime:
+    """A naive (local) or aware datetime from a string, a YAML datetime or an ICS datetime."""
     if isinstance(value, datetime):
-        if value.tzinfo is not None and value.utcoffset() is not None:
-            return value.astimezone(UTC)
-        return localize(value, zone)
+        return value
     if isinstance(value, date):
         raise ValueError(f"{key} {value.isoformat()} has no time of day: use {ACCEPTED_TIME_FORMS}")
     text = str(value).strip()
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
         raise ValueError(f"{key} {text!r} has no time of day: use {ACCEPTED_TIME_FORMS}")
-    parsed: datetime | None = None
     if re.match(r"\d{4}-\d{2}-\d{2}", text):
         try:
-            parsed = datetime.fromisoformat(text)
+            return datetime.fromisoformat(text)
         except ValueError:
-            parsed = None
-    if parsed is None:
-        for form in ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S"):
-            try:
-                parsed = datetime.strptime(text, form)
-                break
-            except ValueError:
-                continue
-    if parsed is None:
-        raise ValueError(f"{key} {text!r} is not a time I can read: use {ACCEPTED_TIME_FORMS}")
-    if parsed.tzinfo is not None:
-        return parsed.astimezone(UTC)
-    return localize(parsed, zone)
+            pass
+    for form in ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S"):
+        try:
+            return datetime.strptime(text, form)
+        except ValueError:
+            continue
+    raise ValueError(f"{key} {text!r} is not a time I can read: use {ACCEPTED_TIME_FORMS}")
+
+
+def _parse_time(value: object, key: str, zone: tzinfo) -> datetime:
+    """A UTC datetime from a string, a YAML datetime or an ICS datetime; ValueError says why.
+
+    A year outside MIN_YEAR-MAX_YEAR is refused before any arithmetic (near the ends of the
+    calendar converting between zones would overflow).
+    """
+    parsed = _read_time(value, key)
+    shown = f"{parsed.date().isoformat()} {parsed:%H:%M}"
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise ValueError(f"{key} {shown} is not in the years {MIN_YEAR}-{MAX_YEAR}: check the date")
+    try:
+        if parsed.tzinfo is not None and parsed.utcoffset() is not None:
+            return parsed.astimezone(UTC)
+        return localize(parsed, zone)
+    except OverflowError:
+        raise ValueError(f"{key} {shown} is out of range: check the date") from None
+
+
+def link_target(url: str) -> str:
+    """``url`` made safe as a markdown link target (a bracket or space would end it early).
+
+    The renderers link with this form, so its length is what Discord's limits apply to.
+    """
+    return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
 
 
 def _valid_url(url: str) -> bool:
     parts = urlsplit(url)
     return parts.scheme.lower() in ("http", "https") and bool(parts.netloc) and " " not in url
+
+
+_BAD_VALUE = (ValueError, TypeError, OverflowError)
+
+
+def _short(text: str, limit: int) -> str:
+    """A value quoted in a problem, cut so one huge cell cannot flood the list."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _check_length(
+    raw: _Raw, key: str, value: str, found: list[Problem], *, label: str = ""
+) -> None:
+    limit = TEXT_LIMITS[label or key]
+    if len(value) > limit:
+        found.append(
+            Problem(
+                raw.where(key),
+                f"{label or key} is {len(value):,} characters; at most {limit:,} "
+                "(keep it within what Discord shows)",
+            )
+        )
+
+
+def _duration(raw: _Raw, found: list[Problem]) -> int | None:
+    """``duration_minutes`` as whole minutes, capped before any timedelta is built (a huge or
+    infinite value is a problem, never an OverflowError)."""
+    value = raw.values.get("duration_minutes")
+    label = raw.names.get("duration_minutes", "duration_minutes")
+    place = raw.where("duration_minutes")
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = float(str(value).strip())
+        if not math.isfinite(number) or number <= 0 or number != int(number):
+            raise ValueError
+    except _BAD_VALUE:
+        found.append(Problem(place, f"{label} {value!r} should be whole minutes above 0"))
+        return None
+    if number > MAX_SESSION_HOURS * 60:
+        shown = f"{number:.0f}" if number < 1e15 else _short(str(value).strip(), 30)
+        found.append(
+            Problem(
+                place,
+                f"{label} {shown} is more than {MAX_SESSION_HOURS} hours "
+                f"({MAX_SESSION_HOURS * 60} minutes): not a session (check the value)",
+            )
+        )
+        return None
+    return int(number)
+
+
+def _time_field(raw: _Raw, key: str, zone: tzinfo, found: list[Problem]) -> datetime | None:
+    try:
+        return _parse_time(raw.values[key], key, zone)
+    except ValueError as exc:
+        found.append(Problem(raw.where(key), str(exc)))
+    except (TypeError, OverflowError):
+        shown = str(raw.values[key])[:100]
+        found.append(
+            Problem(raw.where(key), f"{key} {shown!r} cannot be read: use {ACCEPTED_TIME_FORMS}")
+        )
+    return None
 
 
 def _build_session(raw: _Raw, zone: tzinfo, problems: list[Problem]) -> Session | None:
@@ -498,41 +614,22 @@ def _build_session(raw: _Raw, zone: tzinfo, problems: list[Problem]) -> Session 
     title = _text(raw, "title", found)
     if not title and not any(p.message.startswith("title") for p in found):
         found.append(Problem(raw.place, "title is missing"))
+    _check_length(raw, "title", title, found)
 
     start: datetime | None = None
     if _is_blank(raw.values.get("start")):
         found.append(Problem(raw.place, "start is missing"))
     else:
-        try:
-            start = _parse_time(raw.values["start"], "start", zone)
-        except ValueError as exc:
-            found.append(Problem(raw.where("start"), str(exc)))
+        start = _time_field(raw, "start", zone, found)
 
     end: datetime | None = None
     has_end = not _is_blank(raw.values.get("end"))
     if has_end:
-        try:
-            end = _parse_time(raw.values["end"], "end", zone)
-        except ValueError as exc:
-            found.append(Problem(raw.where("end"), str(exc)))
+        end = _time_field(raw, "end", zone, found)
 
     duration: int | None = None
-    raw_duration = raw.values.get("duration_minutes")
-    if not _is_blank(raw_duration):
-        try:
-            if isinstance(raw_duration, bool):
-                raise ValueError
-            number = float(str(raw_duration).strip())
-            if number <= 0 or number != int(number):
-                raise ValueError
-            duration = int(number)
-        except ValueError:
-            found.append(
-                Problem(
-                    raw.where("duration_minutes"),
-                    f"duration_minutes {raw_duration!r} should be whole minutes above 0",
-                )
-            )
+    if not _is_blank(raw.values.get("duration_minutes")):
+        duration = _duration(raw, found)
     elif not has_end:
         found.append(Problem(raw.place, "end (or duration_minutes) is missing"))
 
@@ -555,15 +652,23 @@ def _build_session(raw: _Raw, zone: tzinfo, problems: list[Problem]) -> Session 
             found.append(
                 Problem(
                     raw.where("end"),
-                    f"session lasts {hours:.1f} hours; more than {MAX_SESSION_HOURS} hours is "
+                    f"session lasts {hours:,.1f} hours; more than {MAX_SESSION_HOURS} hours is "
                     "not a session (check the dates)",
                 )
             )
 
     join_url = _text(raw, "join_url", found)
     if join_url and not _valid_url(join_url):
+        shown = _short(join_url, 100)
+        found.append(Problem(raw.where("join_url"), f"join_url {shown!r} is not an http(s) link"))
+    elif len(link_target(join_url)) > TEXT_LIMITS["join_url"]:
         found.append(
-            Problem(raw.where("join_url"), f"join_url {join_url!r} is not an http(s) link")
+            Problem(
+                raw.where("join_url"),
+                f"join_url is {len(link_target(join_url)):,} characters"
+                f"{' (brackets count 3)' if '(' in join_url or ')' in join_url else ''}; at "
+                f"most {TEXT_LIMITS['join_url']} (Discord's limit for a link button)",
+            )
         )
 
     components: list[int] = []
@@ -579,17 +684,27 @@ def _build_session(raw: _Raw, zone: tzinfo, problems: list[Problem]) -> Session 
             components.append(number)
 
     host = _text(raw, "host", found)
+    _check_length(raw, "host", host, found)
     fmt = _text(raw, "format", found)
+    _check_length(raw, "format", fmt, found)
     description = _text(raw, "description", found)
+    _check_length(raw, "description", description, found)
     speakers = tuple(str(s).strip() for s in _list(raw, "speakers") if str(s).strip())
+    for speaker in speakers:
+        _check_length(raw, "speakers", speaker, found, label="speaker")
     tags = tuple(str(t).strip() for t in _list(raw, "tags", ";,") if str(t).strip())
+    for tag in tags:
+        _check_length(raw, "tags", tag, found, label="tag")
+    if len(tags) > MAX_TAGS:
+        found.append(Problem(raw.where("tags"), f"{len(tags)} tags; at most {MAX_TAGS}"))
 
     given_id = _text(raw, "id", found)
     session_id = ""
     if given_id:
         session_id = slugify(given_id)
         if not session_id:
-            found.append(Problem(raw.where("id"), f"id {given_id!r} has no letters or digits"))
+            shown = _short(given_id, 100)
+            found.append(Problem(raw.where("id"), f"id {shown!r} has no letters or digits"))
 
     problems.extend(found)
     if found or start is None or end is None:
@@ -617,7 +732,11 @@ def _build_programme(
     sessions: list[Session] = []
     first_place: dict[str, str] = {}
     for raw in raws:
-        session = _build_session(raw, zone, problems)
+        try:
+            session = _build_session(raw, zone, problems)
+        except _BAD_VALUE as exc:  # a value odd enough to slip past the checks: still a problem
+            problems.append(Problem(raw.place, f"this session cannot be read: {exc}"))
+            continue
         if session is None:
             continue
         if session.id in first_place:
@@ -662,7 +781,7 @@ def _yaml_programme(text: str, filename: str, default_tz: str) -> Programme:
         def construct(node: yaml.Node, what: str) -> Any:
             try:
                 return loader.construct_object(node, deep=True)
-            except (yaml.YAMLError, ValueError, TypeError) as exc:
+            except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
                 problems.append(Problem(_line(node), f"{what} cannot be read: {exc}"))
                 return None
 
@@ -751,6 +870,16 @@ def _yaml_event(
             continue
         value = construct(value_node, f"event {key}")
         text = "" if value is None else str(value).strip()
+        limit = TEXT_LIMITS.get(f"event {key}")
+        if limit is not None and len(text) > limit:
+            problems.append(
+                Problem(
+                    _line(value_node),
+                    f"event {key} is {len(text):,} characters; at most {limit:,} "
+                    "(keep it within what Discord shows)",
+                )
+            )
+            continue
         if key == "timezone" and text:
             found = _valid_timezone(text)
             if found is None:
@@ -857,6 +986,14 @@ def _ics_programme(data: bytes, filename: str, default_tz: str) -> Programme:
         ) from None
     zone = resolve_tz(default_tz)
     name = str(calendar.get("X-WR-CALNAME", "")).strip()
+    if len(name) > TEXT_LIMITS["event name"]:
+        problems.append(
+            Problem(
+                "file",
+                f"the calendar's name (X-WR-CALNAME) is {len(name):,} characters; at most "
+                f"{TEXT_LIMITS['event name']} (keep it within what Discord shows)",
+            )
+        )
     event = Event(name=name or "QI Week", timezone=default_tz)
     raws: list[_Raw] = []
     number = 0
@@ -881,7 +1018,12 @@ def _ics_programme(data: bytes, filename: str, default_tz: str) -> Programme:
         if end is None and isinstance(start, datetime):
             duration = _ics_value(component, "DURATION")
             if isinstance(duration, timedelta):
-                end = start + duration
+                # As minutes, so validation caps it before any arithmetic can overflow.
+                raw.values["duration_minutes"] = duration / timedelta(minutes=1)
+                raw.names["duration_minutes"] = "DURATION"
+            elif duration is not None:
+                raw.values["duration_minutes"] = str(component.get("DURATION"))
+                raw.names["duration_minutes"] = "DURATION"
         raw.values["end"] = end
         raw.values["description"] = str(component.get("DESCRIPTION", "")).strip()
         raw.values["join_url"] = _ics_join_url(component)
@@ -1098,9 +1240,12 @@ def parse_day(text: str | None, *, today: date, programme: Programme, tz: TzLike
     if re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}", value):
         try:
             year, month, day = (int(p) for p in value.split("-"))
-            return date(year, month, day)
+            found = date(year, month, day)
         except ValueError:
             raise DayError(f"{text!r} is not a real date. Use {ACCEPTED_DAY_FORMS}.") from None
+        if not MIN_YEAR <= found.year <= MAX_YEAR:
+            raise DayError(f"{text!r} is too far away: {DAY_RANGE}.")
+        return found
     raise DayError(f"I can't read {text!r} as a day. Use {ACCEPTED_DAY_FORMS}.")
 
 

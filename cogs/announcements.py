@@ -47,6 +47,15 @@ NO_MENTIONS = discord.AllowedMentions.none()
 DIGEST_EXPORTS = {"shares": "export_shares_csv", "digest": "export_digest_markdown"}
 
 
+def modal_id(interaction_id: int) -> str:
+    """A custom_id of its own for each announce form.
+
+    discord.py keys open modals by custom_id alone, so a shared id would let a second
+    organiser's form replace the first one's, and one would submit into the other's draft.
+    """
+    return f"{MODAL_ID}:{interaction_id}"
+
+
 def _service(bot: QIWeekBot) -> AnnouncementService:
     service = bot.services.announcements
     if service is None:
@@ -158,8 +167,8 @@ async def show_preview(
 class AnnounceModal(discord.ui.Modal):
     """Title and body of an announcement, for messages too long for a slash option."""
 
-    def __init__(self, service: AnnouncementService, draft: Draft) -> None:
-        super().__init__(title="New QI Week announcement", custom_id=MODAL_ID, timeout=900)
+    def __init__(self, service: AnnouncementService, draft: Draft, *, custom_id: str) -> None:
+        super().__init__(title="New QI Week announcement", custom_id=custom_id, timeout=900)
         self.service = service
         self.draft = draft
         self.heading: discord.ui.TextInput[Any] = discord.ui.TextInput(
@@ -321,7 +330,9 @@ class AnnouncementCommands:
             interaction, channel=channel, ping=ping, at=at, session=session, body=body
         )
         if message is None:
-            await interaction.response.send_modal(AnnounceModal(service, draft))
+            await interaction.response.send_modal(
+                AnnounceModal(service, draft, custom_id=modal_id(interaction.id))
+            )
         else:
             await show_preview(interaction, service, draft)
 

@@ -23,6 +23,7 @@ from bot.programme import Session
 from bot.render import interest as render
 from bot.render import limits
 from bot.services.interest import (
+    CHANGES_PLANNER,
     PLANNER,
     InterestService,
     ServiceUnavailable,
@@ -149,7 +150,10 @@ async def _answer_safely(interaction: discord.Interaction, work: Any) -> None:
         )
         await send_ephemeral(interaction, GENERIC_ERROR)
     else:
-        await send_ephemeral(interaction, text)
+        # One answer, or several when it is longer than one message (nothing is cut).
+        messages = [text] if isinstance(text, str) else list(text)
+        for message in messages:
+            await send_ephemeral(interaction, message)
 
 
 class InterestButton(
@@ -210,12 +214,12 @@ class InterestSelect(
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
         await _answer_safely(interaction, self._pick(interaction))
 
-    async def _pick(self, interaction: discord.Interaction) -> str:
+    async def _pick(self, interaction: discord.Interaction) -> list[str]:
         service = _service(interaction.client)
         guild_id = _guild(interaction)
         outcome = await service.register_many(guild_id, self.item.values, interaction.user.id)
         setting, leads = await service.reminder_setting(guild_id, interaction.user.id)
-        text = render.pick_text(
+        messages = render.pick_text(
             added=outcome.added,
             already=outcome.already,
             started=outcome.started,
@@ -223,7 +227,7 @@ class InterestSelect(
             setting=setting,
             guild_leads=leads,
         )
-        return text or "Nothing was chosen."
+        return messages or ["Nothing was chosen."]
 
 
 class InterestCog(commands.Cog, name="Interest"):
@@ -247,6 +251,7 @@ class InterestCog(commands.Cog, name="Interest"):
         self.service = service
         bot.services.interest = service
         bot.schedule.register(PLANNER, service.plan)
+        bot.schedule.register(CHANGES_PLANNER, service.plan_changes)
         bot.add_dynamic_items(InterestButton, InterestSelect)
         # The programme cog may load after this one: listen once its service exists, before
         # the guild's programme is seeded (the seed's changes are notified too).
@@ -260,6 +265,7 @@ class InterestCog(commands.Cog, name="Interest"):
     async def cog_unload(self) -> None:
         bot = self.bot
         bot.schedule.unregister(PLANNER)
+        bot.schedule.unregister(CHANGES_PLANNER)
         bot.remove_dynamic_items(InterestButton, InterestSelect)
         bot.guild_preparers[:] = [(o, p) for o, p in bot.guild_preparers if p != self._attach]
         service = self.service

@@ -81,6 +81,8 @@ class SetupCommands:
         if problems:
             raise UserFacingError("Nothing was changed.\n" + "\n".join(problems))
         if changes:
+            # Re-planning a large programme may take a moment: answer within Discord's 3 s.
+            await interaction.response.defer(ephemeral=True, thinking=True)
             await update_config(self.bot.store, interaction.guild_id, **changes)
             await audit.record(
                 self.bot.store,
@@ -92,9 +94,11 @@ class SetupCommands:
             await self.bot.schedule.replan(interaction.guild_id)
         config = await get_config(self.bot.store, self.bot.settings, interaction.guild_id)
         title = "Settings saved and applied" if changes else "Current settings"
-        await interaction.response.send_message(
-            embed=settings_embed(config, title=title, changed=set(changes)), ephemeral=True
-        )
+        embed = settings_embed(config, title=title, changed=set(changes))
+        if interaction.response.is_done():
+            await interaction.followup.send(embed=embed, ephemeral=True)
+        else:
+            await interaction.response.send_message(embed=embed, ephemeral=True)
 
 
 def _show(value: object) -> str:

@@ -76,6 +76,127 @@ async def test_preview_prints_the_daily_posts(tmp_path: Path) -> None:
     code, out, err = await run_cli("preview", env=env, cwd=tmp_path)
     assert code == 0, err
     assert "08:00" in out and "Monday 14 September" in out
+    assert "Settings from the environment (no database at data/qiweek.db yet)" in out
+    assert not (tmp_path / "data").exists()  # preview never creates the database
+
+
+async def test_preview_prints_reminders_and_digests_per_day(tmp_path: Path) -> None:
+    env = clean_env(
+        QIWEEK_PROGRAMME=str(ROOT / "data" / "programme.yaml"),
+        QIWEEK_REMINDER_LEADS="60,15",
+        QIWEEK_DIGEST_TIME="18:00",
+        QIWEEK_DAILY_POST_TIME="07:45",
+    )
+    code, out, err = await run_cli("preview", "--day", "2026-09-14", env=env, cwd=tmp_path)
+    assert code == 0, err
+    assert "Monday 14 September 2026" in out and "Tuesday 15 September" not in out
+    assert "  07:45 BST  daily post: 4 sessions in 1 message" in out
+    assert "  08:30 BST  reminder, 60 min before 09:30: Welcome to QI Week" in out
+    assert "  09:15 BST  reminder, 15 min before 09:30: Welcome to QI Week" in out
+    assert out.count("reminder, 60 min before") == 4 and out.count("reminder, 15 min") == 4
+    assert "  18:00 BST  digest of the day's shares" in out
+    assert "weekly roundup" in out  # the header says when the roundup goes
+    code, friday, err = await run_cli("preview", "--day", "2026-09-18", env=env, cwd=tmp_path)
+    assert code == 0, err
+    assert "18:00 BST  digest of the day's shares, then the weekly roundup" in friday
+
+
+BAD_VALUES = """\
+sessions:
+  - title: Forever
+    start: 2026-09-14 10:00
+    duration_minutes: 99999999999999
+  - title: Infinite
+    start: 2026-09-14 11:00
+    duration_minutes: inf
+  - title: Far away
+    start: 9999-12-31 23:30
+    duration_minutes: 60
+"""
+
+
+async def test_check_and_preview_list_odd_values_without_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "odd.yaml"
+    path.write_text(BAD_VALUES)
+    env = clean_env(DISCORD_TOKEN="abc.def.ghi", QIWEEK_PROGRAMME=str(path))
+    code, _, err = await run_cli("check", env=env, cwd=tmp_path)
+    assert code == 1
+    assert "Traceback" not in err and "OverflowError" not in err
+    assert f"{path}: line 4: duration_minutes 99999999999999 is more than 12 hours" in err
+    assert f"{path}: line 7: duration_minutes 'inf' should be whole minutes above 0" in err
+    assert f"{path}: line 9: start 9999-12-31 23:30 is not in the years" in err
+    code, _, err = await run_cli("preview", env=env, cwd=tmp_path)
+    assert code == 1
+    assert "Traceback" not in err and "line 9: start 9999-12-31 23:30" in err
+    code, _, err = await run_cli("preview", "--day", "9999-12-31", env=env, cwd=tmp_path)
+    assert code == 2 and "Traceback" not in err and "too far away" in err
+
+
+STORED = """\
+event:
+  name: Stored Week
+sessions:
+  - title: Stored session
+    start: 2026-09-15 14:00
+    duration_minutes: 30
+"""
+
+
+async def _make_database(path: Path) -> None:
+    from bot.config import Settings
+    from bot.programme import load_programme, parse_programme
+    from bot.store import Store
+    from bot.store import programme as programme_store
+    from bot.store.guild_settings import update_config
+
+    async with Store(path) as store:
+        sample = load_programme(ROOT / "data" / "programme.yaml", "Europe/London")
+        await programme_store.replace_programme(store, 111, sample, "seed")
+        await update_config(
+            store,
+            111,
+            daily_post_time=Settings().daily_post_time.replace(hour=9, minute=15),
+            reminder_leads=(30,),
+            programme_channel_id=555,
+        )
+        imported = parse_programme(STORED.encode(), "stored.yaml", "Europe/London")
+        await programme_store.replace_programme(store, 222, imported, "import")
+
+
+async def test_preview_reads_each_server_from_the_database_read_only(tmp_path: Path) -> None:
+    db = tmp_path / "qiweek.db"
+    await _make_database(db)
+    before = db.read_bytes()
+    files = sorted(os.listdir(tmp_path))
+    env = clean_env(
+        QIWEEK_DB=str(db),
+        QIWEEK_PROGRAMME=str(tmp_path / "no-such-file.yaml"),  # not needed: both are stored
+        QIWEEK_DIGEST_TIME="17:00",
+    )
+    code, out, err = await run_cli("preview", env=env, cwd=tmp_path)
+    assert code == 0, err
+    first, second = out.split("=" * 72)
+    assert first.startswith(f"Server 111 (database {db}, read-only)")
+    assert "daily_post_time, programme_channel_id, reminder_leads" in first
+    assert "Programme channel: 555; digest channel: not set" in first
+    assert "  09:15 BST  daily post: 4 sessions" in first
+    assert "  09:00 BST  reminder, 30 min before 09:30: Welcome to QI Week" in first
+    assert "  17:00 BST  digest of the day's shares" in first
+    assert "Server 222" in second and "imported by an organiser" in second
+    assert "Stored Week" in second and "14:00–14:30  Stored session" in second
+    assert "  08:00 BST  daily post: 1 session in 1 message" in second
+    assert "  13:45 BST  reminder, 15 min before 14:00: Stored session" in second
+
+    code, only, err = await run_cli("preview", "--guild", "222", env=env, cwd=tmp_path)
+    assert code == 0, err
+    assert "Server 222" in only and "Server 111" not in only
+    code, missing, err = await run_cli("preview", "--guild", "333", env=env, cwd=tmp_path)
+    assert code == 1 and "server 333 is not in the database" in missing
+    assert "no-such-file.yaml does not exist" in err and "Traceback" not in err
+
+    # Read-only: the file's bytes are unchanged and no journal files were created beside it.
+    assert db.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == files
 
 
 async def test_run_connects_answers_help_and_stops_cleanly_on_sigterm(

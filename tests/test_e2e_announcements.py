@@ -137,11 +137,12 @@ async def test_announce_through_the_modal(runner: BotRunner, fake_discord: FakeD
     fake = fake_discord
     it = await fake.slash("organiser", "organiser announce")
     modal = await it.response()
-    assert modal["type"] == 9 and modal["data"]["custom_id"] == MODAL_ID
+    assert modal["type"] == 9 and modal["data"]["custom_id"].startswith(f"{MODAL_ID}:")
+    assert len(modal["data"]["custom_id"]) <= 100
     assert len(modal["data"]["title"]) <= 45
     body = "Room change:\nThe panel moves to **Room B2**.\n\n@everyone please pass it on."
     submitted = await fake.submit_modal(
-        "organiser", MODAL_ID, {"title": "Room change", "body": body}
+        "organiser", modal["data"]["custom_id"], {"title": "Room change", "body": body}
     )
     await submitted.response()
     assert submitted.ephemeral
@@ -154,6 +155,65 @@ async def test_announce_through_the_modal(runner: BotRunner, fake_discord: FakeD
     assert posted["allowed_mentions"] == {"parse": []} and not posted["mention_everyone"]
     [stored] = await ann.recent(bot.store, fake.guild.id)
     assert stored.title == "Room change" and stored.status == "sent"
+
+
+async def open_modal(fake: FakeDiscord, user: str, **options: Any) -> str:
+    """Run /organiser announce without a message; the custom_id of the form it opens."""
+    it = await fake.slash(user, "organiser announce", **options)
+    modal = await it.response()
+    assert modal["type"] == 9, modal
+    return modal["data"]["custom_id"]
+
+
+async def submit_form(fake: FakeDiscord, user: str, custom_id: str, title: str, body: str) -> Any:
+    submitted = await fake.submit_modal(user, custom_id, {"title": title, "body": body})
+    response = await submitted.response()
+    assert response["type"] == 4 and submitted.ephemeral, response
+    return await submitted.wait_original()
+
+
+@pytest.mark.parametrize("first", ["organiser", "admin"])
+async def test_two_organisers_writing_at_once_each_get_their_own_draft(
+    runner: BotRunner, fake_discord: FakeDiscord, first: str
+) -> None:
+    """Both forms open before either is submitted; each preview holds its own author's text."""
+    bot = await runner.start()
+    fake = fake_discord
+    channels = {"organiser": "announcements", "admin": "general"}
+    forms = {
+        "organiser": await open_modal(fake, "organiser"),
+        "admin": await open_modal(
+            fake, "admin", slash_options={"channel": fake.channels["general"]}
+        ),
+    }
+    assert forms["organiser"] != forms["admin"]
+    order = [first, "admin" if first == "organiser" else "organiser"]
+    previews = {
+        user: await submit_form(fake, user, forms[user], f"From {user}", f"Body by {user}")
+        for user in order
+    }
+    for user, preview in previews.items():
+        assert preview["embeds"][0]["title"] == f"From {user}"
+        assert preview["embeds"][0]["description"] == f"Body by {user}"
+        assert f"<#{fake.channels[channels[user]]}>" in preview["content"]
+    for user in order:
+        click = await fake.click(user, previews[user], SEND_ID)
+        await click.response()
+        await fake.wait_for(
+            lambda u=user: (
+                "was posted" in (fake.message(previews[u]["id"]) or {}).get("content", "")
+            ),
+            message=f"{user}'s preview to say it was posted",
+        )
+    for user in order:
+        [posted] = fake.bot_messages(channels[user])
+        assert posted["embeds"][0]["title"] == f"From {user}"
+        assert posted["embeds"][0]["description"] == f"Body by {user}"
+    stored = {a.author_id: a for a in await ann.recent(bot.store, fake.guild.id)}
+    assert {stored[fake.users[u]].body for u in order} == {"Body by organiser", "Body by admin"}
+    for user in order:
+        assert stored[fake.users[user]].body == f"Body by {user}"
+        assert stored[fake.users[user]].channel_id == fake.channels[channels[user]]
 
 
 async def test_cancel_button_and_other_users_cannot_press(
@@ -348,6 +408,33 @@ async def test_session_announcement_is_dmed_to_registered_members(
         delivery = await bot.ledger.get(dm_key(stored.id, fake.users[user]))
         assert delivery is not None and delivery.status == "sent"
     assert fake.dms("member") and fake.bot_messages("announcements")
+
+
+async def test_members_with_reminders_off_get_no_announcement_dm(
+    runner: BotRunner, fake_discord: FakeDiscord
+) -> None:
+    fake = fake_discord
+    async with Store(runner.db_path) as store:
+        programme = load_programme(SAMPLE_PROGRAMME, "Europe/London")
+        await replace_programme(store, fake.guild.id, programme, "seed")
+        for user in ("member", "member2"):
+            await add_interest(store, fake.guild.id, "opening-welcome", fake.users[user])
+    bot = await runner.start()
+    off = await fake.slash("member2", "reminders", setting="off")
+    answer = await off.response()
+    assert "Saved" in answer["data"]["content"]
+    preview = await open_preview(
+        fake, message="The welcome starts 5 minutes late", session="opening-welcome"
+    )
+    assert "1 member registered" in preview["content"]
+    done = await press(fake, preview, SEND_ID)
+    assert "DMed to 1 member." in done["content"]
+    [dm] = fake.dms("member")
+    assert dm["embeds"][0]["description"] == "The welcome starts 5 minutes late"
+    assert fake.dms("member2") == []
+    [stored] = await ann.recent(bot.store, fake.guild.id)
+    assert await bot.ledger.get(dm_key(stored.id, fake.users["member2"])) is None
+    assert len(fake.bot_messages("announcements")) == 1  # they still see it in the channel
 
 
 async def test_a_refused_post_is_marked_failed_and_the_organiser_told(

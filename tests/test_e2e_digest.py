@@ -508,3 +508,17 @@ async def test_retention_deletes_old_shares_on_start(
     bot = await runner.restart(QIWEEK_DIGEST_TIME=QUIET, QIWEEK_SHARE_RETENTION_DAYS=30)
     await eventually(lambda: store_shares.count_shares(bot.store, fake.guild.id), lambda n: n == 1)
     assert await store_shares.get_share(bot.store, int(fresh["id"])) is not None
+
+
+async def test_digest_for_a_date_out_of_range_says_what_is_accepted(
+    runner: BotRunner, fake_discord: FakeDiscord
+) -> None:
+    fake = fake_discord
+    await runner.start(QIWEEK_DIGEST_TIME=QUIET)
+    for value in ("9999-12-31", "0001-01-01"):
+        it = await fake.slash("member", "digest", day=value)
+        answer = await it.response()
+        assert answer["data"]["flags"] & EPHEMERAL
+        content = answer["data"]["content"]
+        assert f"'{value}' is too far away" in content and "2000-01-01 to 2099-12-31" in content
+    assert not fake.rejected

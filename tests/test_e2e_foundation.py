@@ -91,7 +91,7 @@ async def test_organiser_commands_refuse_members(
     assert "Only organisers" in response["data"]["content"]
     assert any("refused /organiser setup" in r.getMessage() for r in caplog.records)
     ok = await fake_discord.slash("organiser", "organiser setup", daily_post_time="07:30")
-    assert "Settings saved" in str((await ok.response())["data"]["embeds"])
+    assert "Settings saved" in str((await ok.wait_original(lambda m: m.get("embeds")))["embeds"])
     bad = await fake_discord.slash("admin", "organiser setup", timezone="Mars/Base")
     bad_response = await bad.response()
     assert "Nothing was changed" in bad_response["data"]["content"]

@@ -152,7 +152,8 @@ async def test_setup_stores_applies_and_audits_changes(
         daily_post_time="07:45",
         reminder_leads="15, 60",
     )
-    [embed] = (await it.response())["data"]["embeds"]
+    [embed] = (await it.wait_original(lambda m: m.get("embeds")))["embeds"]
+    assert it.ephemeral and it.callbacks[0]["type"] == 5  # deferred: re-planning may take time
     assert embed["title"] == "Settings saved and applied"
     fields = {f["name"]: f["value"] for f in embed["fields"]}
     assert fields["Announcements channel (changed)"] == (

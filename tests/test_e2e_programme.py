@@ -439,7 +439,7 @@ async def test_setup_daily_post_time_moves_the_job_without_a_restart(
     assert dict(bot.schedule.jobs(guild))[job] == at_eight
 
     it = await fake_discord.slash("organiser", "organiser setup", daily_post_time="09:15")
-    assert "Settings saved" in str((await it.response())["data"]["embeds"])
+    assert "Settings saved" in str((await it.wait_original(lambda m: m.get("embeds")))["embeds"])
     at_nine = combine_local(tomorrow, datetime.strptime("09:15", "%H:%M").time(), LONDON)
     assert dict(bot.schedule.jobs(guild))[job] == at_nine
     assert daily_posts(fake_discord) == []
@@ -672,3 +672,43 @@ async def test_a_changed_seed_file_is_applied_and_a_bad_one_keeps_the_stored_pro
     it = await fake_discord.slash("member", "programme", day=day.isoformat())
     await it.response()
     assert "Renamed in the file" in text_of(it.original or {})
+
+
+ODD_VALUES = b"""\
+sessions:
+  - title: Forever
+    start: 2026-09-14 10:00
+    duration_minutes: 99999999999999
+  - title: Infinite
+    start: 2026-09-14 11:00
+    duration_minutes: .inf
+  - title: Far away
+    start: 9999-12-31 23:30
+    duration_minutes: 60
+"""
+
+
+async def test_import_programme_with_odd_values_lists_them_and_changes_nothing(
+    runner: BotRunner, fake_discord: FakeDiscord
+) -> None:
+    bot = await runner.start(clock=fixed(SAMPLE_MONDAY_MORNING))
+    guild = fake_discord.guild.id
+    before = await bot.services.programme.get_programme(guild)
+    it = await fake_discord.slash(
+        "organiser",
+        "organiser import-programme",
+        file=fake_discord.attachment("odd.yaml", ODD_VALUES),
+    )
+    answer = await it.wait_original(lambda m: m.get("embeds") or m.get("content"))
+    text = text_of(answer)
+    assert "Nothing was changed" in text
+    assert "line 4: duration_minutes 99999999999999 is more than 12 hours" in text
+    assert "line 7: duration_minutes inf should be whole minutes above 0" in text
+    assert "line 9: start 9999-12-31 23:30 is not in the years 2000-2099" in text
+    assert await bot.services.programme.get_programme(guild) == before
+    assert not fake_discord.rejected
+
+    far = await fake_discord.slash("member", "programme", day="9999-12-31")
+    content = (await far.response())["data"]["content"]
+    assert far.ephemeral
+    assert "'9999-12-31' is too far away" in content and "2099-12-31" in content

@@ -307,3 +307,36 @@ async def test_a_members_own_lead_gets_its_own_reminder(
     await service.run_reminder(guild, "huddle", 15, start)
     assert len(fake.dms("member2")) == 1 and len(fake.dms("member")) == 1
     assert "3 interested" in reminder_posts(fake)[0]["embeds"][0]["description"]
+
+
+async def test_leads_caught_up_together_send_only_the_smallest_with_the_real_time_left(
+    runner: BotRunner, fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    """Both the 60- and the 15-minute reminder of a session 10 minutes away are due when the
+    bot starts: members get one DM (the 15-minute one), the channel one post saying how long
+    is really left, and the 60-minute sends are recorded as skipped with the reason."""
+    fake = fake_discord
+    start = now() + timedelta(minutes=10)
+    path = write_programme(tmp_path / "p.yaml", [{"id": "huddle", "start": start}])
+    guild = fake.guild.id
+    members = [fake.users["member"], fake.users["member2"]]
+    async with Store(runner.db_path) as store:
+        for user in members:
+            await interest_store.add_interest(store, guild, "huddle", user)
+    bot = await runner.start(QIWEEK_PROGRAMME=path, QIWEEK_REMINDER_LEADS="60,15")
+    posts = await fake.wait_for(lambda: reminder_posts(fake), timeout=10, message="catch-up")
+    for user in members:
+        await settled(bot, dm_key(guild, "huddle", 15, start, user))
+    await asyncio.sleep(0.5)  # anything duplicated would arrive now
+    assert len(reminder_posts(fake)) == 1
+    title = posts[0]["embeds"][0]["title"]
+    assert re.match(r"Starting in (9|10) minutes: ", title), title
+    assert f"<t:{int(start.timestamp())}:R>" in posts[0]["embeds"][0]["description"]
+    assert len(fake.dms("member")) == 1 and len(fake.dms("member2")) == 1
+
+    skipped = await settled(bot, reminder_key(guild, "huddle", 60, start))
+    assert skipped.status == "skipped" and "15-minute" in str(skipped.reason)
+    for user in members:
+        row = await settled(bot, dm_key(guild, "huddle", 60, start, user))
+        assert row.status == "skipped" and "caught up" in str(row.reason)
+    assert (await bot.ledger.get(reminder_key(guild, "huddle", 15, start))).status == "sent"

@@ -136,6 +136,8 @@ async def test_the_fanout_continues_past_failures_retries_500s_and_records_50007
     stub.failures[4] = [server_error() for _ in range(10)]  # never recovers
     stub.failures[5] = [http_error(discord.HTTPException, 400, 50035)]  # our fault: no retry
     stub.failures[6] = [aiohttp.ClientConnectionError("reset"), OSError("broken pipe")]
+    # A 429 that outlasted discord.py's own waiting (a slow proxy): transient, so retried.
+    stub.failures[7] = [http_error(discord.HTTPException, 429, 0)]
     recorded: list[int] = []
 
     async def on_closed(user_id: int) -> None:
@@ -146,6 +148,7 @@ async def test_the_fanout_continues_past_failures_retries_500s_and_records_50007
     assert result.dm_closed == [2] and recorded == [2]
     assert sorted(result.failed) == [4, 5]
     assert stub.attempts[3] == 2 and stub.attempts[4] == 4 and stub.attempts[5] == 1
+    assert stub.attempts[7] == 2
     assert stub.attempts[2] == 1  # a closed DM is never retried
     row = await ledger.get(key_for(2))
     assert row is not None and row.status == "skipped" and row.reason == "dm_closed"

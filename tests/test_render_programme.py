@@ -171,13 +171,53 @@ def test_session_embed_fields(sample: Programme) -> None:
 
 def test_preview_text(sample: Programme) -> None:
     text = preview_text(sample, TZ, time(8, 0), None)
-    assert text.count("daily post at 08:00 BST") == 5
+    assert text.count("08:00 BST  daily post:") == 5
     assert "Monday 14 September 2026" in text and "Friday 18 September 2026" in text
     assert "12:30–13:15  QI café: what is quality improvement, anyway?" in text
+    assert "reminder," not in text and "digest" not in text.lower()  # none asked for
     one = preview_text(sample, TZ, time(8, 0), date(2026, 9, 18))
-    assert one.count("daily post") == 1 and "Closing keynote" in one
+    assert one.count("daily post:") == 1 and "Closing keynote" in one
     none = preview_text(sample, TZ, time(8, 0), date(2026, 9, 19))
-    assert "no sessions, so no daily post" in none
+    assert "Saturday 19 September 2026: nothing is posted that day." in none
+
+
+def test_preview_text_lists_reminders_and_digests_per_day(sample: Programme) -> None:
+    text = preview_text(
+        sample,
+        TZ,
+        time(8, 0),
+        None,
+        reminder_leads=(15, 60),
+        digest_time=time(17, 30),
+        heading=["Server 42"],
+    )
+    assert text.startswith("Server 42\n")
+    assert "Reminders: 60 and 15 minutes before each session" in text
+    # Every session has both reminders, at local start - lead, on the day they fall.
+    assert text.count("reminder, 60 min before") == len(sample.sessions)
+    assert text.count("reminder, 15 min before") == len(sample.sessions)
+    assert "  09:15 BST  reminder, 15 min before 09:30: Welcome to QI Week" in text
+    assert "  08:30 BST  reminder, 60 min before 09:30: Welcome to QI Week" in text
+    # One digest per day of the event week (Monday to Friday), the roundup on the last.
+    assert text.count("17:30 BST  digest of the day's shares") == 5
+    assert text.count("then the weekly roundup") == 1
+    friday = text[text.index("Friday 18 September 2026") :]
+    assert "17:30 BST  digest of the day's shares, then the weekly roundup" in friday
+    # Within a day, in time order: the post, the reminders, then the digest.
+    monday = text[text.index("Monday 14 September 2026") : text.index("Tuesday 15 September")]
+    times = [line.split()[0] for line in monday.splitlines()[1:] if line[2:3].isdigit()]
+    assert times == sorted(times) and times[0] == "08:00" and times[-1] == "17:30"
+
+
+def test_preview_text_reminder_on_the_day_before() -> None:
+    start = datetime(2026, 9, 14, 8, 30, tzinfo=UTC)  # 09:30 BST
+    session = Session(id="a", title="Early", start=start, end=start + timedelta(hours=1))
+    programme = Programme(sessions=(session,))
+    text = preview_text(programme, TZ, time(8, 0), None, reminder_leads=(1440,))
+    sunday = text[text.index("Sunday 13 September 2026") : text.index("Monday 14 September")]
+    assert "09:30 BST  reminder, 1440 min before 09:30: Early" in sunday
+    only = preview_text(programme, TZ, time(8, 0), date(2026, 9, 13), reminder_leads=(1440,))
+    assert "daily post" not in only and "reminder, 1440 min" in only
 
 
 # ---------------------------------------------------------------- daily-post parts and views

@@ -185,3 +185,33 @@ async def test_concurrent_transactions_and_lone_writes_do_not_interfere(store: S
     assert (await ledger.counts(0)) == {}
     async with store.db.execute("SELECT COUNT(*) FROM deliveries") as cur:
         assert (await cur.fetchone())[0] == 20
+
+
+async def test_a_rolled_back_transaction_never_undoes_anothers_lone_write(store: Store) -> None:
+    ledger = Ledger(store)
+    inside = asyncio.Event()
+    release = asyncio.Event()
+
+    async def failing_transaction() -> None:
+        async with store.transaction() as db:
+            await db.execute(
+                "INSERT INTO audit_log (guild_id, user_id, action, detail, created_at)"
+                " VALUES (1, 1, 'tx', '', '2026-09-14T08:00:00+00:00')"
+            )
+            inside.set()
+            await release.wait()
+            raise RuntimeError("rolled back")
+
+    task = asyncio.create_task(failing_transaction())
+    await inside.wait()
+    # A lone write from another coroutine while the transaction is open: it waits for the
+    # write lock (busy timeout) on its own connection, then lands after the rollback.
+    claim = asyncio.create_task(ledger.claim("kept", kind="t"))
+    await asyncio.sleep(0.05)
+    release.set()
+    with pytest.raises(RuntimeError):
+        await task
+    assert await claim is Claim.NEW
+    assert (await ledger.get("kept")) is not None
+    async with store.db.execute("SELECT COUNT(*) FROM audit_log") as cur:
+        assert (await cur.fetchone())[0] == 0

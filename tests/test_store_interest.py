@@ -171,9 +171,11 @@ def test_fanouts_due_together_start_early_by_their_summed_cost() -> None:
     small = [Registration("b", u, "default") for u in range(10)]
     units = reminder_units([a, b], big + small, (15,))
     runs = start_times(units)
-    # (2 * 1000 + 1) + (2 * 10 + 1) = 2,022 requests at 45/s -> 45 s early, both of them.
+    # 2 * 1000 + 1 = 2,001 requests at 45/s -> 45 s; 2 * 10 + 1 = 21 -> 1 s. They share the
+    # pacer, so one runs after the other: "b" starts 1 s early, "a" 45 s before that.
     due = T0 - timedelta(minutes=15)
-    assert runs[("a", 15)] == runs[("b", 15)] == due - timedelta(seconds=45)
+    assert runs[("b", 15)] == due - timedelta(seconds=1)
+    assert runs[("a", 15)] == due - timedelta(seconds=46)
     alone = start_times(reminder_units([b], small, (15,)))
     assert alone[("b", 15)] == due - timedelta(seconds=1)
 

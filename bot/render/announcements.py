@@ -26,6 +26,9 @@ from bot.store.stats import SessionRegistrations, Stats
 
 TITLE_MAX = EMBED_TITLE
 BODY_MAX = 4000
+#: A session title quoted in a DM or the preview (its full title is in the programme);
+#: escaped Markdown at most doubles it, so every content stays far below 2,000 characters.
+SESSION_LABEL = 200
 NHS_BLUE = discord.Colour(0x005EB8)
 #: Ledger kinds of the DMs members receive: reminders, programme-change notices, announcements.
 DM_KINDS = ("dm", "change-dm", "announcement-dm")
@@ -42,6 +45,11 @@ STATUS_LABELS = {
 
 def _esc(text: str) -> str:
     return discord.utils.escape_markdown(text)
+
+
+def _session(title: str) -> str:
+    """A session title for bold text in content: cut to a label, then escaped."""
+    return _esc(truncate(" ".join(title.split()), SESSION_LABEL))
 
 
 def _status(announcement: Announcement) -> str:
@@ -79,9 +87,10 @@ class Rendered:
 
 
 def announcement_embed(title: str, body: str) -> discord.Embed:
+    """The announcement itself: the body (up to 4,000, checked on input) is the description."""
     embed = discord.Embed(
         title=truncate(title.strip(), TITLE_MAX) or None,
-        description=body[:EMBED_DESCRIPTION],
+        description=body[:EMBED_DESCRIPTION] or None,
         colour=NHS_BLUE,
     )
     embed.set_footer(text="QI Week · from the organisers")
@@ -109,7 +118,7 @@ def session_dm(*, title: str, body: str, session_title: str) -> Rendered:
     return Rendered(
         content=(
             "An announcement from the QI Week organisers about "
-            f"**{_esc(session_title)}**, a session you registered interest in:"
+            f"**{_session(session_title)}**, a session you registered interest in:"
         ),
         embed=announcement_embed(title, body),
         allowed_mentions=discord.AllowedMentions.none(),
@@ -151,12 +160,15 @@ def preview_content(
     else:
         ping = f"everyone with <@&{ping_role_id}>"
         if ping_warning:
-            ping += f" ⚠️ {ping_warning}"
+            ping += f" ⚠️ {truncate(ping_warning, 300)}"
     if session_title is None:
         dms = "none"
     else:
         noun = "member" if dm_count == 1 else "members"
-        dms = f"{dm_count} {noun} registered for **{_esc(session_title)}**"
+        dms = (
+            f"{dm_count} {noun} registered for **{_session(session_title)}**"
+            " (members with `/reminders off` get none)"
+        )
     when = (
         "as soon as you press **Send**"
         if send_at is None

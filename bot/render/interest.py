@@ -7,8 +7,10 @@ or 2,000 characters, whichever comes first; everything else allows no mention at
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import discord
@@ -168,8 +170,9 @@ def pick_text(
     unknown: Sequence[str],
     setting: str,
     guild_leads: Sequence[int],
-) -> str:
-    """The answer to the daily post's "I'm interested in…" select."""
+) -> list[str]:
+    """The answer to the daily post's "I'm interested in…" select: one message or more (up to
+    25 sessions of long titles can exceed 2,000 characters; nothing is cut), none if empty."""
     lines: list[str] = []
     if added:
         lines.append("✅ You're registered for:")
@@ -183,7 +186,7 @@ def pick_text(
     if added or already:
         lines.append(_dm_line(setting, guild_leads).replace("it starts", "each starts"))
         lines.append("To undo: `/not-interested`. All yours: `/my-sessions`.")
-    return "\n".join(lines)[: limits.CONTENT]
+    return limits.pack_lines(lines)
 
 
 NO_SESSIONS = (
@@ -226,8 +229,67 @@ def my_sessions_pages(
 # --------------------------------------------------------------------------- reminders
 
 
-def reminder_dm(session: Session, lead: int) -> str:
-    """The reminder DM: what, when (timestamps), the join link, how to stop."""
+#: Discord's limit on a link button's url; a longer join link is shown in the text or an embed.
+LINK_BUTTON_URL = 512
+#: The longest join link shown at all (in an embed description, with room for the rest); a
+#: longer one is named as too long rather than cut into a broken URL.
+LINK_SHOWN_MAX = 3500
+LINK_TOO_LONG = "the join link is too long to show in Discord: ask the organisers for it"
+DM_FOOTER = (
+    "-# You registered interest in this session. `/not-interested` stops its reminders; "
+    "`/reminders` changes when (or whether) I DM you."
+)
+
+
+def _link(url: str) -> str:
+    """A URL safe inside a markdown link target (a space or bracket would end it early)."""
+    return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
+
+
+@dataclass(frozen=True)
+class DirectMessage:
+    """One DM: its text (at most 2,000 characters), and the join link's embed and button."""
+
+    content: str
+    embed: discord.Embed | None = None
+    view: discord.ui.View | None = None
+
+    def kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for `Messageable.send` (the caller adds the nonce)."""
+        kwargs: dict[str, Any] = {
+            "content": self.content,
+            "allowed_mentions": discord.AllowedMentions.none(),
+        }
+        if self.embed is not None:
+            kwargs["embed"] = self.embed
+        if self.view is not None:
+            kwargs["view"] = self.view
+        return kwargs
+
+
+def _direct_message(lines: Sequence[str], url: str, footer: str | None = None) -> DirectMessage:
+    """A DM of `lines` with the join link: in the text when it all fits in 2,000 characters,
+    else in an embed; a button too when the link fits one. Every line is bounded (titles 200,
+    meta 300, before escaping), so without the link the text is well under 2,000: nothing cut."""
+    tail = [footer] if footer else []
+    view = join_view_url(url)
+    if not url:
+        return DirectMessage("\n".join([*lines, *tail]), None, view)
+    inline = "\n".join([*lines, f"Join: {url}", *tail])
+    if len(inline) <= limits.CONTENT:
+        return DirectMessage(inline, None, view)
+    if len(url) <= LINK_SHOWN_MAX:
+        embed = discord.Embed(
+            title="Join the session", description=f"[Join the session]({_link(url)})"
+        )
+        embed.colour = NHS_BLUE
+        return DirectMessage("\n".join([*lines, "Join: the link is below.", *tail]), embed, view)
+    return DirectMessage("\n".join([*lines, f"Join: {LINK_TOO_LONG}.", *tail]), None, view)
+
+
+def reminder_dm_message(session: Session) -> DirectMessage:
+    """The reminder DM: what, when (timestamps, so it reads right however late it arrives),
+    the join link (text, button, or embed when very long), how to stop."""
     lines = [
         f"⏰ {title(session)} starts {format_dt(session.start, 't')} "
         f"({format_dt(session.start, 'R')})."
@@ -235,25 +297,29 @@ def reminder_dm(session: Session, lead: int) -> str:
     meta = " · ".join(x for x in (session.host, session.format) if x)
     if meta:
         lines.append(escape_markdown(limits.truncate(meta, 300)))
-    if session.join_url:
-        lines.append(f"Join: {limits.truncate(session.join_url, 1000)}")
-    lines.append(
-        "-# You registered interest in this session. `/not-interested` stops its reminders; "
-        "`/reminders` changes when (or whether) I DM you."
-    )
-    return limits.truncate("\n".join(lines), limits.CONTENT)
+    return _direct_message(lines, session.join_url, DM_FOOTER)
+
+
+def reminder_dm(session: Session, lead: int) -> str:
+    """The reminder DM's text (see `reminder_dm_message`)."""
+    return reminder_dm_message(session).content
+
+
+def join_view_url(url: str) -> discord.ui.View | None:
+    """A link button to `url` (None without one, or when longer than a button allows: the
+    text or an embed carries it then); link buttons need no handler."""
+    url = _link(url)
+    if not url or len(url) > LINK_BUTTON_URL:
+        return None
+    view = discord.ui.View(timeout=None)
+    view.add_item(discord.ui.Button(style=discord.ButtonStyle.link, label="Join", url=url))
+    view.stop()
+    return view
 
 
 def join_view(session: Session) -> discord.ui.View | None:
-    """A DM's link button to join (None without a link); link buttons need no handler."""
-    if not session.join_url or len(session.join_url) > 512:
-        return None
-    view = discord.ui.View(timeout=None)
-    view.add_item(
-        discord.ui.Button(style=discord.ButtonStyle.link, label="Join", url=session.join_url)
-    )
-    view.stop()
-    return view
+    """A DM's link button to join the session (see `join_view_url`)."""
+    return join_view_url(session.join_url)
 
 
 def mention_chunks(
@@ -282,11 +348,30 @@ def mention_chunks(
 CLOSED_SUFFIX = " — your DMs are closed, so here is your reminder."
 
 
-def reminder_embed(session: Session, lead: int, interested: int) -> discord.Embed:
+def minutes_left(session: Session, lead: int, now: datetime | None) -> int:
+    """Whole minutes until the session starts as a reminder says it: the lead when the reminder
+    is on time (a few seconds either side), fewer when it was caught up late; at least 1."""
+    if now is None:
+        return lead
+    seconds = (session.start - now).total_seconds()
+    return max(1, min(lead, math.ceil(seconds / 60)))
+
+
+def reminder_embed(
+    session: Session, lead: int, interested: int, *, now: datetime | None = None
+) -> discord.Embed:
+    """The channel reminder post: title (the real time left), start, interest, join link.
+
+    Within Discord's limits at any size: the title is truncated (the full one is in
+    `/session`), the description is bounded (meta 500, link at most `LINK_SHOWN_MAX`), and a
+    link too long for Discord is named, never cut into a broken URL.
+    """
+    left = minutes_left(session, lead, now)
+    url = _link(session.join_url)
     embed = discord.Embed(
-        title=limits.truncate(f"Starting in {minutes_text(lead)}: {session.title}", 256),
+        title=limits.truncate(f"Starting in {minutes_text(left)}: {session.title}", 256),
         colour=NHS_BLUE,
-        url=session.join_url or None,
+        url=url if url and len(url) <= LINK_BUTTON_URL else None,
     )
     lines = [
         f"{format_dt(session.start, 'F')} ({format_dt(session.start, 'R')})",
@@ -295,8 +380,10 @@ def reminder_embed(session: Session, lead: int, interested: int) -> discord.Embe
     meta = " · ".join(x for x in (session.host, session.format) if x)
     if meta:
         lines.append(escape_markdown(limits.truncate(meta, 500)))
-    if session.join_url:
-        lines.append(f"[Join the session]({session.join_url.replace(' ', '%20')})")
+    if url:
+        lines.append(
+            f"[Join the session]({url})" if len(url) <= LINK_SHOWN_MAX else f"({LINK_TOO_LONG})"
+        )
     embed.description = "\n".join(lines)
     return embed
 
@@ -308,6 +395,7 @@ def reminder_messages(
     closed: Sequence[int],
     *,
     with_post: bool,
+    now: datetime | None = None,
 ) -> list[ChannelMessage]:
     """The channel part of one reminder.
 
@@ -323,7 +411,7 @@ def reminder_messages(
         messages = [
             ChannelMessage(
                 content=first_text,
-                embed=reminder_embed(session, lead, interested),
+                embed=reminder_embed(session, lead, interested, now=now),
                 view=view,
                 mention_ids=first_ids,
             )
@@ -357,16 +445,19 @@ def change_text(old: Session, new: Session | None) -> str:
     )
 
 
-def change_dm(old: Session, new: Session | None) -> str:
+def change_dm_message(old: Session, new: Session | None) -> DirectMessage:
     """The DM to each member registered for a session that moved or was cancelled."""
     lines = ["📅 A session you registered for has changed.", change_text(old, new)]
     if new is None:
         lines.append("Your registration is kept for the record; no reminders will come for it.")
-    else:
-        lines.append("You're still registered, and reminders follow the new time.")
-        if new.join_url:
-            lines.append(f"Join: {limits.truncate(new.join_url, 1000)}")
-    return limits.truncate("\n".join(lines), limits.CONTENT)
+        return _direct_message(lines, "")
+    lines.append("You're still registered, and reminders follow the new time.")
+    return _direct_message(lines, new.join_url)
+
+
+def change_dm(old: Session, new: Session | None) -> str:
+    """The change DM's text (see `change_dm_message`)."""
+    return change_dm_message(old, new).content
 
 
 def change_messages(
@@ -379,7 +470,7 @@ def change_messages(
             f"\n⭐ {interested} registered: they are told by DM "
             "(anyone whose DMs are closed is mentioned below)."
         )
-    body = limits.truncate(body, limits.CONTENT)
+    # Bounded by construction (two titles of 200 and a few timestamps): never cut.
     messages = [ChannelMessage(content=body)]
     messages += [
         ChannelMessage(content=t, mention_ids=ids)
@@ -393,18 +484,23 @@ def change_messages(
 __all__ = [
     "NO_SESSIONS",
     "ChannelMessage",
+    "DirectMessage",
     "allow_only",
     "change_dm",
+    "change_dm_message",
     "change_messages",
     "change_text",
     "join_view",
+    "join_view_url",
     "leads_text",
     "mention_chunks",
+    "minutes_left",
     "minutes_text",
     "my_sessions_pages",
     "pick_text",
     "registered_text",
     "reminder_dm",
+    "reminder_dm_message",
     "reminder_embed",
     "reminder_messages",
     "setting_text",

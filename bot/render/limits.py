@@ -102,6 +102,11 @@ def pack_blocks(
     footer = truncate(footer, FOOTER) if footer else None
     descriptions: list[str] = []
     current = header.strip() if header else ""
+    if len(current) > description_limit:
+        # A header longer than one description is chunked like a block: nothing over the limit.
+        parts = chunk_text(current, description_limit)
+        descriptions.extend(parts[:-1])
+        current = parts[-1]
     for block in blocks:
         block = block.strip()
         if not block:
@@ -132,12 +137,34 @@ def pack_blocks(
     return pack_embeds(embeds)
 
 
+def _fit_footer(embed: discord.Embed) -> None:
+    """Shorten the footer of an embed over the 6,000 total so that it fits (a footer is a label,
+    so cutting it is fine); when even an empty footer would not do, drop it."""
+    text = embed.footer.text
+    if not text:
+        return
+    room = EMBED_TOTAL - (embed_size(embed) - len(text))
+    icon = embed.footer.icon_url
+    if room >= 2:
+        embed.set_footer(text=truncate(text, min(room, FOOTER)), icon_url=icon)
+    else:
+        embed.remove_footer()
+
+
 def pack_embeds(embeds: Sequence[discord.Embed]) -> list[Page]:
-    """Group embeds into messages of at most ten embeds and 6,000 characters each, in order."""
+    """Group embeds into messages of at most ten embeds and 6,000 characters each, in order.
+
+    An embed over the 6,000 total because of a long footer has its footer shortened; over it
+    for any other reason is a renderer's bug (ValueError).
+    """
     pages: list[Page] = []
     current: list[discord.Embed] = []
     total = 0
     for embed in embeds:
+        if embed.footer.text and (
+            len(embed.footer.text) > FOOTER or embed_size(embed) > EMBED_TOTAL
+        ):
+            _fit_footer(embed)
         size = embed_size(embed)
         if size > EMBED_TOTAL:
             raise ValueError(f"a single embed of {size} characters exceeds {EMBED_TOTAL}")

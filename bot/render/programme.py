@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 import discord
 from discord.utils import escape_markdown, format_dt
@@ -22,6 +22,7 @@ from bot.programme import (
     TzLike,
     combine_local,
     format_local_date,
+    link_target,
     resolve_tz,
 )
 from bot.render import limits
@@ -56,7 +57,16 @@ _DESCRIPTION_MIN_IN_MAIN = 200
 
 def _link(url: str) -> str:
     """A URL safe inside a markdown link target (a bracket or space would end the link early)."""
-    return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
+    return link_target(url)
+
+
+def _join_field(url: str) -> str:
+    """The "Join" field: a markdown link, within a field's 1,024 by construction. The parser
+    keeps links to 512 characters; one stored before that falls back to the title's link."""
+    value = f"[Join the session]({_link(url)})"
+    if len(value) <= limits.FIELD_VALUE:
+        return value
+    return "The link is too long to show here: open the session's title above to join."
 
 
 def _time_range(session: Session, *, with_date: bool = False) -> str:
@@ -324,9 +334,7 @@ def session_embeds(
         names = "\n".join(f"{c}. {IMPACT_COMPONENTS.get(c, str(c))}" for c in session.components)
         main.add_field(name="NHS IMPACT components", value=names, inline=False)
     if session.join_url:
-        main.add_field(
-            name="Join", value=f"[Join the session]({_link(session.join_url)})", inline=False
-        )
+        main.add_field(name="Join", value=_join_field(session.join_url), inline=False)
     main.add_field(name="Interested", value=str(interested))
     if session.tags:
         tags = ", ".join(session.tags)
@@ -364,42 +372,115 @@ def session_pages(session: Session, tz: TzLike = None, *, interested: int = 0) -
     return limits.pack_embeds(session_embeds(session, tz, interested=interested))
 
 
-def preview_text(programme: Programme, tz: TzLike, post_time: time, day: date | None = None) -> str:
-    """Plain text for ``python -m bot preview``: each daily post, when it goes out, its sessions."""
+def _leads_text(leads: Sequence[int]) -> str:
+    ordered = sorted(set(leads), reverse=True)
+    if not ordered:
+        return "none"
+    words = [str(n) for n in ordered]
+    joined = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    return f"{joined} minute{'s' if ordered != [1] else ''} before each session"
+
+
+def preview_text(
+    programme: Programme,
+    tz: TzLike,
+    post_time: time,
+    day: date | None = None,
+    *,
+    reminder_leads: Sequence[int] = (),
+    digest_time: time | None = None,
+    heading: Sequence[str] = (),
+) -> str:
+    """Plain text for ``python -m bot preview``: what the bot will post and when, day by day.
+
+    For each day in ``tz``: the daily post (its time, its sessions, how many messages), each
+    reminder (``lead`` minutes before a session: DMs to the members interested, then the
+    programme channel) and the digest (each day of the event week; the weekly roundup after the
+    last). ``day`` keeps one day. ``heading`` lines come first (which server, which settings).
+    """
     zone = resolve_tz(tz if tz is not None else programme.event.timezone)
     event = programme.event
-    lines = [event.name]
+    lines = [*heading, event.name]
     if event.theme:
         lines.append(f"Theme: {event.theme}")
     if event.description:
         lines.append(event.description)
-    lines.append(f"Times in {zone}. Daily programme post at {post_time:%H:%M}.")
-    days = programme.days(zone)
-    if day is not None:
-        days = [d for d in days if d == day]
-        if not days:
-            lines.append("")
-            lines.append(f"{format_local_date(day, year=True)}: no sessions, so no daily post.")
-            return "\n".join(lines)
-    if not days:
-        lines.append("")
-        lines.append("No sessions: no daily posts.")
-        return "\n".join(lines)
-    for each in days:
+    lines.append(f"Times in {zone}.")
+    lines.append(f"Daily programme post: {post_time:%H:%M} on each day with sessions.")
+    leads = sorted({int(n) for n in reminder_leads if int(n) > 0}, reverse=True)
+    if leads:
+        lines.append(
+            f"Reminders: {_leads_text(leads)} (DMs to the members interested, then a post in "
+            "the programme channel)."
+        )
+    else:
+        lines.append("Reminders: none (no reminder leads are set).")
+    week = programme.event_week(zone)
+    if digest_time is not None:
+        if week is None:
+            lines.append("Digest: none planned (no event week without sessions).")
+        else:
+            lines.append(
+                f"Digest: {digest_time:%H:%M} on each day of the event week; the weekly roundup "
+                "follows the last day's."
+            )
+
+    # (local time, order, text) per day: the post, then reminders, then the digest at a tie.
+    plan: dict[date, list[tuple[datetime, int, list[str]]]] = {}
+
+    def add(moment: datetime, order: int, text: list[str]) -> None:
+        local = moment.astimezone(zone)
+        plan.setdefault(local.date(), []).append((local, order, text))
+
+    for each in programme.days(zone):
         sessions = programme.sessions_on(each, zone)
-        posted: datetime = combine_local(each, post_time, zone).astimezone(zone)
         count = len(sessions)
         messages = len(day_parts(programme, each, zone))
-        lines.append("")
-        lines.append(
-            f"{format_local_date(each, year=True)} — daily post at "
-            f"{posted:%H:%M %Z}: {count} session{'s' if count != 1 else ''} in {messages} "
+        text = [
+            f"daily post: {count} session{'s' if count != 1 else ''} in {messages} "
             f"message{'s' if messages != 1 else ''}"
-        )
+        ]
         for session in sessions:
             start = session.start.astimezone(zone)
             end = session.end.astimezone(zone)
             detail = " · ".join(x for x in (session.host, session.format) if x)
             line = f"  {start:%H:%M}–{end:%H:%M}  {session.title}"
-            lines.append(f"{line} ({detail})" if detail else line)
+            text.append(f"{line} ({detail})" if detail else line)
+        add(combine_local(each, post_time, zone), 0, text)
+    for session in programme.sessions:
+        start = session.start.astimezone(zone)
+        for lead in leads:
+            text = [f"reminder, {lead} min before {start:%H:%M}: {session.title}"]
+            add(session.start - timedelta(minutes=lead), 1, text)
+    if digest_time is not None and week is not None:
+        first, last = week
+        for offset in range((last - first).days + 1):
+            each = first + timedelta(days=offset)
+            what = "digest of the day's shares"
+            if each == last:
+                what += ", then the weekly roundup"
+            add(combine_local(each, digest_time, zone), 2, [what])
+
+    days = sorted(plan)
+    if day is not None:
+        days = [d for d in days if d == day]
+        if not days:
+            lines.append("")
+            lines.append(f"{format_local_date(day, year=True)}: nothing is posted that day.")
+            return "\n".join(lines)
+    if not days:
+        lines.append("")
+        lines.append("No sessions: nothing is posted.")
+        return "\n".join(lines)
+    for each in days:
+        lines.append("")
+        label = format_local_date(each, year=True)
+        if week is not None and not programme.sessions_on(each, zone):
+            inside = week[0] <= each <= week[1]
+            label += " (no sessions)" if inside else ""
+        lines.append(label)
+        for local, _, text in sorted(plan[each], key=lambda item: (item[0], item[1])):
+            prefix = f"  {local:%H:%M %Z}  "
+            lines.append(prefix + text[0])
+            lines.extend(" " * len(prefix) + extra for extra in text[1:])
     return "\n".join(lines)

@@ -36,7 +36,7 @@ from bot.render.announcements import (
 from bot.schedule import PlannedJob
 from bot.services.fanout import send_dms
 from bot.store import announcements as store_announcements
-from bot.store import audit, interest, prefs
+from bot.store import audit, prefs
 from bot.store import programme as programme_store
 from bot.store.announcements import Announcement
 from bot.store.ledger import Claim
@@ -197,7 +197,8 @@ class AnnouncementService:
         return cancelled
 
     async def dm_count(self, guild_id: int, session_id: str) -> int:
-        return await interest.count_interested(self.store, guild_id, session_id)
+        """How many members the session DMs would reach (not those with `/reminders off`)."""
+        return len(await store_announcements.dm_recipients(self.store, guild_id, session_id))
 
     # ------------------------------------------------------------------ delivery
 
@@ -314,9 +315,12 @@ class AnnouncementService:
             log.warning("could not DM the author of announcement #%s: %s", a.id, exc)
 
     async def _send_dms(self, a: Announcement) -> int:
-        """DM the announcement to the members registered for its session (ledger per member)."""
+        """DM the announcement to the members registered for its session (ledger per member).
+
+        Members who chose `/reminders off` get no DM: they read it in the channel.
+        """
         assert a.session_id is not None
-        users = await interest.interested_users(self.store, a.guild_id, a.session_id)
+        users = await store_announcements.dm_recipients(self.store, a.guild_id, a.session_id)
         if not users:
             return 0
         session_title = await self.session_title(a.guild_id, a.session_id) or a.session_id

@@ -34,6 +34,7 @@ from bot.render.digest import (
     weekly_pages,
 )
 from bot.schedule import PlannedJob, Schedule
+from bot.services.programme import close_past_key, close_past_parts
 from bot.store import Claim, Ledger, Store
 from bot.store import shares as store_shares
 from bot.store.guild_settings import GuildConfig, get_config
@@ -436,7 +437,11 @@ class DigestService:
         """The scheduled digest of ``day`` (and, on the event's last day, the weekly roundup)."""
         ctx = await self.context(guild_id)
         first_key = f"digest:{guild_id}:{day.isoformat()}:1"
-        if self.today(ctx) != day:
+        today = self.today(ctx)
+        if day < today:
+            await self._close_past_day(guild_id, day, "missed: the day was over")
+            return 0
+        if today != day:
             await self.ledger.skip(
                 first_key, kind="digest", guild_id=guild_id, reason="missed: the day was over"
             )
@@ -464,6 +469,22 @@ class DigestService:
         if sent:
             log.info("digest of %s posted in guild %s (%d messages)", day, guild_id, sent)
         return sent
+
+    async def _close_past_day(self, guild_id: int, day: date, reason: str) -> None:
+        """A past day's digest (and roundup) is never posted: record the digest skipped, and
+        close every part an interrupted run left claimed, so none stays "claimed" for ever."""
+        prefix = f"digest:{guild_id}:{day.isoformat()}"
+        await close_past_key(
+            self.ledger, f"{prefix}:1", kind="digest", guild_id=guild_id, reason=reason
+        )
+        await close_past_parts(self.ledger, prefix, kind="digest", guild_id=guild_id, reason=reason)
+        await close_past_parts(
+            self.ledger,
+            f"weekly:{guild_id}:{day.isoformat()}",
+            kind="weekly",
+            guild_id=guild_id,
+            reason=reason,
+        )
 
     async def post_now(self, guild_id: int, day: date) -> int:
         """`/organiser post-digest`: post the digest of ``day`` now (not a scheduled send).
@@ -499,11 +520,8 @@ class DigestService:
             )
         for day in ctx.event_days:
             if today - timedelta(days=MISSED_LOOKBACK_DAYS) <= day < today:
-                await self.ledger.skip(
-                    f"digest:{guild_id}:{day.isoformat()}:1",
-                    kind="digest",
-                    guild_id=guild_id,
-                    reason="missed: the bot was not running at digest time",
+                await self._close_past_day(
+                    guild_id, day, "missed: the bot was not running at digest time"
                 )
         jobs.append(
             PlannedJob(

@@ -8,7 +8,8 @@ Failures never stop the fan-out:
 - 50007 "Cannot send messages to this user" (DMs closed, or no shared server): recorded as
   skipped with reason ``dm_closed`` and reported through ``on_closed``; the caller reminds the
   member in the channel instead. Never retried: it will not change within the fan-out.
-- a server error (5xx, after discord.py's own five tries) or a dropped connection: retried with
+- a server error (5xx, after discord.py's own five tries), a 429 that outlasted discord.py's own
+  waiting (Discord slower than the pacer assumes), or a dropped connection: retried with
   exponential backoff a few times, then recorded as failed.
 - anything else (a 4xx such as 50035, an unknown user): recorded as failed at once, since a
   repeat gives the same answer and invalid requests count towards Cloudflare's ban.
@@ -27,9 +28,12 @@ the life of the connection and later DMs to the same member cost 1. discord.py's
 DM channels holds only the latest 128, too few for a fan-out of thousands.
 
 So N recipients need at most R = 2N (+ the channel messages) requests, and take
-``fanout_seconds(R)`` = ceil(R / 45) seconds. A reminder due at T = start - lead therefore starts
-at T - ceil(R / 45) s, summing R over every reminder due at the same T (they share the pacer):
-2,000 recipients -> 4,001 requests -> starts 89 s early, last DM at about T. The planner assumes
+``fanout_seconds(R)`` = ceil(R / 45) seconds. A reminder due at T = start - lead alone starts at
+T - ceil(R / 45) s: 2,000 recipients -> 4,001 requests -> starts 89 s early, last DM at about T.
+Reminders share the pacer, so they are planned backwards from the last one due
+(`bot.services.interest.plan_backwards`): each starts at min(its T - its cost, the next one's
+start - its cost). Fan-outs due at the same T, or close enough to overlap (a minute apart, one of
+them large), thus run one after the other and each still ends by its own T. The planner assumes
 2 requests per recipient (the cache is empty after a restart); when the cache is warm the
 fan-out just finishes early. ``concurrency`` (10 in flight) only hides round-trip latency: at
 45/s and ~100 ms per request about 5 are needed.
@@ -186,6 +190,10 @@ def is_dm_closed(exc: BaseException) -> bool:
 def _retryable(exc: BaseException) -> bool:
     """Worth another try: Discord's side failed, or the connection did."""
     if isinstance(exc, discord.DiscordServerError):
+        return True
+    if isinstance(exc, discord.HTTPException) and exc.status == 429:
+        # discord.py waits out 429s itself and gives up after five: Discord (or a proxy) is
+        # slower than our pacer assumes. Transient, so back off and try again.
         return True
     if isinstance(exc, discord.HTTPException):
         return False

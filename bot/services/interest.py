@@ -17,15 +17,22 @@ early enough (see `bot.services.fanout`) that the last DM and the post land at s
 Exactly once: every send is a ledger key (``reminder:{guild}:{session}:{lead}:{start}`` for the
 channel post, ``dm:...:{user}`` per DM). A reminder missed while the bot was down is sent on start
 if the session has not started; otherwise it is recorded as skipped, except sends claimed but
-never confirmed, which are resumed with their nonce (never skipped: that could lose one).
+never confirmed, which are resumed with their nonce (never skipped: that could lose one). When
+several leads of one session are caught up at once, only the smallest is sent: the larger ones'
+sends to the same members (and their channel post) are recorded as skipped with the reason, and
+the post's title says the real time left, not the lead.
 
 Schedule changes. The programme service calls `on_programme_change` after an import or seed
 (after re-planning, so reminders already follow the new times). For every session moved or
 removed that is not over, each registered member gets one DM saying what changed (key
 ``change-dm:{guild}:{session}:{hash}:{user}``, the hash naming the change) and the programme
-channel one notice (``change:{guild}:{session}:{hash}``). Registrations of a cancelled or removed
-session are kept for the record; the planner only reminds of active sessions. Members with
-reminders ``off`` get no DMs of any kind; the channel notice reaches them.
+channel one notice (``change:{guild}:{session}:{hash}``). The notice is stored first
+(`bot.store.changes`), then the `changes` planner runs it as a job; it is marked done once the
+channel notice and every DM are settled in the ledger. A bot stopped mid-way therefore resumes
+it at the next start (which sees no programme diff): DMs done are skipped, DMs claimed but not
+confirmed are resumed with their nonce. Registrations of a cancelled or removed session are
+kept for the record; the planner only reminds of active sessions. Members with reminders
+``off`` get no DMs of any kind; the channel notice reaches them.
 """
 
 from __future__ import annotations
@@ -59,8 +66,10 @@ from bot.services.fanout import (
     send_dms,
 )
 from bot.store import Ledger, Store
+from bot.store import changes as changes_store
 from bot.store import interest as interest_store
 from bot.store import prefs as prefs_store
+from bot.store.changes import ChangeNotice
 from bot.store.guild_settings import GuildConfig, get_config
 from bot.store.interest import Registration
 
@@ -70,6 +79,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PLANNER = "reminders"
+#: The planner that resumes change notices not yet done (see `InterestService.plan_changes`).
+CHANGES_PLANNER = "changes"
 MIN_LEAD = 5
 MAX_LEAD = 1440
 ACCEPTED_SETTINGS = (
@@ -185,21 +196,38 @@ def reminder_units(
     return units
 
 
+def plan_backwards(
+    items: Iterable[tuple[Any, datetime, float]],
+) -> dict[Any, datetime]:
+    """When each fan-out must start so that all of them finish by their due times, sharing
+    one pacer: `items` are (name, due, seconds it takes).
+
+    Fan-outs run one after another through the shared pacer, so plan backwards from the last
+    one due: each starts at min(its own due - its cost, the next one's start - its cost). Two
+    fan-outs due a minute apart whose costs overlap therefore start early enough for both, and
+    ones due at the same instant start early by their summed cost.
+    """
+    ordered = sorted(items, key=lambda item: (item[1], str(item[0])))
+    starts: dict[Any, datetime] = {}
+    next_start: datetime | None = None
+    for name, due, seconds in reversed(ordered):
+        cost = timedelta(seconds=seconds)
+        start = due - cost
+        if next_start is not None:
+            start = min(start, next_start - cost)
+        starts[name] = start
+        next_start = start
+    return starts
+
+
 def start_times(
     units: Iterable[ReminderUnit], rate: float = TARGET_RATE
 ) -> dict[tuple[str, int], datetime]:
-    """When each unit's job runs: its due time minus the fan-out time of every unit due then.
-
-    Units due at the same instant share the pacer, so each starts early by their summed cost.
-    """
-    units = list(units)
-    cost: dict[datetime, int] = defaultdict(int)
-    for unit in units:
-        cost[unit.due] += unit.requests
-    return {
-        (u.session.id, u.lead): u.due - timedelta(seconds=fanout_seconds(cost[u.due], rate))
-        for u in units
-    }
+    """When each unit's job runs: early enough for its own fan-out and every later one's that
+    would otherwise overlap it (see `plan_backwards`)."""
+    return plan_backwards(
+        ((u.session.id, u.lead), u.due, fanout_seconds(u.requests, rate)) for u in units
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +265,41 @@ def change_key(guild_id: int, change: Change) -> str:
 
 def change_dm_key(guild_id: int, change: Change, user_id: int) -> str:
     return f"change-dm:{guild_id}:{change.session_id}:{change.digest}:{user_id}"
+
+
+def notice_of(guild_id: int, change: Change) -> ChangeNotice:
+    """The stored form of a change notice (what members are told, nothing more)."""
+    old, new = change.old, change.new
+    return ChangeNotice(
+        guild_id=guild_id,
+        session_id=old.id,
+        change_hash=change.digest,
+        kind="cancelled" if new is None else "moved",
+        old_title=old.title,
+        old_start=old.start,
+        old_end=old.end,
+        new_title=new.title if new is not None else None,
+        new_start=new.start if new is not None else None,
+        new_end=new.end if new is not None else None,
+        new_join_url=new.join_url if new is not None else "",
+    )
+
+
+def change_of(notice: ChangeNotice) -> Change:
+    """Back from the stored notice to the change it tells (same digest, same ledger keys)."""
+    old = Session(
+        id=notice.session_id, title=notice.old_title, start=notice.old_start, end=notice.old_end
+    )
+    new = None
+    if notice.kind == "moved" and notice.new_start is not None and notice.new_end is not None:
+        new = Session(
+            id=notice.session_id,
+            title=notice.new_title or notice.old_title,
+            start=notice.new_start,
+            end=notice.new_end,
+            join_url=notice.new_join_url,
+        )
+    return Change(old, new)
 
 
 # --------------------------------------------------------------------------- outcomes
@@ -295,6 +358,7 @@ class InterestService:
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set, init=False, repr=False)
     _replan_pending: set[int] = field(default_factory=set, init=False, repr=False)
     _listening: object | None = field(default=None, init=False, repr=False)
+    _active_changes: set[tuple[int, str, str]] = field(default_factory=set, init=False, repr=False)
 
     # ---------------------------------------------------------------- wiring
 
@@ -313,7 +377,8 @@ class InterestService:
         return True
 
     async def close(self) -> None:
-        """Cancel background work (debounced replans, change notices); claims stay resumable."""
+        """Cancel background work (debounced replans); claims stay resumable. Reminder and
+        change-notice jobs belong to the schedule, which cancels them at shutdown."""
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -533,9 +598,11 @@ class InterestService:
             return
         key = reminder_key(guild_id, session_id, lead, start)
         build = self._dm_builder(session, lead)
-        if self.clock() >= session.start:
+        now = self.clock()
+        if now >= session.start:
             await self._record_missed(guild_id, unit, key, build)
             return
+        with_post = await self._skip_superseded(guild_id, unit, units, now)
         result = await self._fanout(
             guild_id,
             unit.recipients,
@@ -546,22 +613,43 @@ class InterestService:
         closed = await self._closed_recipients(
             result, partial(dm_key, guild_id, session_id, lead, start)
         )
-        await self._post_reminder(config, unit, key, closed, interested=len(regs))
+        await self._post_reminder(
+            config, unit, key, closed, interested=len(regs), with_post=with_post
+        )
+
+    async def _skip_superseded(
+        self, guild_id: int, unit: ReminderUnit, units: Sequence[ReminderUnit], now: datetime
+    ) -> bool:
+        """A reminder caught up so late that a smaller lead is already due too (the bot was
+        down): only the smallest is sent. Each member also DMed at that smaller lead is
+        recorded as skipped here, and so is this channel post when that lead has one.
+
+        Returns whether this unit still makes its channel post. Sends claimed by an earlier run
+        are not touched (`Ledger.skip` leaves existing rows): they are resumed, never skipped.
+        """
+        session = unit.session
+        later = [u for u in units if u.lead < unit.lead and u.due <= now]
+        if not later:
+            return unit.channel_post
+        smallest = min(u.lead for u in later)
+        reason = f"caught up late: the {smallest}-minute reminder went instead"
+        covered = {user for u in later for user in u.recipients}
+        for user_id in unit.recipients:
+            if user_id in covered:
+                user_key = dm_key(guild_id, session.id, unit.lead, session.start, user_id)
+                await self.ledger.skip(user_key, kind="dm", guild_id=guild_id, reason=reason)
+        if unit.channel_post and any(u.channel_post for u in later):
+            key = reminder_key(guild_id, session.id, unit.lead, session.start)
+            if await self.ledger.skip(key, kind="reminder", guild_id=guild_id, reason=reason):
+                log.info("reminder %s (%s min) %s", session.id, unit.lead, reason)
+                return False
+            row = await self.ledger.get(key)
+            return row is not None and row.status == "claimed"  # resume a post begun before
+        return unit.channel_post
 
     def _dm_builder(self, session: Session, lead: int) -> Callable[[int], dict[str, Any]]:
-        content = render.reminder_dm(session, lead)
-        view = render.join_view(session)
-
-        def build(_user: int) -> dict[str, Any]:
-            kwargs: dict[str, Any] = {
-                "content": content,
-                "allowed_mentions": discord.AllowedMentions.none(),
-            }
-            if view is not None:
-                kwargs["view"] = view
-            return kwargs
-
-        return build
+        kwargs = render.reminder_dm_message(session).kwargs()
+        return lambda _user: dict(kwargs)
 
     async def _fanout(
         self,
@@ -644,27 +732,34 @@ class InterestService:
         closed: Sequence[int],
         *,
         interested: int,
+        with_post: bool | None = None,
     ) -> None:
-        """The channel part of a reminder: the post (at a server lead) and closed-DM mentions."""
+        """The channel part of a reminder: the post (at a server lead, unless a caught-up
+        smaller lead made it; see `_skip_superseded`) and closed-DM mentions."""
         guild_id = config.guild_id
         session = unit.session
+        post = unit.channel_post if with_post is None else with_post
         if config.programme_channel_id is None:
             await self.ledger.skip(key, kind="reminder", guild_id=guild_id, reason="no channel")
             if closed:
                 log.warning("no programme channel: %d closed-DM members not reminded", len(closed))
             return
-        if not unit.channel_post and not closed:
+        if not post and not closed:
+            if unit.channel_post:
+                return  # the post was recorded as superseded already
             await self.ledger.skip(
                 key, kind="reminder", guild_id=guild_id, reason="member lead: all DMs delivered"
             )
             return
         messages = render.reminder_messages(
-            session, unit.lead, interested, closed, with_post=unit.channel_post
+            session, unit.lead, interested, closed, with_post=post, now=self.clock()
         )
         channel = self.client.get_partial_messageable(
             config.programme_channel_id, guild_id=guild_id, type=discord.ChannelType.text
         )
-        for index, message in enumerate(messages):
+        # A superseded post's key is recorded as skipped: its mentions use the further keys.
+        offset = 1 if unit.channel_post and not post else 0
+        for index, message in enumerate(messages, start=offset):
             part_key = (
                 key
                 if index == 0
@@ -694,49 +789,129 @@ class InterestService:
     # ---------------------------------------------------------------- changes
 
     async def on_programme_change(self, guild_id: int, diff: ProgrammeDiff) -> None:
-        """Programme listener: tell members of moved/removed sessions, in the background.
+        """Programme listener: store a notice for each session moved or removed, then plan its
+        fan-out (the `changes` planner runs it at once, in the background).
 
-        Runs in the background so an import answers at once; reminders were already re-planned
-        by the programme service before listeners are called.
+        The notice is stored before any send, so a bot stopped mid-way resumes it at the next
+        start (the next start sees no diff: without the stored notice, members not yet reached
+        would never be told). Storing the same change again is a no-op: it is told once.
+        Reminders were already re-planned by the programme service before listeners are called.
         """
         changes = changes_to_notify(diff, self.clock())
-        if changes:
-            self._spawn(self.notify_changes(guild_id, changes), f"change notices {guild_id}")
+        if not changes:
+            return
+        added = await changes_store.add_notices(
+            self.store, [notice_of(guild_id, change) for change in changes]
+        )
+        if added:
+            await self.schedule.replan(guild_id, only=CHANGES_PLANNER)
 
-    async def notify_changes(self, guild_id: int, changes: Sequence[Change]) -> None:
-        config = await self._config(guild_id)
-        for change in changes:
-            regs = await interest_store.registrations(self.store, guild_id, change.session_id)
-            users = [r.user_id for r in regs if r.reminder_setting != "off"]
-            content = render.change_dm(change.old, change.new)
-            result = await self._fanout(
-                guild_id,
-                users,
-                kind="change-dm",
-                key_for=partial(change_dm_key, guild_id, change),
-                build=lambda _user, text=content: {
-                    "content": text,
-                    "allowed_mentions": discord.AllowedMentions.none(),
-                },
-            )
-            closed = await self._closed_recipients(result, partial(change_dm_key, guild_id, change))
-            key = change_key(guild_id, change)
-            if config.programme_channel_id is None:
-                await self.ledger.skip(key, kind="change", guild_id=guild_id, reason="no channel")
+    async def plan_changes(self, guild_id: int, now: datetime) -> list[PlannedJob]:
+        """The `changes` planner: a job, due at once, for every change notice not yet done
+        (a new one, or one a stopped bot left half-way), except those running right now."""
+        jobs: list[PlannedJob] = []
+        for notice in await changes_store.pending_notices(self.store, guild_id):
+            name = (guild_id, notice.session_id, notice.change_hash)
+            if name in self._active_changes:
                 continue
-            channel = self.client.get_partial_messageable(
-                config.programme_channel_id, guild_id=guild_id, type=discord.ChannelType.text
+            jobs.append(
+                PlannedJob(
+                    id=f"{notice.session_id}:{notice.change_hash}",
+                    run_at=now,
+                    func=partial(
+                        self.run_change_notice, guild_id, notice.session_id, notice.change_hash
+                    ),
+                    description=f"change notice {notice.session_id} ({notice.kind})",
+                )
             )
-            messages = render.change_messages(
-                change.old, change.new, interested=len(regs), closed=closed
+        return jobs
+
+    async def run_change_notice(self, guild_id: int, session_id: str, change_hash: str) -> bool:
+        """Tell one stored change through the ledger (DMs done are skipped, DMs claimed but
+        unconfirmed are resumed with their nonce), then mark the notice done once every send
+        is settled. Returns whether it is done."""
+        name = (guild_id, session_id, change_hash)
+        if name in self._active_changes:
+            return False
+        notice = await changes_store.get_notice(self.store, guild_id, session_id, change_hash)
+        if notice is None or notice.done_at is not None:
+            return notice is not None
+        self._active_changes.add(name)
+        try:
+            change = change_of(notice)
+            await self._notify_change(guild_id, change)
+            prefix = f"change:{guild_id}:{session_id}:{change_hash}"
+            dm_prefix = f"change-dm:{guild_id}:{session_id}:{change_hash}:"
+            open_keys = [
+                *await changes_store.unsettled_keys(self.store, prefix),
+                *await changes_store.unsettled_keys(self.store, dm_prefix),
+            ]
+            if open_keys:
+                log.warning(
+                    "change notice %s/%s: %d sends still unconfirmed; resumed at the next start",
+                    session_id,
+                    change_hash,
+                    len(open_keys),
+                )
+                return False
+            await changes_store.mark_done(self.store, guild_id, session_id, change_hash)
+            log.info("change notice %s/%s done", session_id, change_hash)
+            return True
+        finally:
+            self._active_changes.discard(name)
+
+    async def _notify_change(self, guild_id: int, change: Change) -> None:
+        config = await self._config(guild_id)
+        regs = await interest_store.registrations(self.store, guild_id, change.session_id)
+        users = [r.user_id for r in regs if r.reminder_setting != "off"]
+        new_end = change.new.end if change.new is not None else change.old.end
+        stale = max(change.old.end, new_end) <= self.clock()
+        if stale:
+            # Resumed after the session was over (the bot was down long): no longer worth
+            # telling; only sends begun before are finished (with their nonce), never lost.
+            reason = "session over before the notice could be sent"
+            for user_id in users:
+                await self.ledger.skip(
+                    change_dm_key(guild_id, change, user_id),
+                    kind="change-dm",
+                    guild_id=guild_id,
+                    reason=reason,
+                )
+            users = []
+            await self.ledger.skip(
+                change_key(guild_id, change), kind="change", guild_id=guild_id, reason=reason
             )
-            for index, message in enumerate(messages):
-                part_key = key if index == 0 else f"{key}:{index}"
-                await self._post(channel, part_key, guild_id, message)
+        # A DM claimed by a stopped run is resumed even if the member has since unregistered
+        # or turned reminders off: it may have reached them, and must not stay open forever.
+        dm_prefix = f"change-dm:{guild_id}:{change.session_id}:{change.digest}:"
+        for key in await changes_store.unsettled_keys(self.store, dm_prefix):
+            user = key[len(dm_prefix) :]
+            if user.isdigit() and int(user) not in users:
+                users.append(int(user))
+        kwargs = render.change_dm_message(change.old, change.new).kwargs()
+        key_for = partial(change_dm_key, guild_id, change)
+        result = await self._fanout(
+            guild_id, users, kind="change-dm", key_for=key_for, build=lambda _user: dict(kwargs)
+        )
+        closed = await self._closed_recipients(result, key_for)
+        key = change_key(guild_id, change)
+        if config.programme_channel_id is None:
+            await self.ledger.skip(key, kind="change", guild_id=guild_id, reason="no channel")
+            return
+        channel = self.client.get_partial_messageable(
+            config.programme_channel_id, guild_id=guild_id, type=discord.ChannelType.text
+        )
+        messages = render.change_messages(
+            change.old, change.new, interested=len(regs), closed=closed
+        )
+        for index, message in enumerate(messages):
+            part_key = key if index == 0 else f"{key}:{index}"
+            await self._post(channel, part_key, guild_id, message)
 
 
 __all__ = [
     "ACCEPTED_SETTINGS",
+    "CHANGES_PLANNER",
     "MAX_LEAD",
     "MIN_LEAD",
     "PLANNER",
@@ -750,10 +925,13 @@ __all__ = [
     "alarm_minutes",
     "change_dm_key",
     "change_key",
+    "change_of",
     "changes_to_notify",
     "dm_key",
     "leads_for",
+    "notice_of",
     "parse_reminder_setting",
+    "plan_backwards",
     "reminder_key",
     "reminder_units",
     "start_times",

@@ -9,7 +9,8 @@ The daily post goes through the delivery ledger twice over: the day's key
 (``daily:{guild}:{date}``) is claimed first and confirmed once every message is out, and each
 message has its own key (``daily:{guild}:{date}:{part}``). A crash mid-way leaves the day's
 claim open, so the next start resumes it: parts already sent are not sent again, and the one
-that was in flight is resent with its nonce (Discord returns the first copy).
+that was in flight is resent with its nonce (Discord returns the first copy). Once the day is
+over such a claim is no longer worth resuming: it is recorded as skipped, with the reason.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from bot.programme import (
 )
 from bot.render.programme import DayPart, day_parts, interest_select_view
 from bot.schedule import PlannedJob, Schedule
-from bot.store import Ledger, Store
+from bot.store import Claim, Ledger, Store
 from bot.store import programme as programme_store
 from bot.store.guild_settings import GuildConfig, get_config
 
@@ -58,6 +59,43 @@ EARLY_WAIT_MAX = timedelta(minutes=2)
 def daily_key(guild_id: int, day: date) -> str:
     """The ledger key of one server's daily post for one day (each message adds ``:{part}``)."""
     return f"daily:{guild_id}:{day.isoformat()}"
+
+
+async def close_past_key(
+    ledger: Ledger, key: str, *, kind: str, guild_id: int | None, reason: str
+) -> bool:
+    """Record a send of a day that is over as skipped; True when this call recorded it.
+
+    A key without a row gets a skipped row. A key an earlier run claimed and never confirmed
+    (it died mid-send) is taken over and marked skipped: resuming it is no longer useful, and
+    left alone it would stay "claimed" for ever. A claim of this run (in flight right now) and
+    a row already decided (sent, skipped, failed) are left as they are.
+    """
+    row = await ledger.get(key)
+    if row is None:
+        return await ledger.skip(key, kind=kind, guild_id=guild_id, reason=reason)
+    if row.status != "claimed":
+        return False
+    if await ledger.claim(key, kind=kind, guild_id=guild_id) is not Claim.RESUME:
+        return False
+    await ledger.mark_skipped(key, f"{reason} (an earlier run's send was never confirmed)")
+    return True
+
+
+async def close_past_parts(
+    ledger: Ledger, prefix: str, *, kind: str, guild_id: int | None, reason: str
+) -> int:
+    """:func:`close_past_key` for the parts ``{prefix}:1``, ``{prefix}:2``, ... that have rows
+    (a multi-message post claims one key per message); returns how many were closed."""
+    closed = 0
+    number = 1
+    while (row := await ledger.get(f"{prefix}:{number}")) is not None:
+        if row.status == "claimed" and await close_past_key(
+            ledger, f"{prefix}:{number}", kind=kind, guild_id=guild_id, reason=reason
+        ):
+            closed += 1
+        number += 1
+    return closed
 
 
 @dataclass(frozen=True)
@@ -392,13 +430,10 @@ class ProgrammeService:
         jobs: list[PlannedJob] = []
         for day in programme.days(tz):
             key = daily_key(guild_id, day)
-            row = await self.ledger.get(key)
             if day < today:
-                if row is None:
-                    await self.ledger.skip(
-                        key, kind=DAILY_KIND, guild_id=guild_id, reason="missed: the day is over"
-                    )
+                await self._close_past_day(guild_id, day)
                 continue
+            row = await self.ledger.get(key)
             if row is not None and row.status in ("sent", "skipped"):
                 continue
             jobs.append(
@@ -410,6 +445,24 @@ class ProgrammeService:
                 )
             )
         return jobs
+
+    async def _close_past_day(self, guild_id: int, day: date) -> bool:
+        """A past day's post is never made: record it skipped, closing what an interrupted
+        run left claimed (the day's key and its parts). True when the day's key was recorded.
+
+        Parts can be left claimed only by a run that died with the day's key claimed (the day
+        is confirmed after its last part), so they are looked at only when that key is closed.
+        """
+        key = daily_key(guild_id, day)
+        reason = "missed: the day is over"
+        closed = await close_past_key(
+            self.ledger, key, kind=DAILY_KIND, guild_id=guild_id, reason=reason
+        )
+        if closed:
+            await close_past_parts(
+                self.ledger, key, kind=DAILY_KIND, guild_id=guild_id, reason=reason
+            )
+        return closed
 
     async def _daily_job(self, guild_id: int, day: date) -> None:
         config = await self.config(guild_id)
@@ -423,9 +476,7 @@ class ProgrammeService:
             await asyncio.sleep(early.total_seconds())
         key = daily_key(guild_id, day)
         if self.clock().astimezone(tz).date() > day:
-            if await self.ledger.skip(
-                key, kind=DAILY_KIND, guild_id=guild_id, reason="missed: the day is over"
-            ):
+            if await self._close_past_day(guild_id, day):
                 log.warning("daily post for %s in guild %s missed: the day is over", day, guild_id)
             return
         try:
@@ -444,5 +495,7 @@ __all__ = [
     "ImportPreview",
     "ProgrammePostError",
     "ProgrammeService",
+    "close_past_key",
+    "close_past_parts",
     "daily_key",
 ]

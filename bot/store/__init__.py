@@ -33,10 +33,14 @@ class StoreError(Exception):
 
 
 class Store:
-    """One aiosqlite connection to the bot's database, opened in `setup_hook`.
+    """The bot's SQLite database, opened in `setup_hook`.
 
-    WAL journal (readers never block the writer), foreign keys on, a busy timeout so a second
-    process (the CLI's `preview`) waits instead of failing.
+    Two aiosqlite connections: `db`, in autocommit mode, for reads and lone writes from every
+    coroutine; and a second one used only inside `transaction()` (one at a time, under a lock).
+    Keeping explicit transactions on their own connection means a rollback can never undo
+    another coroutine's lone write (say a ledger `mark_sent`) that ran meanwhile. WAL journal
+    (readers never block the writer), foreign keys on, and a busy timeout so a lone write waits
+    for a running transaction (and the CLI's read-only `preview`) instead of failing.
     """
 
     def __init__(self, path: str | Path, *, clock: Clock = utc_now) -> None:
@@ -45,6 +49,7 @@ class Store:
         # Identifies this process's ledger claims: a claim left by another run was interrupted.
         self.run_id = uuid.uuid4().hex
         self._db: aiosqlite.Connection | None = None
+        self._tx: aiosqlite.Connection | None = None
         self._tx_lock = asyncio.Lock()
 
     @property
@@ -61,29 +66,27 @@ class Store:
         """Connect, set pragmas, and apply pending migrations. Idempotent."""
         if self._db is not None:
             return
-        if str(self.path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: autocommit. Python's implicit transactions would let one
-        # coroutine's commit() (or rollback) cover another coroutine's statements.
-        db = await aiosqlite.connect(self.path, isolation_level=None)
+        if str(self.path) == ":memory:":
+            raise StoreError("the store needs a database file (two connections share it)")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = await _connect(self.path)
         try:
-            db.row_factory = aiosqlite.Row
-            await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             # Refuse a newer database before anything (even the journal mode) touches the file.
             await check_version(db)
             await db.execute("PRAGMA journal_mode = WAL")
-            await db.execute("PRAGMA foreign_keys = ON")
-            await db.execute("PRAGMA synchronous = NORMAL")
             await migrate(db)
+            tx = await _connect(self.path)
         except BaseException:
             await db.close()
             raise
-        self._db = db
+        self._db, self._tx = db, tx
 
     async def close(self) -> None:
-        if self._db is not None:
-            db, self._db = self._db, None
-            await db.close()
+        db, tx = self._db, self._tx
+        self._db = self._tx = None
+        for connection in (tx, db):
+            if connection is not None:
+                await connection.close()
 
     async def __aenter__(self) -> Store:
         await self.open()
@@ -94,14 +97,15 @@ class Store:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """Run several statements atomically; rolled back on any error.
+        """Run several statements atomically on the transaction connection; rolled back on error.
 
-        The connection is in autocommit mode (every lone statement is its own transaction), and
-        one asyncio lock serialises the explicit transactions of concurrent coroutines, which
-        share this single connection.
+        Use only the yielded connection inside the block: a lone write on `db` would wait for
+        this transaction's write lock.
         """
         async with self._tx_lock:
-            db = self.db
+            db = self._tx
+            if db is None:
+                raise StoreError("the store is not open")
             await db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -115,6 +119,21 @@ class Store:
         async with self.db.execute("PRAGMA user_version") as cur:
             row = await cur.fetchone()
         return int(row[0])
+
+
+async def _connect(path: Path) -> aiosqlite.Connection:
+    """An autocommit connection (isolation_level=None: Python's implicit transactions would let
+    one coroutine's commit or rollback cover another's statements) with the bot's pragmas."""
+    db = await aiosqlite.connect(path, isolation_level=None)
+    try:
+        db.row_factory = aiosqlite.Row
+        await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await db.execute("PRAGMA foreign_keys = ON")
+        await db.execute("PRAGMA synchronous = NORMAL")
+    except BaseException:
+        await db.close()
+        raise
+    return db
 
 
 async def check_version(db: aiosqlite.Connection) -> int:

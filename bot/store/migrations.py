@@ -127,4 +127,25 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX audit_by_guild ON audit_log (guild_id, id);
     """,
+    # 2: schedule-change notices still to be told (bot/store/changes.py): persisted before the
+    # fan-out starts, so a restart mid-way resumes it; `done_at` set once every send is settled.
+    """
+    CREATE TABLE change_notices (
+        guild_id     INTEGER NOT NULL,
+        session_id   TEXT NOT NULL,
+        change_hash  TEXT NOT NULL,
+        kind         TEXT NOT NULL CHECK (kind IN ('moved', 'cancelled')),
+        old_title    TEXT NOT NULL,
+        old_start    TEXT NOT NULL,
+        old_end      TEXT NOT NULL,
+        new_title    TEXT,
+        new_start    TEXT,
+        new_end      TEXT,
+        new_join_url TEXT NOT NULL DEFAULT '',
+        created_at   TEXT NOT NULL,
+        done_at      TEXT,
+        PRIMARY KEY (guild_id, session_id, change_hash)
+    );
+    CREATE INDEX change_notices_pending ON change_notices (guild_id, done_at);
+    """,
 ]

@@ -1,0 +1,90 @@
+"""End to end: a schedule-change notice survives a restart in the middle of its fan-out.
+
+The notice is stored before the fan-out starts; the `changes` planner resumes it at the next
+start (which sees no programme diff), so every member is told exactly once and the programme
+channel gets exactly one notice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.store import changes as changes_store
+from tests.fakediscord import FakeDiscord
+from tests.harness import BotRunner
+from tests.test_e2e_interest import now, write_programme
+from tests.test_e2e_reminders import register
+
+
+async def import_programme(fake: FakeDiscord, name: str, data: bytes) -> None:
+    """`/organiser import-programme` with the file, then press Confirm."""
+    upload = fake.attachment(name, data, "application/x-yaml")
+    it = await fake.slash("organiser", "organiser import-programme", file=upload)
+    summary = await it.followups(1, timeout=10)
+    confirm = next(
+        c["custom_id"]
+        for row in summary[-1]["components"]
+        for c in row["components"]
+        if "Confirm" in str(c.get("label"))
+    )
+    await (await fake.click("organiser", summary[-1], confirm)).response(timeout=10)
+
+
+def notices(fake: FakeDiscord) -> list[dict[str, Any]]:
+    return [m for m in fake.bot_messages("programme") if "Programme change" in m["content"]]
+
+
+async def test_a_change_notice_stopped_mid_fanout_is_resumed_at_the_next_start(
+    runner: BotRunner, fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    fake = fake_discord
+    names = [f"nurse{i:02d}" for i in range(20)]
+    for name in names:
+        fake.add_user(name)
+    first = now() + timedelta(hours=3)
+    sessions = [{"id": "huddle", "title": "Safety huddle", "start": first}]
+    path = write_programme(tmp_path / "p.yaml", sessions)
+    bot = await runner.start(QIWEEK_PROGRAMME=path)
+    await register(fake, names, "huddle")
+
+    moved = first + timedelta(hours=1)
+    sessions[0]["start"] = moved
+    new_file = write_programme(tmp_path / "new.yaml", sessions)
+    # A slow Discord: 5 requests a second, so 20 DMs (40 requests) take about 8 s.
+    fake.set_global_rate_limit(5)
+    await import_programme(fake, new_file.name, new_file.read_bytes())
+
+    def reached() -> int:
+        return sum(1 for name in names if fake.dms(name))
+
+    await fake.wait_for(lambda: reached() >= 3, timeout=20, message="the fan-out to begin")
+    pending = await changes_store.pending_notices(bot.store, fake.guild.id)
+    assert [(n.session_id, n.kind, n.new_start) for n in pending] == [("huddle", "moved", moved)]
+    await runner.stop()  # the fan-out is cancelled mid-way; its claims stay open
+    stopped_at = reached()
+    assert 3 <= stopped_at < len(names)
+    assert notices(fake) == []  # the channel notice comes after the DMs
+
+    fake.set_global_rate_limit(None)
+    # The same programme (no diff at this start): only the stored notice can resume the work.
+    bot = await runner.start(QIWEEK_PROGRAMME=path)
+    await fake.wait_for(lambda: reached() == len(names), timeout=20, message="every member")
+    await fake.wait_for(lambda: notices(fake), timeout=10, message="the channel notice")
+
+    await asyncio.sleep(0.5)  # anything duplicated would arrive now
+    assert await changes_store.pending_notices(bot.store, fake.guild.id) == []  # done
+    assert {name: len(fake.dms(name)) for name in names} == dict.fromkeys(names, 1)
+    moved_ts = f"<t:{int(moved.timestamp())}:f>"
+    assert all(moved_ts in fake.dms(name)[0]["content"] for name in names)
+    assert len(notices(fake)) == 1
+    assert (await bot.ledger.counts(fake.guild.id, "change-dm")) == {"sent": len(names)}
+    assert (await bot.ledger.counts(fake.guild.id, "change")) == {"sent": 1}
+
+    # A further restart finds nothing to do.
+    await runner.restart(QIWEEK_PROGRAMME=path)
+    await asyncio.sleep(0.5)
+    assert {name: len(fake.dms(name)) for name in names} == dict.fromkeys(names, 1)
+    assert len(notices(fake)) == 1
