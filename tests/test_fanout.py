@@ -1,26 +1,36 @@
 """The DM fan-out: exactly once through the ledger, past every failure, paced and bounded.
 
-Discord is replaced by a small stand-in client (the fan-out only needs `create_dm`,
-`get_partial_messageable` and `send`), so failures can be scripted per member; the ledger and
-SQLite are real. The wire-level behaviour is covered end to end in test_e2e_reminders.
+Every test that needs Discord runs the real discord.py client, connected to the wire-level fake
+(tests/fakediscord), with a real SQLite ledger. Failures are scripted for one member at a time
+on that member's own DM channel (``fake.inject`` / ``fake.drop`` on its stable id,
+``fake.close_dms``), and what Discord received is read back from the fake. Pure arithmetic
+(`fanout_seconds`, `Pacer` spacing, `context_for`) stays as plain unit tests.
+
+discord.py's own handling shapes two of the scripted faults: it retries 500/502/504 itself
+(sleeping 1 s, 3 s, 5 s ... over five tries), so the fan-out's own retry of a server error is
+driven with a 503, which discord.py raises at once; and it waits out a 429 five times before
+raising, so five injected 429s are one that outlasted it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import defaultdict
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
-import aiohttp
 import discord
 import pytest
+import pytest_asyncio
 
 from bot.services.fanout import (
+    GLOBAL_LIMIT,
+    TARGET_RATE,
     DmChannels,
     FanoutContext,
+    FanoutResult,
     Pacer,
     context_for,
     fanout_seconds,
@@ -28,64 +38,44 @@ from bot.services.fanout import (
 )
 from bot.store import Claim, Ledger, Store
 from bot.store.ledger import nonce_for
+from tests.fakediscord import FakeDiscord, RequestRecord
 
 GUILD = 1
+OPEN_DM = r"^/users/@me/channels$"
+SEND = r"^/channels/\d+/messages$"
+DM_TRAFFIC = rf"{OPEN_DM}|{SEND}"  # every request a fan-out makes (all POSTs)
 
 
-def http_error(cls: type[discord.HTTPException], status: int, code: int) -> discord.HTTPException:
-    response = SimpleNamespace(status=status, reason="scripted")
-    return cls(response, {"code": code, "message": f"scripted {code}"})  # type: ignore[arg-type]
-
-
-def closed() -> discord.HTTPException:
-    return http_error(discord.Forbidden, 403, 50007)
-
-
-def server_error() -> discord.HTTPException:
-    return http_error(discord.DiscordServerError, 500, 0)
-
-
-class StubDiscord:
-    """Records DM channels opened and messages sent; raises scripted errors per member."""
-
-    def __init__(self) -> None:
-        self.failures: dict[int, list[BaseException]] = defaultdict(list)
-        self.opened: list[int] = []
-        self.sent: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        self.attempts: dict[int, int] = defaultdict(int)
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self.hold: dict[int, asyncio.Event] = {}
-        self.holding = asyncio.Event()
-        self._ids = 1000
-
-    async def create_dm(self, user: discord.abc.Snowflake) -> Any:
-        self.opened.append(user.id)
-        return SimpleNamespace(id=user.id + 10_000)
-
-    def get_partial_messageable(self, channel_id: int, **_: Any) -> Any:
-        return SimpleNamespace(send=lambda **kwargs: self._send(channel_id - 10_000, kwargs))
-
-    async def _send(self, user_id: int, kwargs: dict[str, Any]) -> Any:
-        self.attempts[user_id] += 1
-        self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        try:
-            await asyncio.sleep(0.005)
-            if user_id in self.hold:
-                self.holding.set()
-                await self.hold[user_id].wait()
-            if self.failures[user_id]:
-                raise self.failures[user_id].pop(0)
-            self.sent[user_id].append(kwargs)
-            self._ids += 1
-            return SimpleNamespace(id=self._ids)
-        finally:
-            self.in_flight -= 1
+@asynccontextmanager
+async def connected(fake: FakeDiscord) -> AsyncIterator[discord.Client]:
+    """A plain discord.Client logged in to the fake and connected to its gateway."""
+    client = discord.Client(intents=discord.Intents.default(), guild_ready_timeout=0.05)
+    task: asyncio.Task[None] | None = None
+    try:
+        await client.login(fake.token)
+        task = asyncio.create_task(client.connect(reconnect=True))
+        await asyncio.wait_for(client.wait_until_ready(), 5)
+        yield client
+    finally:
+        await client.close()
+        if task is not None:
+            await asyncio.wait_for(task, 5)
 
 
 @pytest.fixture
-async def store(tmp_path: Path):
+def fake(discord_endpoints: FakeDiscord) -> FakeDiscord:
+    """The fake Discord, with discord.py's REST base and gateway pointed at it."""
+    return discord_endpoints
+
+
+@pytest_asyncio.fixture
+async def client(fake: FakeDiscord) -> AsyncIterator[discord.Client]:
+    async with connected(fake) as c:
+        yield c
+
+
+@pytest_asyncio.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
     async with Store(tmp_path / "fanout.db") as s:
         yield s
 
@@ -94,95 +84,219 @@ def key_for(user_id: int) -> str:
     return f"dm:{GUILD}:s:15:t:{user_id}"
 
 
-async def fan_out(stub: StubDiscord, ledger: Ledger, users: list[int], **kwargs: Any) -> Any:
+def add_members(fake: FakeDiscord, prefix: str, n: int) -> list[int]:
+    return [fake.add_user(f"{prefix}{i}").id for i in range(n)]
+
+
+def dm_route(fake: FakeDiscord, user: str | int) -> str:
+    """Path regex of DMs to one member only: their DM channel id is stable."""
+    return rf"^/channels/{fake.dm_channel_id(user)}/messages$"
+
+
+def posts(fake: FakeDiscord, user: str | int) -> list[RequestRecord]:
+    """Every attempt to DM `user` that reached the fake (answered or not)."""
+    return fake.requests_to("POST", dm_route(fake, user))
+
+
+async def fan_out(
+    client: discord.Client,
+    ledger: Ledger,
+    users: list[int],
+    *,
+    key: Callable[[int], str] = key_for,
+    **kwargs: Any,
+) -> FanoutResult:
     kwargs.setdefault("context", FanoutContext(pacer=Pacer(rate=10_000)))
     return await send_dms(
-        stub,  # type: ignore[arg-type]
+        client,
         ledger,
         guild_id=GUILD,
         user_ids=users,
         kind="dm",
-        key_for=key_for,
+        key_for=key,
         build=lambda user: {"content": f"hello {user}"},
         backoff=0,
         **kwargs,
     )
 
 
-async def test_every_member_gets_one_dm_with_the_keys_nonce(store: Store) -> None:
-    stub, ledger = StubDiscord(), Ledger(store)
-    users = list(range(1, 26))
-    context = FanoutContext(pacer=Pacer(rate=10_000))
-    result = await fan_out(stub, ledger, [*users, 3, 3], context=context, concurrency=4)
-    assert sorted(result.sent) == users and not (result.failed or result.dm_closed)
-    assert {u: len(m) for u, m in stub.sent.items()} == dict.fromkeys(users, 1)
-    assert stub.sent[7][0] == {"content": "hello 7", "nonce": nonce_for(key_for(7))}
-    assert stub.max_in_flight <= 4
-    assert (await ledger.counts(GUILD, "dm")) == {"sent": 25}
-
-    again = await fan_out(stub, ledger, users, context=context)
-    assert sorted(again.skipped) == users and not again.sent
-    assert sum(len(m) for m in stub.sent.values()) == 25
-    # DM channels were opened once per member and then taken from the cache.
-    assert sorted(stub.opened) == users and len(context.channels) == 25
-
-
-async def test_the_fanout_continues_past_failures_retries_500s_and_records_50007(
-    store: Store,
+async def test_every_member_gets_one_dm_with_the_keys_nonce_at_most_concurrency_at_once(
+    fake: FakeDiscord, client: discord.Client, store: Store
 ) -> None:
-    stub, ledger = StubDiscord(), Ledger(store)
-    stub.failures[2] = [closed()]
-    stub.failures[3] = [server_error()]  # once: the retry succeeds
-    stub.failures[4] = [server_error() for _ in range(10)]  # never recovers
-    stub.failures[5] = [http_error(discord.HTTPException, 400, 50035)]  # our fault: no retry
-    stub.failures[6] = [aiohttp.ClientConnectionError("reset"), OSError("broken pipe")]
-    # A 429 that outlasted discord.py's own waiting (a slow proxy): transient, so retried.
-    stub.failures[7] = [http_error(discord.HTTPException, 429, 0)]
-    recorded: list[int] = []
+    ledger = Ledger(store)
+    users = add_members(fake, "m", 25)
+    fake.delay("POST", SEND, 0.05)  # each DM takes a while, so overlapping ones show
+    context = FanoutContext(pacer=Pacer(rate=10_000))
+
+    result = await fan_out(
+        client, ledger, [*users, users[2], users[2]], context=context, concurrency=4
+    )
+    assert sorted(result.sent) == sorted(users)
+    assert not (result.failed or result.dm_closed or result.skipped)
+    for user in users:
+        (dm,) = fake.dms(user)
+        assert dm["content"] == f"hello {user}" and dm["nonce"] == nonce_for(key_for(user))
+        row = await ledger.get(key_for(user))
+        assert row is not None and row.status == "sent" and row.message_id == int(dm["id"])
+    assert await ledger.counts(GUILD, "dm") == {"sent": 25}
+    # Two requests per member (open the DM channel, send), none for the duplicates.
+    assert len(fake.requests_to("POST", OPEN_DM)) == 25
+    assert len(fake.requests_to("POST", SEND)) == 25
+    # Never more than `concurrency` members in flight, and the fan-out does use all of them.
+    assert fake.max_in_flight("POST", DM_TRAFFIC) == 4
+
+    # A second run (a replan) sends nothing, and asks nothing of Discord.
+    asked = len(fake.requests)
+    again = await fan_out(client, ledger, users, context=context)
+    assert sorted(again.skipped) == sorted(users) and not again.sent
+    assert len(fake.requests) == asked
+
+
+async def test_dm_channels_stay_known_beyond_discord_pys_own_cache_of_128(
+    fake: FakeDiscord, client: discord.Client, store: Store
+) -> None:
+    ledger = Ledger(store)
+    users = add_members(fake, "c", 130)
+    context = FanoutContext(pacer=Pacer(rate=10_000))
+    first = await fan_out(client, ledger, users, context=context)
+    assert sorted(first.sent) == sorted(users)
+    assert len(fake.requests_to("POST", OPEN_DM)) == 130
+
+    # The next fan-out to the same members (another reminder lead) costs one request each,
+    # though discord.py itself keeps only the latest 128 DM channels.
+    later = await fan_out(
+        client, ledger, users, context=context, key=lambda u: f"dm:{GUILD}:s:60:t:{u}"
+    )
+    assert sorted(later.sent) == sorted(users)
+    assert len(fake.requests_to("POST", OPEN_DM)) == 130 and len(context.channels) == 130
+    assert len(fake.requests_to("POST", SEND)) == 260
+    assert all(len(fake.dms(user)) == 2 for user in users)
+
+
+async def test_the_fanout_continues_past_failures_retrying_only_transient_ones(
+    fake: FakeDiscord, client: discord.Client, store: Store
+) -> None:
+    ledger = Ledger(store)
+    names = ["ok", "closed", "flaky", "down", "invalid", "dropped", "throttled", "stale", "last"]
+    ids = {name: fake.add_user(name).id for name in names}
+    fake.close_dms("closed")  # 403 / 50007
+    fake.inject("POST", dm_route(fake, "flaky"), 503)  # once: the retry succeeds
+    fake.inject("POST", dm_route(fake, "down"), 503, times=100)  # never recovers
+    fake.inject("POST", dm_route(fake, "invalid"), 400, code=50035, message="Invalid Form Body")
+    fake.drop("POST", dm_route(fake, "dropped"), times=2)  # connection lost, twice
+    # Five 429s in a row: discord.py waits out each and then gives up; the fan-out retries.
+    fake.inject("POST", dm_route(fake, "throttled"), 429, times=5, retry_after=0.01)
+    fake.inject("POST", dm_route(fake, "stale"), 404, code=10003, message="Unknown Channel")
+    closed: list[int] = []
 
     async def on_closed(user_id: int) -> None:
-        recorded.append(user_id)
+        closed.append(user_id)
 
-    result = await fan_out(stub, ledger, list(range(1, 9)), on_closed=on_closed, retries=3)
-    assert sorted(result.sent) == [1, 3, 6, 7, 8]
-    assert result.dm_closed == [2] and recorded == [2]
-    assert sorted(result.failed) == [4, 5]
-    assert stub.attempts[3] == 2 and stub.attempts[4] == 4 and stub.attempts[5] == 1
-    assert stub.attempts[7] == 2
-    assert stub.attempts[2] == 1  # a closed DM is never retried
-    row = await ledger.get(key_for(2))
+    result = await fan_out(client, ledger, list(ids.values()), on_closed=on_closed, retries=3)
+
+    def who(users: list[int]) -> list[str]:
+        return sorted(name for name, uid in ids.items() if uid in users)
+
+    assert who(result.sent) == ["dropped", "flaky", "last", "ok", "stale", "throttled"]
+    assert who(result.dm_closed) == ["closed"] and closed == [ids["closed"]]
+    assert who(result.failed) == ["down", "invalid"]
+    attempts = {name: len(posts(fake, name)) for name in names}
+    assert attempts == {
+        "ok": 1,
+        "closed": 1,  # a closed DM is never retried
+        "flaky": 2,
+        "down": 4,  # the first try and `retries` more
+        "invalid": 1,  # our fault: a repeat gives the same answer (the fault was one-shot)
+        "dropped": 3,
+        "throttled": 6,  # five within discord.py, then one by the fan-out
+        "stale": 2,  # Unknown Channel: the DM channel is opened again, once
+        "last": 1,
+    }
+    for name in names:
+        # Every attempt carried the key's nonce; each member holds at most one DM.
+        assert {r.json["nonce"] for r in posts(fake, name)} == {nonce_for(key_for(ids[name]))}
+        sent = ids[name] in result.sent
+        assert [dm["content"] for dm in fake.dms(name)] == ([f"hello {ids[name]}"] if sent else [])
+
+    row = await ledger.get(key_for(ids["closed"]))
     assert row is not None and row.status == "skipped" and row.reason == "dm_closed"
-    failed = await ledger.get(key_for(4))
-    assert failed is not None and failed.status == "failed" and "500" in str(failed.reason)
+    down = await ledger.get(key_for(ids["down"]))
+    assert down is not None and down.status == "failed" and "503" in str(down.reason)
+    invalid = await ledger.get(key_for(ids["invalid"]))
+    assert invalid is not None and invalid.status == "failed" and "50035" in str(invalid.reason)
 
     # A later run sends nothing again: done, closed and failed keys are all settled.
-    again = await fan_out(stub, ledger, list(range(1, 9)))
-    assert sorted(again.skipped) == list(range(1, 9)) and not again.sent
+    asked = len(fake.requests)
+    again = await fan_out(client, ledger, list(ids.values()))
+    assert sorted(again.skipped) == sorted(ids.values()) and not again.sent
+    assert len(fake.requests) == asked
 
 
 async def test_an_interrupted_fanout_is_resumed_with_the_same_nonce(
-    store: Store, tmp_path: Path
+    fake: FakeDiscord, store: Store, tmp_path: Path
 ) -> None:
-    stub, ledger = StubDiscord(), Ledger(store)
-    stub.hold[2] = asyncio.Event()  # member 2's send hangs until the process "dies"
-    task = asyncio.create_task(fan_out(stub, ledger, [1, 2, 3], concurrency=3))
-    await asyncio.wait_for(stub.holding.wait(), 5)
-    await asyncio.sleep(0.05)  # members 1 and 3 finish meanwhile
-    assert sorted(stub.sent) == [1, 3]
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    row = await ledger.get(key_for(2))
+    first, slow, third = (fake.add_user(name).id for name in ("first", "slow", "third"))
+    # The DM to `slow` reaches Discord, but the bot dies before the answer comes back.
+    fake.delay("POST", dm_route(fake, slow), 0.5, times=1)
+    async with connected(fake) as client:
+        task = asyncio.create_task(fan_out(client, Ledger(store), [first, slow, third]))
+        await fake.wait_for(
+            lambda: posts(fake, slow) and fake.dms(first) and fake.dms(third),
+            message="the DMs to first and third, and the one to slow in flight",
+        )
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    row = await Ledger(store).get(key_for(slow))
     assert row is not None and row.status == "claimed"
+    await fake.wait_for(lambda: fake.dms(slow), message="Discord posting the abandoned DM")
 
-    # The next run (another process: another store run id) resumes it with the same nonce.
-    async with Store(tmp_path / "fanout.db") as later:
-        next_ledger = Ledger(later)
-        assert await next_ledger.claim(key_for(1), kind="dm") == Claim.DONE
-        del stub.hold[2]
-        result = await fan_out(stub, next_ledger, [1, 2, 3])
-    assert result.sent == [2] and sorted(result.skipped) == [1, 3]
-    assert stub.sent[2][0]["nonce"] == nonce_for(key_for(2))
+    # The next process (another client, another store run id) resumes it with the same nonce,
+    # and Discord answers with the message it already has instead of posting a second.
+    async with Store(tmp_path / "fanout.db") as later, connected(fake) as client:
+        ledger = Ledger(later)
+        assert await ledger.claim(key_for(first), kind="dm") == Claim.DONE
+        result = await fan_out(client, ledger, [first, slow, third])
+        row = await ledger.get(key_for(slow))
+    assert result.sent == [slow] and sorted(result.skipped) == sorted([first, third])
+    nonces = [r.json["nonce"] for r in posts(fake, slow)]
+    assert nonces == [nonce_for(key_for(slow))] * 2
+    (dm,) = fake.dms(slow)
+    assert row is not None and row.status == "sent" and row.message_id == int(dm["id"])
+    assert all(len(fake.dms(user)) == 1 for user in (first, third))
+
+
+async def test_a_paced_fanout_stays_under_discords_global_limit(
+    fake: FakeDiscord, client: discord.Client, store: Store
+) -> None:
+    ledger = Ledger(store)
+    paced, unpaced = add_members(fake, "p", 24), add_members(fake, "u", 30)
+    fake.set_global_rate_limit(GLOBAL_LIMIT)
+
+    result = await fan_out(client, ledger, paced, context=FanoutContext())  # the real pacer
+    assert sorted(result.sent) == sorted(paced)
+    assert fake.count_429 == 0
+    times = [r.at for r in fake.requests_to("POST", DM_TRAFFIC)]
+    assert len(times) == 2 * len(paced)
+    # Spaced evenly at TARGET_RATE: 48 requests span at least 47 intervals.
+    assert times[-1] - times[0] >= 0.95 * (len(times) - 1) / TARGET_RATE
+
+    # The limit does bind: the same fan-out without the pacer runs into it.
+    fake.set_global_rate_limit(GLOBAL_LIMIT)  # a fresh window
+    control = await fan_out(client, ledger, unpaced, context=FanoutContext(Pacer(rate=10_000)))
+    assert sorted(control.sent) == sorted(unpaced)
+    assert fake.count_429 > 0
+
+
+async def test_a_dm_channel_is_opened_once_even_when_asked_for_concurrently(
+    fake: FakeDiscord, client: discord.Client
+) -> None:
+    user = fake.add_user("asked").id
+    fake.delay("POST", OPEN_DM, 0.1)  # all five ask while the first request is in flight
+    channels, pacer = DmChannels(), Pacer(rate=10_000)
+    got = await asyncio.gather(*(channels.get(client, user, pacer) for _ in range(5)))
+    assert len(fake.requests_to("POST", OPEN_DM)) == 1 and channels.created == 1
+    assert {c.id for c in got} == {fake.dm_channel_id(user)} and channels.known(user)
 
 
 async def test_the_pacer_spaces_requests_evenly() -> None:
@@ -196,12 +310,6 @@ async def test_the_pacer_spaces_requests_evenly() -> None:
         Pacer(rate=0)
 
 
-async def test_a_dm_channel_is_opened_once_even_when_asked_for_concurrently() -> None:
-    stub, channels, pacer = StubDiscord(), DmChannels(), Pacer(rate=10_000)
-    got = await asyncio.gather(*(channels.get(stub, 9, pacer) for _ in range(5)))  # type: ignore[arg-type]
-    assert stub.opened == [9] and len(got) == 5 and channels.known(9)
-
-
 def test_the_fanout_budget_arithmetic() -> None:
     # 2,000 recipients at 2 requests each plus the channel post, at 45 requests per second.
     assert fanout_seconds(2 * 2000 + 1) == 89
@@ -211,6 +319,7 @@ def test_the_fanout_budget_arithmetic() -> None:
 
 
 async def test_one_context_per_client_is_shared() -> None:
-    client = SimpleNamespace()
-    assert context_for(client) is context_for(client)  # type: ignore[arg-type]
-    assert context_for(SimpleNamespace()) is not context_for(client)  # type: ignore[arg-type]
+    client = discord.Client(intents=discord.Intents.none())
+    other = discord.Client(intents=discord.Intents.none())
+    assert context_for(client) is context_for(client)
+    assert context_for(other) is not context_for(client)

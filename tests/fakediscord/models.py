@@ -116,6 +116,7 @@ class RequestRecord:
     headers: dict[str, str]
     status: int = 0
     at: float = 0.0
+    done_at: float = 0.0  # when the fake had its answer ready (0 while still in flight)
 
 
 @dataclass
@@ -142,6 +143,17 @@ class Fault:
     retry_after: float | None
     code: int | None
     message: str | None
+    hits: int = 0
+
+
+@dataclass
+class Delay:
+    """Matching requests are held ``seconds`` before the fake handles them."""
+
+    method: str
+    pattern: re.Pattern[str]
+    seconds: float
+    times: int | None  # None: every matching request
     hits: int = 0
 
 

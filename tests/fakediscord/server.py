@@ -22,6 +22,7 @@ from .actions import ActionsMixin
 from .gateway import GatewayConnection, GatewayMixin, GatewaySession
 from .models import (
     AttachmentUpload,
+    Delay,
     FakeGuild,
     FakeUser,
     Fault,
@@ -122,6 +123,7 @@ class FakeDiscord(GatewayMixin, ActionsMixin):
 
         # Faults
         self._faults: list[Fault] = []
+        self._delays: list[Delay] = []
         self._closed_dms: set[int] = set()
         self._global_limit: int | None = None
         self._global_window: deque[float] = deque()
@@ -479,6 +481,40 @@ class FakeDiscord(GatewayMixin, ActionsMixin):
         self._faults.append(fault)
         return fault
 
+    def drop(self, method: str, path_regex: str, times: int = 1) -> Fault:
+        """Close the connection of the next ``times`` matching requests without answering.
+
+        The request is not handled (nothing is stored), as when a connection drops on the way;
+        the client sees a server disconnect. Recorded with status 444.
+        """
+        return self.inject(method, path_regex, 0, times=times)
+
+    def delay(
+        self, method: str, path_regex: str, seconds: float, times: int | None = None
+    ) -> Delay:
+        """Hold matching requests ``seconds`` before handling them (all, or the next ``times``).
+
+        For latency and concurrency: with requests held, overlapping ones show in
+        :meth:`max_in_flight`. The hold is not cancelled if the client gives up meanwhile, so a
+        request abandoned mid-flight is still handled, as Discord would. Faults and rate limits
+        apply after the hold. Set the returned record's ``times`` to its ``hits`` to stop.
+        """
+        held = Delay(method.upper(), re.compile(path_regex), seconds, times)
+        self._delays.append(held)
+        return held
+
+    def max_in_flight(self, method: str, path_regex: str) -> int:
+        """Most requests matching (method, path regex) that the fake was handling at once."""
+        steps: list[tuple[float, int]] = []
+        for r in self.requests_to(method, path_regex):
+            steps.append((r.at, 1))
+            steps.append((r.done_at or float("inf"), -1))
+        peak = current = 0
+        for _, step in sorted(steps):  # at equal times an end sorts before a start
+            current += step
+            peak = max(peak, current)
+        return peak
+
     def close_dms(self, user: str | int | FakeUser) -> None:
         """Make DMs to ``user`` fail with 403 / 50007."""
         self._closed_dms.add(self.user(user).id)
@@ -592,8 +628,18 @@ class FakeDiscord(GatewayMixin, ActionsMixin):
         self.requests.append(record)
         req = _Req(request, path, record)
         await self._parse_body(request, req)
+        for held in self._delays:
+            if (
+                (held.times is None or held.hits < held.times)
+                and held.method == req.method
+                and held.pattern.search(path)
+            ):
+                held.hits += 1
+                await asyncio.sleep(held.seconds)
+                break
         response = await self._route(req)
         record.status = response.status
+        record.done_at = time.monotonic()
         return response
 
     async def _route(self, req: _Req) -> web.StreamResponse:
@@ -614,6 +660,8 @@ class FakeDiscord(GatewayMixin, ActionsMixin):
                     and fault.pattern.search(req.path)
                 ):
                     fault.hits += 1
+                    if fault.status == 0:
+                        return self._drop_connection(req)
                     return self._fault_response(fault)
             if kind == "bot" and self._global_limit:
                 now = time.monotonic()
@@ -629,6 +677,13 @@ class FakeDiscord(GatewayMixin, ActionsMixin):
             return await handler(req, **match.groupdict())
         self.unknown_routes.append((req.method, req.path))
         return self._json({"message": "404: Not Found", "code": 0}, 404)
+
+    def _drop_connection(self, req: _Req) -> web.Response:
+        """Close the connection unanswered (see :meth:`drop`); aiohttp ignores the response."""
+        transport = req.request.transport
+        if transport is not None:
+            transport.close()
+        return web.Response(status=444)
 
     def _fault_response(self, fault: Fault) -> web.Response:
         if fault.status == 429:
