@@ -16,6 +16,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from tests.fakediscord import FakeDiscord
+from tests.fakediscord.pytest_plugin import connected
 
 SESSIONS = ["QI basics", "QI in primary care", "Measurement for improvement", "Quiz night"]
 
@@ -160,25 +161,10 @@ class MiniBot(commands.Bot):
 
 
 @pytest_asyncio.fixture
-async def bot(fake_discord: FakeDiscord) -> AsyncIterator[MiniBot]:
+async def bot(discord_endpoints: FakeDiscord) -> AsyncIterator[MiniBot]:
     """A MiniBot connected to the fake and ready."""
-    old_base = discord.http.Route.BASE
-    old_gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    discord.http.Route.BASE = fake_discord.api_base
-    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake_discord.gateway_url)
-    client = MiniBot(fake_discord.guild.id)
-    task: asyncio.Task[None] | None = None
-    try:
-        await client.login(fake_discord.token)
-        task = asyncio.create_task(client.connect(reconnect=True))
-        await asyncio.wait_for(client.wait_until_ready(), 5)
+    async with connected(discord_endpoints, MiniBot(discord_endpoints.guild.id)) as client:
         yield client
-    finally:
-        await client.close()
-        if task is not None:
-            await asyncio.wait_for(task, 5)
-        discord.http.Route.BASE = old_base
-        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = old_gateway
 
 
 async def test_connects_with_zlib_and_sees_the_guild(

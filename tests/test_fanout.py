@@ -39,6 +39,7 @@ from bot.services.fanout import (
 from bot.store import Claim, Ledger, Store
 from bot.store.ledger import nonce_for
 from tests.fakediscord import FakeDiscord, RequestRecord
+from tests.fakediscord.pytest_plugin import connected as connect_client
 
 GUILD = 1
 OPEN_DM = r"^/users/@me/channels$"
@@ -50,16 +51,8 @@ DM_TRAFFIC = rf"{OPEN_DM}|{SEND}"  # every request a fan-out makes (all POSTs)
 async def connected(fake: FakeDiscord) -> AsyncIterator[discord.Client]:
     """A plain discord.Client logged in to the fake and connected to its gateway."""
     client = discord.Client(intents=discord.Intents.default(), guild_ready_timeout=0.05)
-    task: asyncio.Task[None] | None = None
-    try:
-        await client.login(fake.token)
-        task = asyncio.create_task(client.connect(reconnect=True))
-        await asyncio.wait_for(client.wait_until_ready(), 5)
+    async with connect_client(fake, client):
         yield client
-    finally:
-        await client.close()
-        if task is not None:
-            await asyncio.wait_for(task, 5)
 
 
 @pytest.fixture

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 
 import discord
 import pytest
@@ -38,3 +40,21 @@ def discord_endpoints(fake_discord: FakeDiscord) -> Iterator[FakeDiscord]:
     finally:
         discord.http.Route.BASE = old_base
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = old_gateway
+
+
+@asynccontextmanager
+async def connected(fake: FakeDiscord, client: discord.Client) -> AsyncIterator[discord.Client]:
+    """Log `client` in to the fake, connect it to the gateway and wait until ready; close after.
+
+    Point discord.py at the fake first (the `discord_endpoints` fixture does).
+    """
+    task: asyncio.Task[None] | None = None
+    try:
+        await client.login(fake.token)
+        task = asyncio.create_task(client.connect(reconnect=True))
+        await asyncio.wait_for(client.wait_until_ready(), 5)
+        yield client
+    finally:
+        await client.close()
+        if task is not None:
+            await asyncio.wait_for(task, 5)
