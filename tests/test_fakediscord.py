@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import warnings
+import zlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -167,10 +168,42 @@ async def bot(discord_endpoints: FakeDiscord) -> AsyncIterator[MiniBot]:
         yield client
 
 
-async def test_connects_with_zlib_and_sees_the_guild(
-    fake_discord: FakeDiscord, bot: MiniBot
+class ZlibStream:
+    """discord.py's zlib-stream decompressor (utils._ZlibDecompressionContext), which it only
+    defines when `zstandard` is missing; the test extra installs zstandard, so both transports
+    are exercised: zstd-stream by default, zlib-stream through this stand-in."""
+
+    COMPRESSION_TYPE = "zlib-stream"
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.context = zlib.decompressobj()
+
+    def decompress(self, data: bytes, /) -> str | None:
+        self.buffer.extend(data)
+        if len(data) < 4 or data[-4:] != b"\x00\x00\xff\xff":
+            return None
+        message = self.context.decompress(self.buffer)
+        self.buffer = bytearray()
+        return message.decode("utf-8")
+
+
+async def test_zlib_stream_transport(
+    discord_endpoints: FakeDiscord, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert fake_discord.gateway_queries[0]["compress"] == "zlib-stream"
+    monkeypatch.setattr(discord.utils, "_ActiveDecompressionContext", ZlibStream)
+    async with connected(discord_endpoints, MiniBot(discord_endpoints.guild.id)) as client:
+        await discord_endpoints.reconnect_gateway("reconnect")
+        await client.get_channel(discord_endpoints.channels["general"]).send("over zlib")
+        guild = client.get_guild(discord_endpoints.guild.id)
+        assert guild is not None and guild.get_member(discord_endpoints.users["member"])
+    assert [q["compress"] for q in discord_endpoints.gateway_queries] == ["zlib-stream"] * 2
+    assert discord_endpoints.resumes == 1
+
+
+async def test_connects_and_sees_the_guild(fake_discord: FakeDiscord, bot: MiniBot) -> None:
+    expected = discord.utils._ActiveDecompressionContext.COMPRESSION_TYPE
+    assert fake_discord.gateway_queries[0]["compress"] == expected == "zstd-stream"
     assert fake_discord.identifies == 1
     guild = bot.get_guild(fake_discord.guild.id)
     assert guild is not None and guild.name == "QI Week"
