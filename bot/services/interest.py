@@ -23,8 +23,8 @@ sends to the same members (and their channel post) are recorded as skipped with 
 the post's title says the real time left, not the lead.
 
 Schedule changes. The programme service calls `on_programme_change` after an import or seed
-(after re-planning, so reminders already follow the new times). For every session moved or
-removed that is not over, each registered member gets one DM saying what changed (key
+(just before it re-plans every planner, so reminders follow the new times). For every session
+moved or removed that is not over, each registered member gets one DM saying what changed (key
 ``change-dm:{guild}:{session}:{hash}:{user}``, the hash naming the change) and the programme
 channel one notice (``change:{guild}:{session}:{hash}``). The notice is stored first
 (`bot.store.changes`), then the `changes` planner runs it as a job; it is marked done once the
@@ -795,7 +795,7 @@ class InterestService:
         The notice is stored before any send, so a bot stopped mid-way resumes it at the next
         start (the next start sees no diff: without the stored notice, members not yet reached
         would never be told). Storing the same change again is a no-op: it is told once.
-        Reminders were already re-planned by the programme service before listeners are called.
+        The programme service re-plans every planner (reminders too) right after the listeners.
         """
         changes = changes_to_notify(diff, self.clock())
         if not changes:

@@ -193,7 +193,7 @@ class ProgrammeService:
     # ------------------------------------------------------------------ changes
 
     def add_change_listener(self, listener: ChangeListener) -> None:
-        """Call ``listener(guild_id, diff)`` after each non-empty change, once re-planned."""
+        """Call ``listener(guild_id, diff)`` after each non-empty change (then it re-plans)."""
         self._listeners.append(listener)
 
     def remove_change_listener(self, listener: ChangeListener) -> None:
@@ -220,15 +220,19 @@ class ProgrammeService:
                 self._invalidate(guild_id)
 
     async def _after_change(self, guild_id: int, diff: ProgrammeDiff) -> None:
-        """Re-plan the guild at once, then tell the listeners (never let one stop the rest)."""
+        """Tell the listeners (never letting one stop the rest), then re-plan the guild at once.
+
+        Listeners come first because they record durable work (the interest feature stores
+        its change notices): the sooner after the programme's commit, the smaller the window in
+        which a stop could lose it. Re-planning all planners is the slower step.
+        """
+        if not diff.is_empty:
+            for listener in list(self._listeners):
+                try:
+                    await listener(guild_id, diff)
+                except Exception:
+                    log.exception("change listener %r failed for guild %s", listener, guild_id)
         await self.schedule.replan(guild_id)
-        if diff.is_empty:
-            return
-        for listener in list(self._listeners):
-            try:
-                await listener(guild_id, diff)
-            except Exception:
-                log.exception("change listener %r failed for guild %s", listener, guild_id)
 
     async def seed(self, guild_id: int) -> ProgrammeDiff | None:
         """Load ``QIWEEK_PROGRAMME`` for a guild that has not imported its own programme.
