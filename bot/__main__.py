@@ -90,31 +90,57 @@ def load_settings(env_file: str, *, require_token: bool) -> Settings | None:
 
 def check_programme(settings: Settings) -> list[str]:
     """Every problem in the configured programme file ([] when it loads)."""
-    from bot.programme import ProgrammeError, load_programme
+    return _file_programme(settings.programme_path, settings.timezone)[1]
 
-    path = Path(settings.programme_path)
-    if not path.exists():
-        return [f"QIWEEK_PROGRAMME: {path} does not exist"]
+
+def _fallback_programme_settings(env_file: str) -> tuple[Path, str]:
+    """The programme path and timezone to check the programme with when some setting is
+    invalid: the configured ones where they are valid, else the defaults (Europe/London)."""
+    from bot.config import check_timezone, read_environment
+
+    values = read_environment(env_file=env_file)
+    defaults = Settings()
+    path = (values.get("QIWEEK_PROGRAMME") or "").strip()
+    timezone = (values.get("QIWEEK_TIMEZONE") or "").strip()
     try:
-        load_programme(path, settings.timezone)
-    except ProgrammeError as exc:
-        return [f"{path}: {problem}" for problem in exc.problems]
-    except Exception as exc:  # a bug in the parser: still a listed problem, never a traceback
-        log.debug("reading %s failed", path, exc_info=True)
-        return [f"{path}: cannot be read ({type(exc).__name__}: {exc})"]
-    return []
+        timezone = check_timezone(timezone) if timezone else defaults.timezone
+    except ValueError:
+        timezone = defaults.timezone
+    return (Path(path) if path else defaults.programme_path), timezone
+
+
+# What will not happen while each channel is unset (in the environment; a server may still set
+# it with /organiser setup).
+_UNSET_CHANNELS = (
+    (
+        "QIWEEK_PROGRAMME_CHANNEL_ID",
+        "programme_channel_id",
+        "no daily programme posts or channel reminders",
+    ),
+    (
+        "QIWEEK_ANNOUNCEMENTS_CHANNEL_ID",
+        "announcements_channel_id",
+        "/organiser announce needs its channel: option every time",
+    ),
+    ("QIWEEK_DIGEST_CHANNEL_ID", "digest_channel_id", "no daily #QIWeek digests"),
+)
+
+
+def channel_warnings(settings: Settings) -> list[str]:
+    """A warning for each channel that is not set, saying what will not happen until it is."""
+    return [
+        f"{name} is not set: {what} until it is set (or set per server with /organiser setup)"
+        for name, attribute, what in _UNSET_CHANNELS
+        if getattr(settings, attribute) is None
+    ]
 
 
 def cmd_check(settings_env: str) -> int:
     settings = load_settings(settings_env, require_token=True)
-    problems: list[str] = []
     if settings is None:
         # Still check the programme with what can be read, so every problem is listed at once.
-        try:
-            partial = Settings.from_env(env_file=settings_env, require_token=False)
-        except ConfigError:
-            return EXIT_CONFIG
-        problems = check_programme(partial)
+        path, timezone = _fallback_programme_settings(settings_env)
+        problems = _file_programme(path, timezone)[1]
     else:
         problems = check_programme(settings)
     if problems:
@@ -124,6 +150,8 @@ def cmd_check(settings_env: str) -> int:
         return EXIT_CONFIG
     if settings is None:
         return EXIT_CONFIG
+    for warning in channel_warnings(settings):
+        print(f"warning: {warning}", file=sys.stderr)
     print(settings.summary())
     return EXIT_OK
 
@@ -139,11 +167,11 @@ class PreviewSection:
     problems: list[str] = field(default_factory=list)
 
 
-def _file_programme(settings: Settings, timezone: str) -> tuple[Programme | None, list[str]]:
+def _file_programme(path: Path | str, timezone: str) -> tuple[Programme | None, list[str]]:
     """The programme file parsed in ``timezone``, or the problems (never an exception)."""
     from bot.programme import ProgrammeError, load_programme
 
-    path = Path(settings.programme_path)
+    path = Path(path)
     if not path.exists():
         return None, [f"QIWEEK_PROGRAMME: {path} does not exist"]
     try:
@@ -205,7 +233,7 @@ async def _database_sections(settings: Settings, guild: int | None) -> list[Prev
                 heading.append(
                     f"Programme: none stored yet; the bot will load {settings.programme_path}."
                 )
-                programme, problems = _file_programme(settings, config.timezone)
+                programme, problems = _file_programme(settings.programme_path, config.timezone)
             elif source == "import":
                 heading.append("Programme: imported by an organiser (stored).")
             else:
@@ -237,7 +265,7 @@ def preview_sections(settings: Settings, guild: int | None = None) -> list[Previ
                 else f"the database {path} has no server yet"
             )
     config = defaults(settings, guild or 0)
-    programme, problems = _file_programme(settings, config.timezone)
+    programme, problems = _file_programme(settings.programme_path, config.timezone)
     heading = [
         f"Settings from the environment ({note}); programme from {settings.programme_path}.",
         _channels_line(config),

@@ -6,6 +6,7 @@ The token is held in a wrapper whose repr and str never show it.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Mapping
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from urllib.parse import urlparse
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
@@ -107,13 +108,23 @@ class Settings:
 
         Raises ConfigError listing every problem found.
         """
-        values: dict[str, str] = {}
-        if env_file is not None and Path(env_file).is_file():
-            from dotenv import dotenv_values
-
-            values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-        values.update(os.environ if environ is None else environ)
+        values = read_environment(environ, env_file=env_file)
         return parse_settings(values, require_token=require_token)
+
+
+def read_environment(
+    environ: Mapping[str, str] | None = None,
+    *,
+    env_file: str | os.PathLike[str] | None = ".env",
+) -> dict[str, str]:
+    """The raw setting strings: the `.env` file's, overridden by the real environment."""
+    values: dict[str, str] = {}
+    if env_file is not None and Path(env_file).is_file():
+        from dotenv import dotenv_values
+
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+    return values
 
 
 def parse_time(text: str) -> time:
@@ -141,7 +152,18 @@ def parse_leads(text: str, *, maximum: int = 1440) -> tuple[int, ...]:
 
 
 def check_timezone(name: str) -> str:
-    """The IANA name if zoneinfo knows it; ValueError otherwise."""
+    """The IANA name if zoneinfo knows it; ValueError otherwise.
+
+    Case does not matter when it matches exactly one IANA name (``europe/london`` gives
+    ``Europe/London``); this applies to `QIWEEK_TIMEZONE` and `/organiser setup timezone:` alike.
+    The canonical spelling is returned, so it is what is stored and shown.
+    """
+    name = name.strip()
+    matches = [z for z in _timezone_names() if z.casefold() == name.casefold()]
+    if name in matches:
+        return name
+    if len(matches) == 1:
+        return matches[0]
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -149,6 +171,11 @@ def check_timezone(name: str) -> str:
             f"{name!r} is not a known timezone (use an IANA name such as Europe/London)"
         ) from None
     return name
+
+
+@functools.cache
+def _timezone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
 
 
 def parse_settings(values: Mapping[str, str], *, require_token: bool = True) -> Settings:

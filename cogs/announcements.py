@@ -220,6 +220,19 @@ async def pending_choices(
     return choices[:CHOICES]
 
 
+def require_postable(guild: discord.Guild | None, channel: Any) -> None:
+    """UserFacingError unless the bot may View, Send and Embed Links in ``channel`` (shared by
+    announcements and `/organiser setup`)."""
+    if guild is None or guild.me is None or not isinstance(channel, discord.abc.GuildChannel):
+        return
+    perms = channel.permissions_for(guild.me)
+    if not (perms.view_channel and perms.send_messages and perms.embed_links):
+        raise UserFacingError(
+            f"The bot can't post in {channel.mention}: it needs View Channel, Send "
+            "Messages and Embed Links there. Fix its permissions or choose another channel."
+        )
+
+
 class AnnouncementCommands:
     """`/organiser` subcommands: announce, announcements, cancel-announcement, stats, export."""
 
@@ -244,17 +257,7 @@ class AnnouncementCommands:
                     f"The announcements channel (<#{config.announcements_channel_id}>) no longer "
                     "exists. Choose one with `channel:`, or change it with `/organiser setup`."
                 )
-        if (
-            guild is not None
-            and guild.me is not None
-            and isinstance(channel, discord.abc.GuildChannel)
-        ):
-            perms = channel.permissions_for(guild.me)
-            if not (perms.view_channel and perms.send_messages and perms.embed_links):
-                raise UserFacingError(
-                    f"The bot can't post in {channel.mention}: it needs View Channel, Send "
-                    "Messages and Embed Links there. Fix its permissions or choose another channel."
-                )
+        require_postable(guild, channel)
         return int(channel.id)
 
     async def _draft(

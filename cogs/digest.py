@@ -195,6 +195,13 @@ class Digest(commands.Cog):
             )
         else:
             text = f"Added {author}'s message (posted {day}) to the QI Week digest."
+        if interaction.user.id == message.author.id:
+            text += f" You can remove it with **{REMOVE_MENU}** (Apps menu on the message)."
+        else:
+            text += (
+                f" Only its author or an organiser can remove it, with **{REMOVE_MENU}** "
+                "(Apps menu on the message)."
+            )
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
         await self.service.notify_author(message)
 
@@ -248,6 +255,12 @@ class Digest(commands.Cog):
     )
     async def digest_opt_out(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
+        if await self.service.is_opted_out(interaction.guild_id, interaction.user.id):
+            await interaction.response.send_message(
+                "You're already opted out; nothing stored. `/digest-opt-in` resumes at any time.",
+                ephemeral=True,
+            )
+            return
         removed = await self.service.opt_out(interaction.guild_id, interaction.user.id)
         shares = f"{removed} stored share" if removed == 1 else f"{removed} stored shares"
         await interaction.response.send_message(
@@ -269,7 +282,10 @@ class Digest(commands.Cog):
             if was_out
             else "You're already in: your messages with the hashtag appear in the digest."
         )
-        text += " Please never share patient-identifiable information."
+        text += (
+            " Please never share patient-identifiable information. `/digest-opt-out` removes "
+            "your shares and stops collecting them at any time."
+        )
         await interaction.response.send_message(text, ephemeral=True)
 
 

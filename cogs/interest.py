@@ -29,7 +29,7 @@ from bot.services.interest import (
     ServiceUnavailable,
     parse_reminder_setting,
 )
-from cogs.programme import session_autocomplete
+from cogs.programme import resolve_session, session_autocomplete
 
 if TYPE_CHECKING:
     from bot.client import QIWeekBot
@@ -67,17 +67,13 @@ def _guild(interaction: discord.Interaction) -> int:
 
 
 async def _find_session(service: InterestService, guild_id: int, value: str) -> Session | None:
-    """The session a member picked (its id) or typed (a unique search match); None otherwise."""
+    """The session a member picked (its id) or typed (a unique search match); None otherwise.
+
+    Text matching several sessions is answered with the list (see `resolve_session`)."""
     programme = service.programme
     if programme is None:
         raise UserFacingError(NO_PROGRAMME)
-    found = await programme.get_session(guild_id, value.strip())
-    if found is None and value.strip():
-        search = getattr(programme, "search", None)
-        if search is not None:
-            matches = await search(guild_id, value, limit=2)
-            found = matches[0] if len(matches) == 1 else None
-    return found
+    return await resolve_session(programme, guild_id, value)
 
 
 async def _register(
@@ -345,6 +341,7 @@ class InterestCog(commands.Cog, name="Interest"):
             setting=mine.setting,
             guild_leads=mine.guild_leads,
             event_name=programme.event.name if programme is not None else "QI Week",
+            now=service.clock(),
         )
         for index, page in enumerate(pages):
             kwargs: dict[str, Any] = {"embeds": page.embeds, "ephemeral": True}

@@ -21,7 +21,7 @@ from bot.permissions import is_organiser, who_may
 from bot.render.organiser import settings_embed
 from bot.store import audit
 from bot.store.guild_settings import get_config, update_config
-from cogs.announcements import AnnouncementCommands
+from cogs.announcements import AnnouncementCommands, require_postable
 from cogs.digest import DigestOrganiserCommands
 from cogs.programme import ProgrammeOrganiserCommands
 
@@ -63,6 +63,11 @@ class SetupCommands:
             ("digest_channel_id", digest_channel),
         ):
             if channel is not None:
+                try:
+                    require_postable(interaction.guild, channel)
+                except UserFacingError as exc:
+                    problems.append(f"`{name.removesuffix('_id')}`: {exc}")
+                    continue
                 changes[name] = channel.id
         if organiser_role is not None:
             changes["organiser_role_id"] = organiser_role.id
@@ -89,7 +94,7 @@ class SetupCommands:
                 interaction.guild_id,
                 interaction.user.id,
                 "setup",
-                ", ".join(f"{k}={_show(v)}" for k, v in changes.items()),
+                ", ".join(f"{k}={_show(k, v)}" for k, v in changes.items()),
             )
             await self.bot.schedule.replan(interaction.guild_id)
         config = await get_config(self.bot.store, self.bot.settings, interaction.guild_id)
@@ -101,7 +106,12 @@ class SetupCommands:
             await interaction.response.send_message(embed=embed, ephemeral=True)
 
 
-def _show(value: object) -> str:
+def _show(name: str, value: object) -> str:
+    """A setting's value as the audit trail shows it: channels and roles as mentions."""
+    if name.endswith("_channel_id"):
+        return f"<#{value}>"
+    if name == "organiser_role_id":
+        return f"<@&{value}>"
     if isinstance(value, time):
         return f"{value:%H:%M}"
     if isinstance(value, tuple):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import io
 import logging
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, datetime
 from pathlib import PurePath
 from typing import TYPE_CHECKING, cast
 
@@ -24,6 +25,7 @@ from bot.programme import (
     DayError,
     Programme,
     ProgrammeError,
+    Session,
     TzLike,
     format_local_date,
     parse_day,
@@ -32,6 +34,7 @@ from bot.render import limits
 from bot.render.programme import (
     NHS_BLUE,
     DayPart,
+    ambiguous_session_text,
     day_parts,
     interest_select_view,
     no_sessions_text,
@@ -85,6 +88,34 @@ async def session_autocomplete(
     ]
 
 
+#: How many sessions a "matches several sessions" answer lists before "and N more".
+AMBIGUOUS_LISTED = 10
+
+
+async def resolve_session(service: object, guild_id: int, value: str) -> Session | None:
+    """The session a member picked (its id) or typed (text matching exactly one session).
+
+    Shared by `/session`, `/interested` and `/not-interested`. Text matching several sessions
+    raises a UserFacingError listing them (so the member can pick one); no match gives None.
+    ``service`` is the programme service (anything with `get_session` and, optionally, `search`).
+    """
+    text = value.strip()
+    if not text:
+        return None
+    found = await service.get_session(guild_id, text)  # type: ignore[attr-defined]
+    if found is not None:
+        return cast(Session, found)
+    search = getattr(service, "search", None)
+    if search is None:
+        return None
+    matches: Sequence[Session] = await search(guild_id, text, limit=1000)
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise UserFacingError(ambiguous_session_text(text, matches, limit=AMBIGUOUS_LISTED))
+    return None
+
+
 async def day_autocomplete(
     interaction: discord.Interaction, current: str
 ) -> list[app_commands.Choice[str]]:
@@ -117,11 +148,16 @@ async def _resolve_day(service: ProgrammeService, guild_id: int, text: str | Non
 
 
 async def _send_parts(
-    interaction: discord.Interaction, parts: list[DayPart], day: date, tz: TzLike
+    interaction: discord.Interaction,
+    parts: list[DayPart],
+    day: date,
+    tz: TzLike,
+    now: datetime | None = None,
 ) -> None:
-    """First part as the answer, the rest as follow-ups; all ephemeral."""
+    """First part as the answer, the rest as follow-ups; all ephemeral. The select offers only
+    sessions that have not started by ``now``."""
     for number, part in enumerate(parts, start=1):
-        view = interest_select_view(day, number, part.sessions, tz)
+        view = interest_select_view(day, number, part.sessions, tz, now=now)
         kwargs: dict[str, object] = {"embeds": part.page.embeds, "ephemeral": True}
         if view is not None:
             kwargs["view"] = view
@@ -183,7 +219,7 @@ class ProgrammeCog(commands.Cog, name="Programme"):
         config = await service.config(guild_id)
         today = service.clock().astimezone(config.tz).date()
         parts = day_parts(programme, which, config.tz, today=today)
-        await _send_parts(interaction, parts, which, config.tz)
+        await _send_parts(interaction, parts, which, config.tz, service.clock())
 
     @app_commands.command(name="session", description="One QI Week session in full")
     @app_commands.describe(session="Start typing a title, host or speaker, then pick the session")
@@ -194,10 +230,7 @@ class ProgrammeCog(commands.Cog, name="Programme"):
     ) -> None:
         service = _require_service(interaction)
         guild_id = cast(int, interaction.guild_id)
-        found = await service.get_session(guild_id, session.strip())
-        if found is None:
-            matches = await service.search(guild_id, session, limit=2)
-            found = matches[0] if len(matches) == 1 else None
+        found = await resolve_session(service, guild_id, session)
         if found is None:
             raise UserFacingError(
                 f"I can't find a session {session!r}. Start typing part of its title, host or "
@@ -291,7 +324,8 @@ class ImportConfirmView(discord.ui.View):
             content=(
                 f"✅ Applied `{filename}`: {counts}. It is now this server's programme and the "
                 "schedule (daily posts, reminders) is updated."
-            )
+            ),
+            embeds=[],
         )
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
@@ -318,6 +352,40 @@ class ImportConfirmView(discord.ui.View):
             )
         except discord.HTTPException:
             log.info("could not mark an expired import as such (guild %s)", self.guild_id)
+
+
+def _post_audit_detail(
+    interaction: discord.Interaction, day: date, count: int, channel_id: int
+) -> str:
+    """'Monday 14 September 2026: 2 messages to #programme' (no raw ids or ISO dates)."""
+    channel = interaction.guild.get_channel(channel_id) if interaction.guild else None
+    where = f"#{channel.name}" if channel is not None else "the programme channel"
+    plural = "s" if count != 1 else ""
+    return f"{format_local_date(day, year=True)}: {count} message{plural} to {where}"
+
+
+async def _change_impact_line(bot: QIWeekBot, guild_id: int, preview: ImportPreview) -> str | None:
+    """What confirming sets off: DMs to registered members and notices in the channel."""
+    interest = getattr(getattr(bot, "services", None), "interest", None)
+    impact = getattr(interest, "change_impact", None)
+    if impact is None:
+        return None
+    members, sessions, notices, channel_id = await impact(guild_id, preview)
+    if not sessions:
+        return None
+    s_plural = "s" if sessions != 1 else ""
+    what = f"{sessions} moved or cancelled session{s_plural}"
+    if members:
+        m_plural = "s" if members != 1 else ""
+        text = f"Confirming will DM {members} registered member{m_plural} about {what}"
+    else:
+        text = f"Confirming will DM nobody (no registered members) about {what}"
+    if notices and channel_id is not None:
+        n_plural = "s" if notices != 1 else ""
+        text += f" and post {notices} notice{n_plural} in <#{channel_id}>."
+    else:
+        text += " (no programme channel is set, so no notices are posted)."
+    return text
 
 
 class ProgrammeOrganiserCommands:
@@ -356,7 +424,7 @@ class ProgrammeOrganiserCommands:
             guild_id,
             interaction.user.id,
             "post-programme",
-            f"{which.isoformat()}: {len(posted.sent)} message(s) to {posted.channel_id}",
+            _post_audit_detail(interaction, which, len(posted.sent), posted.channel_id),
         )
         count = len(posted.sent)
         await interaction.followup.send(
@@ -431,6 +499,9 @@ class ProgrammeOrganiserCommands:
                 "Confirming makes this file this server's own programme: the configured "
                 "programme file will no longer replace it."
             )
+        impact = await _change_impact_line(self.bot, guild_id, preview)
+        if impact is not None:
+            details.append(f"**{impact}**")
         pages = _summary_pages(f"Import {file.filename}?", details, header)
         view = ImportConfirmView(
             self.bot, guild_id=guild_id, user_id=interaction.user.id, preview=preview

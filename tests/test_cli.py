@@ -278,3 +278,35 @@ async def test_sigint_also_exits_0(fake_discord: FakeDiscord, tmp_path: Path, si
             await proc.wait()
     assert proc.returncode == 0, err.decode()
     assert "Traceback" not in err.decode()
+
+
+async def test_check_lists_programme_problems_even_when_a_setting_is_bad(tmp_path: Path) -> None:
+    bad = tmp_path / "programme.yaml"
+    bad.write_text("sessions:\n  - id: x\n    title: X\n    start: not a time\n")
+    env = clean_env(
+        DISCORD_TOKEN="abc.def.ghi",
+        QIWEEK_DAILY_POST_TIME="8am",
+        QIWEEK_TIMEZONE="Atlantis/Capital",
+        QIWEEK_PROGRAMME=str(bad),
+    )
+    code, _, err = await run_cli("check", env=env, cwd=tmp_path)
+    assert code == 1
+    assert "QIWEEK_DAILY_POST_TIME" in err and "QIWEEK_TIMEZONE" in err
+    assert "Programme problems:" in err and str(bad) in err
+    assert "Traceback" not in err
+
+
+async def test_check_warns_about_each_unset_channel(tmp_path: Path) -> None:
+    env = clean_env(
+        DISCORD_TOKEN="abc.def.ghi",
+        QIWEEK_PROGRAMME=str(ROOT / "data" / "programme.yaml"),
+        QIWEEK_DIGEST_CHANNEL_ID="123456789012345678",
+    )
+    code, out, err = await run_cli("check", env=env, cwd=tmp_path)
+    assert code == 0, err
+    assert out.startswith("configuration OK")
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 2
+    assert "QIWEEK_PROGRAMME_CHANNEL_ID is not set: no daily programme posts" in warnings[0]
+    assert "QIWEEK_ANNOUNCEMENTS_CHANNEL_ID is not set" in warnings[1]
+    assert all("/organiser setup" in line for line in warnings)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import DEFAULT_API_BASE, ConfigError, Settings, parse_settings
+from bot.config import DEFAULT_API_BASE, ConfigError, Settings, check_timezone, parse_settings
 
 TOKEN = "MTIz.secret-token-value"
 
@@ -138,3 +138,14 @@ def test_settings_are_immutable() -> None:
     s = parse_settings({"DISCORD_TOKEN": TOKEN})
     with pytest.raises(AttributeError):
         s.timezone = "UTC"  # type: ignore[misc]
+
+
+def test_timezone_case_does_not_matter_when_it_names_one_zone() -> None:
+    assert check_timezone("europe/london") == "Europe/London"
+    assert check_timezone(" EUROPE/PARIS ") == "Europe/Paris"
+    assert check_timezone("Europe/London") == "Europe/London"
+    assert parse_settings({"QIWEEK_TIMEZONE": "europe/dublin"}, require_token=False).timezone == (
+        "Europe/Dublin"
+    )
+    with pytest.raises(ValueError, match="IANA"):
+        check_timezone("europe/atlantis")

@@ -108,7 +108,7 @@ async def bot_audit(bot: Any) -> list[tuple[str, int, str]]:
 async def test_announce_now_with_a_ping_allows_only_that_role(
     runner: BotRunner, fake_discord: FakeDiscord
 ) -> None:
-    await runner.start()
+    bot = await runner.start()
     fake = fake_discord
     role = fake.roles["organiser"]
     other_role = fake.roles["admin"]
@@ -130,6 +130,10 @@ async def test_announce_now_with_a_ping_allows_only_that_role(
     assert posted["mention_roles"] == [str(role)]
     assert posted["mention_everyone"] is False
     assert fake.bot_messages("announcements") == []
+    # The audit trail is readable in /organiser stats: a channel and role mention, not raw ids.
+    [(action, _, detail)] = await bot_audit(bot)
+    assert action == "announce"
+    assert f"in <#{fake.channels['general']}>, pinging <@&{role}>" in detail
 
 
 async def test_announce_through_the_modal(runner: BotRunner, fake_discord: FakeDiscord) -> None:
@@ -260,6 +264,8 @@ async def test_scheduled_announcement_is_posted_once_across_restarts(
     assert "scheduled for" in done["content"]
     [pending] = await ann.pending(bot.store, fake.guild.id)
     assert any(job.startswith("announcements:") for job, _ in bot.schedule.jobs(fake.guild.id))
+    [(_, _, detail)] = await bot_audit(bot)
+    assert f"scheduled for <t:{int(pending.send_at.timestamp())}:f> in <#" in detail
 
     bot = await runner.restart(clock=NOW_MINUS_57S)  # before it is due
     await fake.wait_for(lambda: fake.bot_messages("announcements"), timeout=10)
@@ -460,10 +466,7 @@ async def test_a_channel_the_bot_cannot_post_in_is_refused_up_front(
     runner: BotRunner, fake_discord: FakeDiscord
 ) -> None:
     fake = fake_discord
-    send_messages = 1 << 11
-    fake.channel("digest")["permission_overwrites"] = [
-        {"id": str(fake.roles["QI Week Bot"]), "type": 0, "allow": "0", "deny": str(send_messages)}
-    ]
+    fake.deny_bot("digest", 1 << 11)  # Send Messages
     await runner.start()
     text = await refused(fake, message="x", slash_options={"channel": fake.channels["digest"]})
     assert "can't post in" in text and "Send Messages" in text

@@ -193,10 +193,13 @@ async def test_opt_out_erases_and_stops_collection_and_opt_in_resumes(
     assert await store_shares.get_share(bot.store, int(ignored["id"])) is None
 
     again = await fake.slash("member", "digest-opt-out")
-    assert "Erased 0 stored shares" in (await again.response())["data"]["content"]
+    assert (await again.response())["data"]["content"].startswith(
+        "You're already opted out; nothing stored."
+    )
 
     back = await fake.slash("member", "digest-opt-in")
-    assert "Welcome back" in (await back.response())["data"]["content"]
+    welcome = (await back.response())["data"]["content"]
+    assert "Welcome back" in welcome and "/digest-opt-out" in welcome
     resumed = await fake.post_message("member", "general", "Four #QIWeek")
     await eventually(share_of(bot, resumed))
 
@@ -217,6 +220,8 @@ async def test_context_menus_add_without_the_hashtag_and_remove_with_permission(
     response = await it.response()
     assert response["data"]["flags"] & EPHEMERAL
     assert "Added" in response["data"]["content"]
+    assert "Only its author or an organiser can remove it" in response["data"]["content"]
+    assert "Remove from digest" in response["data"]["content"]
     share = await store_shares.get_share(bot.store, int(plain["id"]))
     assert share is not None and share.content == "We cut discharge delays by a day"
     assert await store_shares.is_manual(bot.store, int(plain["id"]))
@@ -248,6 +253,12 @@ async def test_context_menus_add_without_the_hashtag_and_remove_with_permission(
     assert "Removed" in (await by_author.response())["data"]["content"]
     nothing = await fake.context_menu("member2", "Remove from digest", own)
     assert "isn't in the digest" in (await nothing.response())["data"]["content"]
+
+    readded = await fake.context_menu("member2", "Add to QI Week digest", own)
+    assert (
+        "You can remove it with **Remove from digest**"
+        in (await readded.response())["data"]["content"]
+    )
 
     bot_post = await fake.post_message("other_bot", "general", "Beep")
     refused_bot = await fake.context_menu("member", "Add to QI Week digest", bot_post)
@@ -462,7 +473,9 @@ async def test_digest_command_post_digest_and_exports(
     yesterday = await fake.slash("member", "digest", day="yesterday")
     await yesterday.response()
     (empty,) = await yesterday.followups(1)
-    assert "No #QIWeek shares yet" in embed_text(empty)
+    # A past day: no "will appear in the next digest" invitation.
+    assert "No #QIWeek shares on" in embed_text(empty)
+    assert "next digest" not in embed_text(empty)
 
     bad = await fake.slash("member", "digest", day="someday")
     answer = await bad.response()

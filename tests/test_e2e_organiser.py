@@ -136,6 +136,23 @@ async def test_setup_validates_every_value_and_changes_nothing_when_any_is_wrong
     assert await audit.recent(bot.store, fake.guild.id) == []
 
 
+async def test_setup_refuses_a_channel_the_bot_cannot_post_in(
+    runner: BotRunner, fake_discord: FakeDiscord
+) -> None:
+    fake = fake_discord
+    fake.deny_bot("general", 1 << 11)  # Send Messages
+    bot = await runner.start()
+    it = await fake.slash(
+        "organiser", "organiser setup", digest_channel=fake.channels["general"], digest_time="18:00"
+    )
+    text = (await it.response())["data"]["content"]
+    assert it.ephemeral and text.startswith("Nothing was changed.")
+    assert "`digest_channel`" in text and "can't post in" in text and "Send Messages" in text
+    config = await get_config(bot.store, bot.settings, fake.guild.id)
+    assert config.overridden == frozenset()
+    assert await audit.recent(bot.store, fake.guild.id) == []
+
+
 async def test_setup_stores_applies_and_audits_changes(
     runner: BotRunner, fake_discord: FakeDiscord
 ) -> None:
@@ -148,7 +165,7 @@ async def test_setup_stores_applies_and_audits_changes(
         "organiser setup",
         announcements_channel=fake.channels["general"],
         organiser_role=helper_role,
-        timezone="Europe/Paris",
+        timezone="europe/paris",  # case-insensitive: stored as the IANA name
         daily_post_time="07:45",
         reminder_leads="15, 60",
     )
@@ -164,6 +181,9 @@ async def test_setup_stores_applies_and_audits_changes(
     [entry] = await audit.recent(bot.store, fake.guild.id)
     assert entry.action == "setup" and entry.user_id == fake.users["organiser"]
     assert "timezone=Europe/Paris" in entry.detail and "daily_post_time=07:45" in entry.detail
+    # Mentions, so /organiser stats shows names rather than raw ids.
+    assert f"announcements_channel_id=<#{fake.channels['general']}>" in entry.detail
+    assert f"organiser_role_id=<@&{helper_role}>" in entry.detail
 
     # Applied at once: the default announcement channel is the new one...
     preview = await helper_announce(fake, helper.id)

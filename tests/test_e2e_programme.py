@@ -203,7 +203,9 @@ async def test_session_autocomplete_and_answer(
 
     cafes = await fake_discord.autocomplete("member", "session", focused="session", session="café")
     assert len(cafes) == 5
-    assert cafes[0]["name"] == "Mon 14 Sep 12:30 · QI café: what is quality improvement, anyway?"
+    assert (
+        cafes[0]["name"] == "Mon 14 Sep 12:30 BST · QI café: what is quality improvement, anyway?"
+    )
     assert cafes[0]["value"] == "mon-qi-cafe"
     # Accents and case don't matter, and the text matches anywhere (here: hosts).
     assert [c["value"] for c in cafes] == [
@@ -348,7 +350,9 @@ async def test_a_forty_session_day_is_split_within_limits_with_nothing_lost(
     today = datetime.now(UTC).astimezone(LONDON).date()
     sessions = day_sessions(today, 40, long=True)
     path = write_programme(tmp_path / "forty.yaml", sessions)
-    await runner.start(QIWEEK_PROGRAMME=path, QIWEEK_DAILY_POST_TIME="00:00")
+    # Before the first session (the select leaves out sessions that have started).
+    early = combine_local(today, datetime.min.time(), LONDON) + timedelta(minutes=30)
+    await runner.start(clock=fixed(early), QIWEEK_PROGRAMME=path, QIWEEK_DAILY_POST_TIME="00:00")
     guild = fake_discord.guild.id
     await fake_discord.wait_for(
         lambda: _daily_rows(runner.db_path, today).get(f"daily:{guild}:{today}") == "sent", 10

@@ -109,6 +109,27 @@ def test_empty_day_gives_one_friendly_embed() -> None:
     assert_within_limits(pages)
 
 
+def test_empty_past_or_last_day_invites_no_next_digest() -> None:
+    sunday = date(2026, 9, 13)
+
+    def empty(today: date, last_day: date | None) -> str:
+        pages = digest_pages(
+            [],
+            day=sunday,
+            tz=LONDON,
+            event_name="QI Week",
+            hashtag_label="#QIWeek",
+            today=today,
+            last_day=last_day,
+        )
+        return pages[0].embeds[0].description or ""
+
+    closed = "No #QIWeek shares on Sunday 13 September 2026."
+    assert empty(sunday + timedelta(days=1), None) == closed  # a past day
+    assert empty(sunday, sunday) == closed  # the event's last day
+    assert "next digest" in empty(sunday, sunday + timedelta(days=1))
+
+
 def test_share_block_contents() -> None:
     share = make_share(5, content="Our @everyone huddle\n# went well #QIWeek")
     block = share_block(share, 1)

@@ -289,7 +289,7 @@ def test_interest_select_session_view_and_choice_names() -> None:
         interest_select_view(MONDAY, 1, [*sessions, _session(99)], TZ)
 
     cafe = _session(22, title="QI café")
-    assert session_choice_name(cafe, TZ) == "Mon 14 Sep 13:30 · QI café"
+    assert session_choice_name(cafe, TZ) == "Mon 14 Sep 13:30 BST · QI café"
     assert len(session_choice_name(sessions[0], TZ)) == 100
 
     buttons = [item.to_component_dict() for item in session_view(cafe).children]
@@ -297,3 +297,55 @@ def test_interest_select_session_view_and_choice_names() -> None:
     assert buttons[1]["url"] == "https://example.org/join/22"
     long_link = _session(3, join_url="https://example.org/" + "x" * 600)
     assert len(session_view(long_link).children) == 1  # the link stays in the embed
+
+
+def test_interest_select_leaves_out_sessions_that_have_started() -> None:
+    from bot.render.programme import interest_select_view
+
+    sessions = [_session(n) for n in range(4)]  # 08:00, 08:15, 08:30, 08:45 BST
+    now = sessions[1].start  # the second has just started
+    view = interest_select_view(MONDAY, 1, sessions, TZ, now=now)
+    assert view is not None
+    (select,) = view.children
+    values = [o["value"] for o in select.to_component_dict()["options"]]
+    assert values == ["s002", "s003"]
+    assert interest_select_view(MONDAY, 1, sessions, TZ, now=sessions[-1].end) is None
+
+
+def test_day_heading_names_the_year_only_outside_the_event_year(sample: Programme) -> None:
+    from bot.render.programme import day_heading
+
+    assert day_heading(sample, MONDAY).endswith("— Monday 14 September")
+    assert day_heading(sample, date(2027, 9, 13)).endswith("— Monday 13 September 2027")
+
+
+def test_ambiguous_session_text_lists_matches_with_timestamps() -> None:
+    from bot.render.programme import ambiguous_session_text
+
+    sessions = [_session(n, title=f"QI café {n}") for n in range(12)]
+    text = ambiguous_session_text(" QI café ", sessions, limit=10)
+    assert text.startswith("'QI café' matches 12 sessions:")
+    assert f"<t:{int(sessions[0].start.timestamp())}:f> **QI café 0**" in text
+    assert "QI café 10" not in text and "…and 2 more" in text
+    assert text.endswith("pick one from the suggestions as you type.")
+    assert len(text) <= 2000
+
+
+def test_my_sessions_marks_started_and_ended_sessions() -> None:
+    from bot.render.interest import my_sessions_pages
+
+    ended, started, coming = _session(0), _session(4), _session(20)
+    now = started.start + timedelta(minutes=1)
+    assert ended.end <= now
+    pages = my_sessions_pages(
+        [ended, started, coming], [], setting="default", guild_leads=(15,), now=now
+    )
+    text = _all_text(pages)
+    assert "*(ended)*" in text and "*(started, no reminders)*" in text
+    assert text.count("*(") == 2
+    assert "Sessions that have started get no more reminders." in text
+
+    past = my_sessions_pages([ended], [], setting="default", guild_leads=(15,), now=now)
+    past_text = _all_text(past)
+    assert "I'll DM you" not in past_text
+    assert "no reminders will come for them" in past_text

@@ -15,6 +15,7 @@ import discord
 
 from bot.render.limits import (
     CHOICE_NAME,
+    ELLIPSIS,
     EMBED_DESCRIPTION,
     EMBED_TITLE,
     FIELD_VALUE,
@@ -45,6 +46,24 @@ STATUS_LABELS = {
 
 def _esc(text: str) -> str:
     return discord.utils.escape_markdown(text)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+AUDIT_DETAIL = 160
+
+
+def _audit_detail(detail: str, limit: int = AUDIT_DETAIL) -> str:
+    """An audit entry's detail cut to ``limit``, never inside a ``<…>`` mention or timestamp."""
+    if len(detail) <= limit:
+        return detail
+    cut = detail[: max(0, limit - 1)]
+    opened = cut.rfind("<")
+    if opened > cut.rfind(">"):
+        cut = cut[:opened]
+    return cut.rstrip(" ,") + ELLIPSIS
 
 
 def _session(title: str) -> str:
@@ -274,8 +293,9 @@ def stats_embeds(stats: Stats, tz: tzinfo) -> list[discord.Embed]:
     registrations.add_field(
         name="Registrations of interest",
         value=(
-            f"{stats.total_registrations} registrations for {stats.sessions_with_registrations} "
-            f"sessions by {stats.members_registered} members"
+            f"{_plural(stats.total_registrations, 'registration')} for "
+            f"{_plural(stats.sessions_with_registrations, 'session')} by "
+            f"{_plural(stats.members_registered, 'member')}"
         ),
         inline=False,
     )
@@ -295,7 +315,10 @@ def stats_embeds(stats: Stats, tz: tzinfo) -> list[discord.Embed]:
         inline=False,
     )
     days = [f"{day:%a %d %b}: {count}" for day, count in stats.shares_per_day]
-    share_head = f"{stats.total_shares} shares by {stats.share_contributors} contributors"
+    share_head = (
+        f"{_plural(stats.total_shares, 'share')} by "
+        f"{_plural(stats.share_contributors, 'contributor')}"
+    )
     registrations.add_field(
         name="#QIWeek shares",
         value=f"{share_head}\n" + _field(days, "No shares yet.", FIELD_VALUE - len(share_head) - 1),
@@ -313,7 +336,7 @@ def stats_embeds(stats: Stats, tz: tzinfo) -> list[discord.Embed]:
     )
     actions = [
         f"{stamp(entry.created_at)} <@{entry.user_id}> **{entry.action}**"
-        + (f": {_esc(truncate(entry.detail, 80))}" if entry.detail else "")
+        + (f": {_esc(_audit_detail(entry.detail))}" if entry.detail else "")
         for entry in stats.recent_actions
     ]
     audit = discord.Embed(

@@ -144,22 +144,31 @@ def digest_pages(
     tz: tzinfo,
     event_name: str,
     hashtag_label: str,
+    today: date | None = None,
+    last_day: date | None = None,
 ) -> list[limits.Page]:
     """The daily digest: headline figures, then every share of ``day``, most-reacted first.
 
     Shares outside the local day are ignored. Split over as many messages as needed; a quiet day
-    still gets one friendly embed, so the post always goes out.
+    still gets one friendly embed, so the post always goes out. A quiet day that is over (before
+    ``today``) or the event's ``last_day`` gets no "next digest" invitation: none is coming for it.
     """
     todays = rank_shares(shares_on(shares, day, tz))
     title = f"{event_name} digest: {_day_label(day)}"
     label = _inline(hashtag_label)
     if not todays:
-        embed = discord.Embed(
-            title=limits.truncate(title, limits.EMBED_TITLE),
-            description=(
+        closed = (today is not None and day < today) or (last_day is not None and day >= last_day)
+        description = (
+            f"No {label} shares on {_day_label(day)}."
+            if closed
+            else (
                 f"No {label} shares yet for {_day_label(day)}. Post what you are doing or "
                 f"learning with {label} and it will appear in the next digest."
-            ),
+            )
+        )
+        embed = discord.Embed(
+            title=limits.truncate(title, limits.EMBED_TITLE),
+            description=description,
             colour=DIGEST_COLOUR,
         )
         embed.set_footer(text=PRIVACY_REMINDER)

@@ -202,16 +202,37 @@ def my_sessions_pages(
     setting: str,
     guild_leads: Sequence[int],
     event_name: str = "QI Week",
+    now: datetime | None = None,
 ) -> list[limits.Page]:
-    """The member's sessions in time order, then the cancelled ones, split to Discord's limits."""
+    """The member's sessions in time order, then the cancelled ones, split to Discord's limits.
+
+    With ``now``, sessions that have ended or started are marked so, and the reminder promise
+    is made only for those still to come (none when every session has started).
+    """
     count = len(sessions)
+    upcoming = [s for s in sessions if now is None or s.start > now]
     header = [
         f"{count} session{'s' if count != 1 else ''} · times are shown in your own time zone",
-        setting_text(setting, guild_leads),
     ]
+    if upcoming:
+        promise = setting_text(setting, guild_leads)
+        if len(upcoming) < count:
+            promise += " Sessions that have started get no more reminders."
+        header.append(promise)
+    elif sessions:
+        header.append("All of these have started or ended, so no reminders will come for them.")
     if sessions:
         header.append("The attached `.ics` file adds them to Outlook, Google or your phone.")
-    blocks = [session_block(s, with_date=True) for s in sessions]
+
+    def block(session: Session) -> str:
+        text = session_block(session, with_date=True)
+        if now is None or session.start > now:
+            return text
+        state = "ended" if session.end <= now else "started, no reminders"
+        first, _, rest = text.partition("\n")
+        return f"{first} *({state})*" + (f"\n{rest}" if rest else "")
+
+    blocks = [block(s) for s in sessions]
     if cancelled:
         blocks.append("**Cancelled** (kept for the record, no reminders):")
         blocks += [

@@ -32,6 +32,7 @@ __all__ = [
     "NHS_BLUE",
     "SELECT_OPTIONS",
     "DayPart",
+    "ambiguous_session_text",
     "day_heading",
     "day_pages",
     "day_parts",
@@ -91,8 +92,11 @@ def session_block(session: Session, *, with_date: bool = False) -> str:
 
 
 def day_heading(programme: Programme, day: date) -> str:
-    """'QI Week programme — Monday 14 September'."""
-    return f"{programme.event.name} programme — {format_local_date(day)}"
+    """'QI Week programme — Monday 14 September' (with the year for a day outside the
+    event's year, so a date typed for another year is never mistaken for this one)."""
+    week = programme.event_week()
+    other_year = week is not None and day.year not in (week[0].year, week[1].year)
+    return f"{programme.event.name} programme — {format_local_date(day, year=other_year)}"
 
 
 def day_pages(
@@ -210,24 +214,47 @@ def _local_label(session: Session, zone: TzLike) -> datetime:
 
 
 def session_choice_name(session: Session, tz: TzLike = None) -> str:
-    """An autocomplete choice: 'Mon 14 Sep 12:30 · Title', within Discord's 100 characters.
+    """An autocomplete choice: 'Mon 14 Sep 12:30 BST · Title', within Discord's 100 characters.
 
-    Choices are plain text (no Discord timestamps), so the time is the server's local time.
+    Choices are plain text (no Discord timestamps), so the time is the server's local time,
+    named by its zone's abbreviation (as the daily post's select does).
     """
     local = _local_label(session, tz)
     return limits.truncate(
-        f"{local:%a} {local.day} {local:%b %H:%M} · {session.title}", limits.CHOICE_NAME
+        f"{local:%a} {local.day} {local:%b %H:%M %Z} · {session.title}", limits.CHOICE_NAME
     )
 
 
+def ambiguous_session_text(value: str, matches: Sequence[Session], *, limit: int = 10) -> str:
+    """The answer to typed text matching several sessions: each with its day and time (Discord
+    timestamps) and title, so the member can pick the right one from the suggestions."""
+    shown = escape_markdown(limits.truncate(value.strip(), 80))
+    lines = [f"'{shown}' matches {len(matches)} sessions:"]
+    for session in matches[:limit]:
+        title = escape_markdown(limits.truncate(session.title, 100))
+        lines.append(f"• {format_dt(session.start, 'f')} **{title}**")
+    if len(matches) > limit:
+        lines.append(f"• …and {len(matches) - limit} more")
+    lines.append("— pick one from the suggestions as you type.")
+    return "\n".join(lines)
+
+
 def interest_select_view(
-    day: date, part: int, sessions: Sequence[Session], tz: TzLike = None
+    day: date,
+    part: int,
+    sessions: Sequence[Session],
+    tz: TzLike = None,
+    *,
+    now: datetime | None = None,
 ) -> discord.ui.View | None:
     """The "I'm interested in…" select of one daily-post message (None when it lists nothing).
 
+    With ``now``, sessions that have started by then are left out (None if none remain).
     Its custom_id is `bot.ids.interest_select_id(day, part)` and each option's value a session
     id; the interest feature handles the choice (the view here only draws it).
     """
+    if now is not None:
+        sessions = [s for s in sessions if s.start > now]
     if not sessions:
         return None
     if len(sessions) > SELECT_OPTIONS:

@@ -32,6 +32,7 @@ from bot.render.announcements import (
     failed_dm,
     missed_dm,
     session_dm,
+    stamp,
 )
 from bot.schedule import PlannedJob
 from bot.services.fanout import send_dms
@@ -158,10 +159,11 @@ class AnnouncementService:
             session_id=draft.session_id,
             send_at=draft.send_at or now,
         )
-        when = "now" if draft.send_at is None else f"scheduled for {created.send_at.isoformat()}"
-        detail = f"#{created.id} {when} in channel {created.channel_id}"
+        # Discord markup, so `/organiser stats` shows local times, channel and role names.
+        when = "now" if draft.send_at is None else f"scheduled for {stamp(created.send_at)}"
+        detail = f"#{created.id} {when} in <#{created.channel_id}>"
         if created.ping_role_id:
-            detail += f", ping role {created.ping_role_id}"
+            detail += f", pinging <@&{created.ping_role_id}>"
         if created.session_id:
             detail += f", DMs to session {created.session_id}"
         await audit.record(self.store, draft.guild_id, draft.author_id, "announce", detail)

@@ -351,6 +351,8 @@ class DigestService:
             tz=ctx.tz,
             event_name=ctx.event_name,
             hashtag_label=self.hashtag_label,
+            today=self.today(ctx),
+            last_day=ctx.event_days[-1] if ctx.event_days else None,
         )
 
     async def _weekly_pages(self, ctx: GuildContext, guild_id: int) -> list[limits.Page]:

@@ -447,6 +447,24 @@ class InterestService:
             self.replan_soon(guild_id)
         return changed
 
+    async def change_impact(
+        self, guild_id: int, diff: ProgrammeDiff
+    ) -> tuple[int, int, int, int | None]:
+        """What applying ``diff`` would tell: (distinct registered members DMed, sessions moved
+        or cancelled that are not over, notices posted in the programme channel, its id).
+
+        Members whose reminders are off get no DM, as in the fan-out itself.
+        """
+        changes = changes_to_notify(diff, self.clock())
+        members: set[int] = set()
+        for change in changes:
+            regs = await interest_store.registrations(self.store, guild_id, change.session_id)
+            members.update(r.user_id for r in regs if r.reminder_setting != "off")
+        config = await self._config(guild_id)
+        channel_id = config.programme_channel_id
+        notices = len(changes) if channel_id is not None else 0
+        return len(members), len(changes), notices, channel_id
+
     async def is_registered(self, guild_id: int, session_id: str, user_id: int) -> bool:
         return await interest_store.is_interested(self.store, guild_id, session_id, user_id)
 

@@ -342,7 +342,7 @@ class ProgrammeService:
         config: GuildConfig,
         nonce: str | None,
     ) -> int:
-        view = interest_select_view(day, number, part.sessions, config.tz)
+        view = interest_select_view(day, number, part.sessions, config.tz, now=self.clock())
         kwargs: dict[str, Any] = {
             "embeds": part.page.embeds,
             "allowed_mentions": discord.AllowedMentions.none(),

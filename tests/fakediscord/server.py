@@ -289,6 +289,17 @@ class FakeDiscord(GatewayMixin, ActionsMixin):
         cid = self.channels[ref] if isinstance(ref, str) else int(ref)
         return self._channels[cid]
 
+    def deny_bot(self, channel: str | int, permissions: int) -> None:
+        """Overwrite `channel` so the bot's role lacks `permissions` there (set before start)."""
+        self.channel(channel)["permission_overwrites"] = [
+            {
+                "id": str(self.roles["QI Week Bot"]),
+                "type": 0,
+                "allow": "0",
+                "deny": str(permissions),
+            }
+        ]
+
     def _channel_id(self, ref: str | int | dict[str, Any]) -> int:
         if isinstance(ref, dict):
             return int(ref["id"])
