@@ -178,11 +178,22 @@ class Digest(commands.Cog):
         self, interaction: discord.Interaction, message: discord.Message
     ) -> None:
         """Works without the hashtag and without the Message Content intent (the target is
-        resolved in the interaction)."""
-        result = await self.service.add_manually(message)
+        resolved in the interaction). A message removed from the digest comes back only when its
+        author or an organiser adds it."""
+        assert interaction.guild_id is not None
+        may_restore = interaction.user.id == message.author.id
+        if not may_restore:
+            config = await get_config(self.bot.store, self.bot.settings, interaction.guild_id)
+            may_restore = is_organiser(interaction.user, config.organiser_role_id)
+        result = await self.service.add_manually(message, may_restore=may_restore)
         author = discord.utils.escape_markdown(message.author.display_name)
         if result is AddResult.NOT_A_MEMBER_MESSAGE:
             raise UserFacingError("Only members' own messages can be added to the digest.")
+        if result is AddResult.REMOVED:
+            raise UserFacingError(
+                "That message was removed from the digest; only its author or an organiser "
+                "can add it back."
+            )
         if result is AddResult.OPTED_OUT:
             raise UserFacingError(
                 f"{author} has opted out of the digest, so their messages can't be added."
@@ -223,7 +234,7 @@ class Digest(commands.Cog):
                     "Only the message's author or an organiser" + role + " may remove it from the "
                     "digest. If something should come out, ask them."
                 )
-        removed = await self.service.remove(message.id)
+        removed = await self.service.remove(interaction.guild_id, message)
         if removed and user.id != message.author.id:
             await audit.record(
                 self.bot.store, interaction.guild_id, user.id, "remove-share", str(message.id)

@@ -265,6 +265,46 @@ async def test_context_menus_add_without_the_hashtag_and_remove_with_permission(
     assert "members' own messages" in (await refused_bot.response())["data"]["content"]
 
 
+async def test_a_removed_share_stays_out_until_its_author_or_an_organiser_adds_it(
+    runner: BotRunner, fake_discord: FakeDiscord
+) -> None:
+    fake = fake_discord
+    bot = await runner.start(QIWEEK_DIGEST_TIME=QUIET)
+    msg = await fake.post_message("member", "general", "Our huddle board #QIWeek")
+    await eventually(share_of(bot, msg))
+    removed = await fake.context_menu("member", "Remove from digest", msg)
+    assert "Removed" in (await removed.response())["data"]["content"]
+    assert await store_shares.get_share(bot.store, int(msg["id"])) is None
+
+    # An edit that keeps the hashtag, and a reaction, do not collect it again.
+    await fake.edit_message(msg, "Our huddle board, now on 3 wards #QIWeek")
+    await fake.react("member2", msg, "👏")
+    await settle(bot, fake)
+    assert await store_shares.get_share(bot.store, int(msg["id"])) is None
+
+    # Another member's "Add to QI Week digest" is refused; the author's brings it back.
+    refused = await fake.context_menu("member2", "Add to QI Week digest", msg)
+    answer = (await refused.response())["data"]
+    assert answer["flags"] & EPHEMERAL
+    assert "only its author or an organiser can add it back" in answer["content"]
+    assert await store_shares.get_share(bot.store, int(msg["id"])) is None
+    back = await fake.context_menu("member", "Add to QI Week digest", msg)
+    assert "Added" in (await back.response())["data"]["content"]
+    share = await store_shares.get_share(bot.store, int(msg["id"]))
+    assert share is not None and share.content == "Our huddle board, now on 3 wards #QIWeek"
+    assert not await store_shares.is_removed(bot.store, int(msg["id"]))
+
+    # An organiser may restore a share they removed, too.
+    by_organiser = await fake.context_menu("organiser", "Remove from digest", msg)
+    assert "Removed" in (await by_organiser.response())["data"]["content"]
+    await fake.edit_message(msg, "Edited again #QIWeek")
+    await settle(bot, fake)
+    assert await store_shares.get_share(bot.store, int(msg["id"])) is None
+    again = await fake.context_menu("organiser", "Add to QI Week digest", msg)
+    assert "Added" in (await again.response())["data"]["content"]
+    assert await store_shares.get_share(bot.store, int(msg["id"])) is not None
+
+
 # ------------------------------------------------------------------------ one-off notice
 
 

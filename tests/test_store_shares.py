@@ -178,3 +178,76 @@ def test_parse_digest_day() -> None:
     for bad in ("someday", "2026-02-30", "14/09/2026", "mo"):
         with pytest.raises(ValueError, match="YYYY-MM-DD"):
             parse_digest_day(bad, today=today)
+
+
+async def test_an_older_edit_never_overwrites_a_newer_one(store: Store) -> None:
+    assert await s.upsert_share(store, share(900))
+    newer = share(900, content="Newer text #QIWeek")
+    older = share(900, content="Older text #QIWeek")
+    assert await s.upsert_share(store, newer, edited_at=T0 + timedelta(minutes=5))
+    assert not await s.upsert_share(store, older, edited_at=T0 + timedelta(minutes=2))
+    assert (await s.get_share(store, 900)).content == "Newer text #QIWeek"  # type: ignore[union-attr]
+    # Sub-second order counts too, and a repeat of the same edit still applies.
+    same_second = T0 + timedelta(minutes=5, microseconds=-1)
+    assert not await s.upsert_share(store, older, edited_at=same_second)
+    assert await s.upsert_share(store, newer, edited_at=T0 + timedelta(minutes=5))
+    # An older edit that dropped the tag neither deletes nor rewrites the share.
+    fields = {"author_name": "M", "content": "stale", "attachment_count": 0, "image_url": None}
+    stale = await s.untag_share(store, 900, edited_at=T0 + timedelta(minutes=1), **fields)
+    assert stale is s.Untagged.ABSENT
+    assert (await s.get_share(store, 900)).content == "Newer text #QIWeek"  # type: ignore[union-attr]
+    # A manual add of an older copy keeps the newer text but marks the share as added by hand.
+    assert await s.upsert_share(store, older, manual=True, edited_at=T0)
+    assert await s.is_manual(store, 900)
+    assert (await s.get_share(store, 900)).content == "Newer text #QIWeek"  # type: ignore[union-attr]
+    newest = T0 + timedelta(minutes=9)
+    assert await s.untag_share(store, 900, edited_at=newest, **fields) is s.Untagged.KEPT
+    assert (await s.get_share(store, 900)).content == "stale"  # type: ignore[union-attr]
+
+
+async def removal_rows(store: Store) -> list[tuple[int, int, int]]:
+    async with store.db.execute(
+        "SELECT message_id, guild_id, author_id FROM share_removals ORDER BY message_id"
+    ) as cur:
+        return [tuple(row) async for row in cur]
+
+
+async def test_a_removal_is_permanent_until_restored_by_hand(store: Store) -> None:
+    await s.upsert_share(store, share(950))
+    assert await s.remove_share(store, GUILD, 7, 950)
+    assert await s.is_removed(store, 950)
+    assert await s.get_share(store, 950) is None
+    later = T0 + timedelta(hours=1)
+    # Later edits, repeated events and a manual add by anyone else never bring it back.
+    assert not await s.upsert_share(store, share(950, content="Edited #QIWeek"), edited_at=later)
+    assert not await s.upsert_share(store, share(950), manual=True, edited_at=later)
+    assert not await s.set_reaction_count(store, 950, 4)
+    assert await s.get_share(store, 950) is None
+    assert not await s.remove_share(store, GUILD, 7, 950)  # again: nothing stored, still removed
+    assert await removal_rows(store) == [(950, GUILD, 7)]
+    # The author's (or an organiser's) explicit add brings it back and clears the removal.
+    assert await s.restore_share(store, share(950, content="Back #QIWeek"), edited_at=later)
+    assert not await s.is_removed(store, 950)
+    assert await s.is_manual(store, 950)
+    assert (await s.get_share(store, 950)).content == "Back #QIWeek"  # type: ignore[union-attr]
+    # An opted-out author's message is neither restored nor recorded as removed.
+    await s.opt_out(store, GUILD, 8)
+    assert not await s.restore_share(store, share(951, author=8))
+    assert not await s.remove_share(store, GUILD, 8, 951)
+    assert await removal_rows(store) == []
+
+
+async def test_removals_are_erased_by_opt_out_retention_and_deletion(store: Store) -> None:
+    for mid, author in ((960, 7), (961, 8), (962, 8), (963, 7)):
+        await s.upsert_share(store, share(mid, author=author))
+        await s.remove_share(store, GUILD, author, mid)
+    await s.remove_share(store, 2, 7, 964)  # another server
+    assert await s.opt_out(store, GUILD, 7) == 0
+    assert await removal_rows(store) == [(961, GUILD, 8), (962, GUILD, 8), (964, 2, 7)]
+    assert await s.delete_shares(store, [961]) == 0  # a deleted message: its record goes too
+    assert await removal_rows(store) == [(962, GUILD, 8), (964, 2, 7)]
+    # Retention: records made before the cutoff go (this guild only).
+    assert await s.delete_older_than(store, GUILD, store.clock() - timedelta(days=1)) == 0
+    assert await removal_rows(store) == [(962, GUILD, 8), (964, 2, 7)]
+    await s.delete_older_than(store, GUILD, store.clock() + timedelta(days=1))
+    assert await removal_rows(store) == [(964, 2, 7)]

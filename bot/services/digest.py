@@ -58,6 +58,7 @@ class AddResult(Enum):
     ADDED = "added"
     ALREADY = "already"
     OPTED_OUT = "opted_out"
+    REMOVED = "removed"  # removed from the digest; only its author or an organiser may re-add
     NOT_A_MEMBER_MESSAGE = "not_a_member_message"
 
 
@@ -102,6 +103,24 @@ def share_from_message(message: discord.Message) -> Share:
         created_at=message.created_at,
         reaction_count=sum(r.count for r in message.reactions),
     )
+
+
+def edit_time(message: discord.Message) -> datetime:
+    """When the message's current text was written: its last edit, else its creation."""
+    return message.edited_at or message.created_at
+
+
+def _payload_edit_time(payload: discord.RawMessageUpdateEvent) -> datetime:
+    """Discord's ``edited_timestamp`` from the raw edit payload, else the creation time."""
+    raw = payload.data.get("edited_timestamp")
+    if raw:
+        try:
+            parsed = discord.utils.parse_time(raw)
+        except ValueError:
+            parsed = None
+        if parsed is not None:
+            return parsed
+    return edit_time(payload.message)
 
 
 def _is_member_message(message: discord.Message) -> bool:
@@ -176,12 +195,22 @@ class DigestService:
             await self.collect(message)
 
     async def collect(
-        self, message: discord.Message, *, manual: bool = False, notify: bool = True
+        self,
+        message: discord.Message,
+        *,
+        manual: bool = False,
+        notify: bool = True,
+        edited_at: datetime | None = None,
     ) -> bool:
-        """Store a share (unless its author opted out) and send the one-off notice."""
+        """Store a share (unless its author opted out, it was removed from the digest, or this
+        is an older edit than the one stored) and send the one-off notice."""
         share = share_from_message(message)
         stored = await store_shares.upsert_share(
-            self.store, share, manual=manual, refresh_reactions=manual
+            self.store,
+            share,
+            manual=manual,
+            refresh_reactions=manual,
+            edited_at=edited_at or edit_time(message),
         )
         if stored and notify:
             await self.maybe_send_notice(message.author, share)
@@ -197,8 +226,9 @@ class DigestService:
         message = payload.message
         if not _is_member_message(message):
             return
+        edited_at = _payload_edit_time(payload)
         if self.matcher.matches(message.content):
-            await self.collect(message)
+            await self.collect(message, edited_at=edited_at)
             return
         share = share_from_message(message)
         outcome = await store_shares.untag_share(
@@ -208,6 +238,7 @@ class DigestService:
             content=share.content,
             attachment_count=share.attachment_count,
             image_url=share.image_url,
+            edited_at=edited_at,
         )
         if outcome is store_shares.Untagged.REMOVED:
             log.info("share %s removed: the hashtag was edited out", message.id)
@@ -247,8 +278,13 @@ class DigestService:
 
     # ------------------------------------------------------------- context menus
 
-    async def add_manually(self, message: discord.Message) -> AddResult:
+    async def add_manually(
+        self, message: discord.Message, *, may_restore: bool = False
+    ) -> AddResult:
         """The "Add to QI Week digest" menu: any member message, tag or not; opt-out wins.
+
+        A message removed from the digest comes back only when ``may_restore`` (the menu was
+        used by its author or an organiser), which clears the removal.
 
         The author's one-off notice is left to the caller (:meth:`notify_author`), so the
         interaction is answered before a DM is attempted.
@@ -257,17 +293,30 @@ class DigestService:
             return AddResult.NOT_A_MEMBER_MESSAGE
         assert message.guild is not None
         already = await store_shares.share_exists(self.store, message.id)
-        if not await self.collect(message, manual=True, notify=False):
+        share = share_from_message(message)
+        if may_restore:
+            stored = await store_shares.restore_share(
+                self.store, share, edited_at=edit_time(message)
+            )
+        else:
+            stored = await self.collect(message, manual=True, notify=False)
+        if stored:
+            return AddResult.ALREADY if already else AddResult.ADDED
+        if await store_shares.is_opted_out(self.store, share.guild_id, share.author_id):
             return AddResult.OPTED_OUT
-        return AddResult.ALREADY if already else AddResult.ADDED
+        if await store_shares.is_removed(self.store, message.id):
+            return AddResult.REMOVED
+        return AddResult.OPTED_OUT  # a race with an opt-out and back: nothing was stored
 
     async def notify_author(self, message: discord.Message) -> None:
         """The one-off notice for the author of a message added by hand."""
         await self.maybe_send_notice(message.author, share_from_message(message))
 
-    async def remove(self, message_id: int) -> bool:
-        """The "Remove from digest" menu; False when the message was not a share."""
-        return await store_shares.delete_share(self.store, message_id)
+    async def remove(self, guild_id: int, message: discord.Message) -> bool:
+        """The "Remove from digest" menu (its author or an organiser): delete the share and
+        record the removal, so no later edit or event collects it again (only an explicit
+        re-add by them does). False when the message was not a share."""
+        return await store_shares.remove_share(self.store, guild_id, message.author.id, message.id)
 
     # ---------------------------------------------------------- one-off notice
 
@@ -545,7 +594,8 @@ class DigestService:
         return jobs
 
     async def apply_retention(self, guild_id: int) -> int:
-        """Delete shares older than QIWEEK_SHARE_RETENTION_DAYS; returns how many."""
+        """Delete shares (and removal records) older than QIWEEK_SHARE_RETENTION_DAYS; returns
+        how many shares."""
         cutoff = self.clock() - timedelta(days=self.settings.share_retention_days)
         removed = await store_shares.delete_older_than(self.store, guild_id, cutoff)
         if removed:

@@ -148,4 +148,20 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX change_notices_pending ON change_notices (guild_id, done_at);
     """,
+    # 3: digest. `shares.edited_at` (Discord's edit time, else the creation time; microsecond
+    # UTC text) so an out-of-order edit never overwrites newer text; `share_removals` records a
+    # "Remove from digest" so later edits/events never collect that message again. Ids and a
+    # time only (no member text); the author id lets opt-out erase a member's rows.
+    """
+    ALTER TABLE shares ADD COLUMN edited_at TEXT;
+
+    CREATE TABLE share_removals (
+        message_id INTEGER PRIMARY KEY,
+        guild_id   INTEGER NOT NULL,
+        author_id  INTEGER NOT NULL,
+        removed_at TEXT NOT NULL
+    );
+    CREATE INDEX share_removals_by_author ON share_removals (guild_id, author_id);
+    CREATE INDEX share_removals_by_time ON share_removals (guild_id, removed_at);
+    """,
 ]

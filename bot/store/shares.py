@@ -6,12 +6,18 @@ insert itself, so a share racing an opt-out can never be stored after the erase.
 
 `member_prefs` is shared with the reminders feature: we only ever set `digest_opt_out` and
 `share_notice_sent` (INSERT ... ON CONFLICT DO UPDATE SET <our column>).
+
+Each share keeps its message's edit time (`edited_at`): an update carrying an older edit time is
+ignored inside the upsert itself, so out-of-order edit events never bring back older text.
+`share_removals` records a "Remove from digest" (ids and a time only): no later edit, reaction
+or repeated event collects that message again; only :func:`restore_share` (an explicit "Add to
+QI Week digest" by its author or an organiser) brings it back, clearing the removal.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 
 import aiosqlite
@@ -25,6 +31,16 @@ _COLUMNS = (
     " attachment_count, image_url, created_at, reaction_count"
 )
 _OPTED_OUT = "SELECT 1 FROM member_prefs WHERE guild_id = ? AND user_id = ? AND digest_opt_out = 1"
+_REMOVED = "SELECT 1 FROM share_removals WHERE message_id = ?"
+# An update applies only when its edit time is not older than the stored one.
+_NOT_OLDER = "(shares.edited_at IS NULL OR {new} >= shares.edited_at)"
+
+
+def edit_time_to_db(moment: datetime) -> str:
+    """An edit time as fixed-width microsecond UTC text, so stored values compare in order."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetimes are not stored: attach a timezone first")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _row_to_share(row: aiosqlite.Row) -> Share:
@@ -43,23 +59,27 @@ def _row_to_share(row: aiosqlite.Row) -> Share:
     )
 
 
-async def upsert_share(
-    store: Store, share: Share, *, manual: bool = False, refresh_reactions: bool = False
+async def _upsert(
+    db: aiosqlite.Connection,
+    share: Share,
+    *,
+    manual: bool,
+    refresh_reactions: bool,
+    edited_at: datetime | None,
+    restore: bool,
 ) -> bool:
-    """Store or update a share; False (nothing written) when its author has opted out.
-
-    An update keeps the first-seen time and, unless ``refresh_reactions``, the reaction count
-    (reactions are kept current by their own events). A manual flag, once set, stays set.
-    """
+    edited = edit_time_to_db(edited_at or share.created_at)
     reactions = ", reaction_count = excluded.reaction_count" if refresh_reactions else ""
-    cur = await store.db.execute(
-        f"INSERT INTO shares ({_COLUMNS}, manual)"
-        " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
-        f" WHERE NOT EXISTS ({_OPTED_OUT})"
+    cur = await db.execute(
+        f"INSERT INTO shares ({_COLUMNS}, manual, edited_at)"
+        " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+        f" WHERE NOT EXISTS ({_OPTED_OUT}) AND (? OR NOT EXISTS ({_REMOVED}))"
         " ON CONFLICT(message_id) DO UPDATE SET"
         " author_name = excluded.author_name, content = excluded.content,"
         " jump_url = excluded.jump_url, attachment_count = excluded.attachment_count,"
-        f" image_url = excluded.image_url, manual = MAX(shares.manual, excluded.manual){reactions}",
+        " image_url = excluded.image_url, manual = MAX(shares.manual, excluded.manual),"
+        f" edited_at = excluded.edited_at{reactions}"
+        f" WHERE {_NOT_OLDER.format(new='excluded.edited_at')}",
         (
             share.message_id,
             share.guild_id,
@@ -73,11 +93,84 @@ async def upsert_share(
             to_db(share.created_at),
             max(0, share.reaction_count),
             int(manual),
+            edited,
             share.guild_id,
             share.author_id,
+            int(restore),
+            share.message_id,
         ),
     )
+    if cur.rowcount == 1:
+        return True
+    if not manual:
+        return False
+    # The stored share carries a newer edit than this one: keep its text, but a manual add
+    # still marks it as added by hand.
+    cur = await db.execute(
+        "UPDATE shares SET manual = 1 WHERE message_id = ?"
+        f" AND NOT EXISTS ({_OPTED_OUT}) AND (? OR NOT EXISTS ({_REMOVED}))",
+        (share.message_id, share.guild_id, share.author_id, int(restore), share.message_id),
+    )
     return cur.rowcount == 1
+
+
+async def upsert_share(
+    store: Store,
+    share: Share,
+    *,
+    manual: bool = False,
+    refresh_reactions: bool = False,
+    edited_at: datetime | None = None,
+) -> bool:
+    """Store or update a share; False (nothing written) when its author has opted out, the
+    message was removed from the digest, or this update's edit time is older than the stored
+    one's (``edited_at``: the message's edit time, None for its creation time).
+
+    An update keeps the first-seen time and, unless ``refresh_reactions``, the reaction count
+    (reactions are kept current by their own events). A manual flag, once set, stays set.
+    """
+    return await _upsert(
+        store.db,
+        share,
+        manual=manual,
+        refresh_reactions=refresh_reactions,
+        edited_at=edited_at,
+        restore=False,
+    )
+
+
+async def restore_share(store: Store, share: Share, *, edited_at: datetime | None = None) -> bool:
+    """An explicit "Add to QI Week digest" by the author or an organiser: store the share by hand
+    even if it was removed, clearing the removal; False only when its author has opted out."""
+    async with store.transaction() as db:
+        stored = await _upsert(
+            db, share, manual=True, refresh_reactions=True, edited_at=edited_at, restore=True
+        )
+        if stored:
+            await db.execute("DELETE FROM share_removals WHERE message_id = ?", (share.message_id,))
+    return stored
+
+
+async def remove_share(store: Store, guild_id: int, author_id: int, message_id: int) -> bool:
+    """ "Remove from digest": delete the share and record the removal, atomically, so nothing
+    collects the message again; returns whether a share was stored. Nothing is recorded for a
+    member who has opted out (nothing of theirs is collected anyway)."""
+    async with store.transaction() as db:
+        cur = await db.execute("DELETE FROM shares WHERE message_id = ?", (message_id,))
+        removed = cur.rowcount == 1
+        await db.execute(
+            "INSERT INTO share_removals (message_id, guild_id, author_id, removed_at)"
+            f" SELECT ?, ?, ?, ? WHERE NOT EXISTS ({_OPTED_OUT})"
+            " ON CONFLICT(message_id) DO UPDATE SET removed_at = excluded.removed_at",
+            (message_id, guild_id, author_id, to_db(store.clock()), guild_id, author_id),
+        )
+    return removed
+
+
+async def is_removed(store: Store, message_id: int) -> bool:
+    """Whether the message was removed from the digest (and not added back since)."""
+    async with store.db.execute(_REMOVED, (message_id,)) as cur:
+        return await cur.fetchone() is not None
 
 
 class Untagged(Enum):
@@ -96,16 +189,26 @@ async def untag_share(
     content: str,
     attachment_count: int,
     image_url: str | None,
+    edited_at: datetime | None = None,
 ) -> Untagged:
-    """An edit removed the tag: delete the share, unless it was added by hand (then update it)."""
+    """An edit removed the tag: delete the share, unless it was added by hand (then update it).
+
+    An edit older than the stored one (``edited_at``; None always applies) changes nothing
+    (reported as ABSENT).
+    """
     db = store.db
-    cur = await db.execute("DELETE FROM shares WHERE message_id = ? AND manual = 0", (message_id,))
+    edited = edit_time_to_db(edited_at) if edited_at is not None else None
+    not_older = f"(? IS NULL OR {_NOT_OLDER.format(new='?')})"
+    cur = await db.execute(
+        f"DELETE FROM shares WHERE message_id = ? AND manual = 0 AND {not_older}",
+        (message_id, edited, edited),
+    )
     if cur.rowcount == 1:
         return Untagged.REMOVED
     cur = await db.execute(
-        "UPDATE shares SET author_name = ?, content = ?, attachment_count = ?, image_url = ?"
-        " WHERE message_id = ?",
-        (author_name, content, attachment_count, image_url, message_id),
+        "UPDATE shares SET author_name = ?, content = ?, attachment_count = ?, image_url = ?,"
+        f" edited_at = COALESCE(?, edited_at) WHERE message_id = ? AND manual = 1 AND {not_older}",
+        (author_name, content, attachment_count, image_url, edited, message_id, edited, edited),
     )
     return Untagged.KEPT if cur.rowcount == 1 else Untagged.ABSENT
 
@@ -139,7 +242,8 @@ async def delete_share(store: Store, message_id: int) -> bool:
 
 
 async def delete_shares(store: Store, message_ids: Iterable[int]) -> int:
-    """Remove several shares (a bulk delete); returns how many were stored."""
+    """Deleted messages: remove their shares (returns how many were stored) and any removal
+    records (nothing left to keep out)."""
     ids = list(dict.fromkeys(message_ids))
     removed = 0
     for start in range(0, len(ids), 500):  # well under SQLite's bound-parameter limit
@@ -147,6 +251,7 @@ async def delete_shares(store: Store, message_ids: Iterable[int]) -> int:
         marks = ", ".join("?" * len(batch))
         cur = await store.db.execute(f"DELETE FROM shares WHERE message_id IN ({marks})", batch)
         removed += max(0, cur.rowcount)
+        await store.db.execute(f"DELETE FROM share_removals WHERE message_id IN ({marks})", batch)
     return removed
 
 
@@ -188,9 +293,14 @@ async def count_shares(store: Store, guild_id: int) -> int:
 
 
 async def delete_older_than(store: Store, guild_id: int, cutoff: datetime) -> int:
-    """Retention: delete a guild's shares posted before ``cutoff``; returns how many."""
+    """Retention: delete a guild's shares posted before ``cutoff`` (returns how many) and its
+    removal records made before it."""
     cur = await store.db.execute(
         "DELETE FROM shares WHERE guild_id = ? AND created_at < ?", (guild_id, to_db(cutoff))
+    )
+    await store.db.execute(
+        "DELETE FROM share_removals WHERE guild_id = ? AND removed_at < ?",
+        (guild_id, to_db(cutoff)),
     )
     return max(0, cur.rowcount)
 
@@ -221,7 +331,8 @@ async def is_opted_out(store: Store, guild_id: int, user_id: int) -> bool:
 
 
 async def opt_out(store: Store, guild_id: int, user_id: int) -> int:
-    """Stop collecting a member's shares and erase those stored; returns how many were erased.
+    """Stop collecting a member's shares and erase those stored, and their removal records;
+    returns how many shares were erased.
 
     The flag is written first: from then on no insert can succeed (it checks the flag), so the
     erase that follows leaves nothing behind even with messages arriving meanwhile.
@@ -229,6 +340,9 @@ async def opt_out(store: Store, guild_id: int, user_id: int) -> int:
     await _set_pref(store, guild_id, user_id, "digest_opt_out", 1)
     cur = await store.db.execute(
         "DELETE FROM shares WHERE guild_id = ? AND author_id = ?", (guild_id, user_id)
+    )
+    await store.db.execute(
+        "DELETE FROM share_removals WHERE guild_id = ? AND author_id = ?", (guild_id, user_id)
     )
     return max(0, cur.rowcount)
 
@@ -256,13 +370,17 @@ __all__ = [
     "delete_older_than",
     "delete_share",
     "delete_shares",
+    "edit_time_to_db",
     "get_share",
     "is_manual",
     "is_opted_out",
+    "is_removed",
     "mark_notice_sent",
     "notice_sent",
     "opt_in",
     "opt_out",
+    "remove_share",
+    "restore_share",
     "set_reaction_count",
     "share_exists",
     "shares_between",
