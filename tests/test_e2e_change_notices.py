@@ -12,7 +12,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.programme import load_programme
+from bot.store import Store
 from bot.store import changes as changes_store
+from bot.store.programme import pending_changes, replace_programme
 from tests.fakediscord import FakeDiscord
 from tests.harness import BotRunner
 from tests.test_e2e_interest import now, write_programme
@@ -84,6 +87,55 @@ async def test_a_change_notice_stopped_mid_fanout_is_resumed_at_the_next_start(
     assert (await bot.ledger.counts(fake.guild.id, "change")) == {"sent": 1}
 
     # A further restart finds nothing to do.
+    await runner.restart(QIWEEK_PROGRAMME=path)
+    await asyncio.sleep(0.5)
+    assert {name: len(fake.dms(name)) for name in names} == dict.fromkeys(names, 1)
+    assert len(notices(fake)) == 1
+
+
+async def test_a_change_stored_just_before_a_stop_is_announced_at_the_next_start(
+    runner: BotRunner, fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    """The process died right after the new programme's commit, before any change listener
+    ran: the outbox row stored in that same transaction is replayed at the next start."""
+    fake = fake_discord
+    names = ["ward1", "ward2", "ward3"]
+    for name in names:
+        fake.add_user(name)
+    first = now() + timedelta(hours=3)
+    sessions = [
+        {"id": "huddle", "title": "Safety huddle", "start": first},
+        {"id": "cafe", "title": "QI cafe", "start": first + timedelta(hours=2)},
+    ]
+    path = write_programme(tmp_path / "p.yaml", sessions)
+    await runner.start(QIWEEK_PROGRAMME=path)
+    await register(fake, names, "huddle")
+    await runner.stop()
+    assert all(fake.dms(name) == [] for name in names)
+
+    moved = first + timedelta(hours=1)
+    sessions[0]["start"] = moved
+    changed = load_programme(write_programme(tmp_path / "new.yaml", sessions), "Europe/London")
+    async with Store(runner.db_path) as store:
+        diff = await replace_programme(store, fake.guild.id, changed, "import")
+        assert [new.id for _, new in diff.moved] == ["huddle"]
+        assert len(await pending_changes(store, fake.guild.id)) == 1
+
+    bot = await runner.start(QIWEEK_PROGRAMME=path)
+    await fake.wait_for(
+        lambda: all(fake.dms(name) for name in names), timeout=20, message="every member"
+    )
+    await fake.wait_for(lambda: notices(fake), timeout=10, message="the channel notice")
+    await asyncio.sleep(0.5)  # anything duplicated would arrive now
+    assert await pending_changes(bot.store, fake.guild.id) == []
+    assert await changes_store.pending_notices(bot.store, fake.guild.id) == []
+    assert {name: len(fake.dms(name)) for name in names} == dict.fromkeys(names, 1)
+    moved_ts = f"<t:{int(moved.timestamp())}:f>"
+    assert all(moved_ts in fake.dms(name)[0]["content"] for name in names)
+    assert len(notices(fake)) == 1
+    assert (await bot.ledger.counts(fake.guild.id, "change-dm")) == {"sent": len(names)}
+
+    # A further restart sends nothing.
     await runner.restart(QIWEEK_PROGRAMME=path)
     await asyncio.sleep(0.5)
     assert {name: len(fake.dms(name)) for name in names} == dict.fromkeys(names, 1)

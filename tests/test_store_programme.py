@@ -22,6 +22,8 @@ from bot.store.programme import (
     is_cancelled,
     load_programme,
     loaded_at,
+    mark_change_handled,
+    pending_changes,
     programme_source,
     replace_programme,
 )
@@ -182,3 +184,32 @@ async def test_a_failed_replace_leaves_the_stored_programme_as_it_was(store: Sto
     assert loaded is not None and [s.id for s in loaded.sessions] == ["s1", "s2"]
     assert await get_session(store, GUILD, "s3", include_cancelled=True) is None
     assert await programme_source(store, GUILD) == "seed"
+
+
+async def test_a_non_empty_replace_stores_one_pending_change_that_round_trips(
+    store: Store,
+) -> None:
+    await replace_programme(store, GUILD, _programme(_session(1), _session(2)), "seed")
+    (first,) = await pending_changes(store, GUILD)
+    await mark_change_handled(store, first[0])
+    assert await pending_changes(store, GUILD) == []
+
+    changed = _programme(_session(1, title="Renamed"), _session(3))
+    diff = await replace_programme(store, GUILD, changed, "import")
+    assert not diff.is_empty
+    pending = await pending_changes(store, GUILD)
+    assert len(pending) == 1
+    change_id, stored = pending[0]
+    assert stored == diff
+    assert stored.changed[0][0].title == "Session 1" and stored.changed[0][1].title == "Renamed"
+    assert [s.id for s in stored.added] == ["s3"] and [s.id for s in stored.removed] == ["s2"]
+    assert await pending_changes(store, OTHER) == []
+
+    # The same content again: an empty diff, and nothing more in the outbox.
+    assert (await replace_programme(store, GUILD, changed, "import")).is_empty
+    assert [cid for cid, _ in await pending_changes(store, GUILD)] == [change_id]
+
+    await mark_change_handled(store, change_id)
+    assert await pending_changes(store, GUILD) == []
+    await mark_change_handled(store, change_id)  # again: a no-op
+    assert await pending_changes(store, GUILD) == []

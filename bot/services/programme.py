@@ -2,8 +2,10 @@
 
 Published as ``bot.services.programme`` by ``cogs/programme.py``. Other features use it to read
 sessions (`get_programme`, `get_session`, `search`) and to hear about changes
-(`add_change_listener`): a listener runs after a non-empty change has been stored *and* the
-schedule re-planned, so it sees the new programme and the new jobs.
+(`add_change_listener`): a listener runs after a non-empty change has been stored, and the
+schedule is re-planned right after the listeners (they record durable work first). Each change
+is stored in an outbox with the programme (one transaction) and marked handled once the
+listeners have run; a change a stop left unhandled is told at the guild's next preparation.
 
 The daily post goes through the delivery ledger twice over: the day's key
 (``daily:{guild}:{date}``) is claimed first and confirmed once every message is out, and each
@@ -145,6 +147,7 @@ class ProgrammeService:
         self._generation: dict[int, int] = {}
         self._locks: dict[int, asyncio.Lock] = {}
         self._listeners: list[ChangeListener] = []
+        self._outbox_locks: dict[int, asyncio.Lock] = {}
 
     # ------------------------------------------------------------------ reading
 
@@ -219,24 +222,55 @@ class ProgrammeService:
             finally:
                 self._invalidate(guild_id)
 
+    def _outbox_lock(self, guild_id: int) -> asyncio.Lock:
+        return self._outbox_locks.setdefault(guild_id, asyncio.Lock())
+
     async def _after_change(self, guild_id: int, diff: ProgrammeDiff) -> None:
         """Tell the listeners (never letting one stop the rest), then re-plan the guild at once.
 
         Listeners come first because they record durable work (the interest feature stores
-        its change notices): the sooner after the programme's commit, the smaller the window in
-        which a stop could lose it. Re-planning all planners is the slower step.
+        its change notices). The change itself was stored in the outbox with the programme, so
+        a stop before every listener has run loses nothing: the next preparation replays it.
+        Re-planning all planners is the slower step.
         """
         if not diff.is_empty:
-            for listener in list(self._listeners):
-                try:
-                    await listener(guild_id, diff)
-                except Exception:
-                    log.exception("change listener %r failed for guild %s", listener, guild_id)
+            await self._deliver_pending(guild_id)
         await self.schedule.replan(guild_id)
+
+    async def _tell_listeners(self, guild_id: int, diff: ProgrammeDiff) -> None:
+        for listener in list(self._listeners):
+            try:
+                await listener(guild_id, diff)
+            except Exception:
+                log.exception("change listener %r failed for guild %s", listener, guild_id)
+
+    async def _deliver_pending(self, guild_id: int) -> int:
+        """Tell the listeners every stored change not yet handled (oldest first), marking each
+        handled once every listener has run (one that raised is logged and counts as run).
+        Returns how many changes were told."""
+        async with self._outbox_lock(guild_id):
+            pending = await programme_store.pending_changes(self.store, guild_id)
+            for change_id, diff in pending:
+                await self._tell_listeners(guild_id, diff)
+                await programme_store.mark_change_handled(self.store, change_id)
+            return len(pending)
+
+    async def _replay_pending(self, guild_id: int) -> None:
+        """Changes stored but never told (the process stopped right after the commit): tell
+        them now, before the seed file is looked at (the guild is re-planned afterwards)."""
+        replayed = await self._deliver_pending(guild_id)
+        if replayed:
+            log.info(
+                "guild %s: %d stored programme change(s) told to listeners after a restart",
+                guild_id,
+                replayed,
+            )
 
     async def seed(self, guild_id: int) -> ProgrammeDiff | None:
         """Load ``QIWEEK_PROGRAMME`` for a guild that has not imported its own programme.
 
+        First, changes stored but never told to the listeners (a stop right after a replace
+        committed) are told now, whatever the programme's source.
         A changed file yields a diff (applied, re-planned, announced to listeners); a bad file
         is logged with every problem and the programme already stored stays in force.
         """
@@ -251,6 +285,7 @@ class ProgrammeService:
             return None
 
     async def _seed(self, guild_id: int) -> ProgrammeDiff | None:
+        await self._replay_pending(guild_id)
         source = await programme_store.programme_source(self.store, guild_id)
         if source == "import":
             log.info("guild %s uses its imported programme; the seed file is not applied", guild_id)

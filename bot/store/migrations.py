@@ -164,4 +164,18 @@ MIGRATIONS: list[str] = [
     CREATE INDEX share_removals_by_author ON share_removals (guild_id, author_id);
     CREATE INDEX share_removals_by_time ON share_removals (guild_id, removed_at);
     """,
+    # 4: the programme-change outbox. `replace_programme` records each non-empty diff in the
+    # same transaction as the new programme; the programme service marks it handled once every
+    # change listener has run, and replays what is still pending at the next guild preparation
+    # (a stop between the commit and the listeners would otherwise lose the change).
+    """
+    CREATE TABLE programme_changes (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        guild_id   INTEGER NOT NULL,
+        diff_json  TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        handled_at TEXT
+    );
+    CREATE INDEX programme_changes_pending ON programme_changes (guild_id, handled_at, id);
+    """,
 ]

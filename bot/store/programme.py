@@ -150,7 +150,54 @@ async def replace_programme(
                 now,
             ),
         )
+        if not diff.is_empty:
+            # The outbox: committed with the programme, so a stop before the change listeners
+            # have run leaves it pending for the next start (see `pending_changes`).
+            await db.execute(
+                "INSERT INTO programme_changes (guild_id, diff_json, created_at) VALUES (?, ?, ?)",
+                (guild_id, diff_to_json(diff), now),
+            )
     return diff
+
+
+def diff_to_json(diff: ProgrammeDiff) -> str:
+    """A diff as JSON text (sessions via `Session.to_dict`; changes as [old, new] pairs)."""
+    payload = {
+        "added": [s.to_dict() for s in diff.added],
+        "changed": [[old.to_dict(), new.to_dict()] for old, new in diff.changed],
+        "removed": [s.to_dict() for s in diff.removed],
+    }
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+
+def diff_from_json(text: str) -> ProgrammeDiff:
+    """Inverse of :func:`diff_to_json`."""
+    data = json.loads(text)
+    return ProgrammeDiff(
+        added=tuple(Session.from_dict(s) for s in data.get("added", ())),
+        changed=tuple(
+            (Session.from_dict(old), Session.from_dict(new)) for old, new in data.get("changed", ())
+        ),
+        removed=tuple(Session.from_dict(s) for s in data.get("removed", ())),
+    )
+
+
+async def pending_changes(store: Store, guild_id: int) -> list[tuple[int, ProgrammeDiff]]:
+    """The guild's stored programme changes whose listeners have not all run yet, oldest first."""
+    async with store.db.execute(
+        "SELECT id, diff_json FROM programme_changes"
+        " WHERE guild_id = ? AND handled_at IS NULL ORDER BY id",
+        (guild_id,),
+    ) as cur:
+        return [(int(row["id"]), diff_from_json(row["diff_json"])) async for row in cur]
+
+
+async def mark_change_handled(store: Store, change_id: int) -> None:
+    """Record that every change listener has run for this change (it is not replayed again)."""
+    await store.db.execute(
+        "UPDATE programme_changes SET handled_at = ? WHERE id = ? AND handled_at IS NULL",
+        (to_db(store.clock()), change_id),
+    )
 
 
 async def load_programme(store: Store, guild_id: int) -> Programme | None:
@@ -216,11 +263,15 @@ __all__ = [
     "active_sessions",
     "content_hash",
     "diff_against_stored",
+    "diff_from_json",
+    "diff_to_json",
     "get_session",
     "has_programme",
     "is_cancelled",
     "load_programme",
     "loaded_at",
+    "mark_change_handled",
+    "pending_changes",
     "programme_source",
     "replace_programme",
 ]
