@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from bot.programme import DAY_RANGE, MAX_YEAR, MIN_YEAR
+from bot.programme import iso_day, weekday_named
 
 __all__ = [
     "ACCEPTED_DIGEST_DAYS",
@@ -338,8 +338,6 @@ ACCEPTED_DIGEST_DAYS = (
     "today, yesterday, a weekday (Monday or Mon: that day of the event week, or the most recent "
     "one when there is no event), or a date as YYYY-MM-DD (e.g. 2026-09-14)"
 )
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_ISO_DAY = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 
 
 def parse_digest_day(
@@ -355,24 +353,17 @@ def parse_digest_day(
         return today
     if value == "yesterday":
         return today - timedelta(days=1)
-    for index, name in enumerate(_WEEKDAYS):
-        if value == name or (len(value) >= 3 and name.startswith(value)):
-            if event_week is not None:
-                first, last = event_week
-                span = (last - first).days
-                for offset in range(span + 1):
-                    candidate = first + timedelta(days=offset)
-                    if candidate.weekday() == index:
-                        return candidate
-            return today - timedelta(days=(today.weekday() - index) % 7)
-    match = _ISO_DAY.fullmatch(value)
-    if match:
-        try:
-            found = date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
-        except ValueError:
-            raise ValueError(f"{text!r} is not a real date. Use {ACCEPTED_DIGEST_DAYS}.") from None
-        # The ends of the calendar would overflow the day's bounds (and no digest is there).
-        if not MIN_YEAR <= found.year <= MAX_YEAR:
-            raise ValueError(f"{text!r} is too far away: {DAY_RANGE}.")
+    index = weekday_named(value)
+    if index is not None:
+        if event_week is not None:
+            first, last = event_week
+            span = (last - first).days
+            for offset in range(span + 1):
+                candidate = first + timedelta(days=offset)
+                if candidate.weekday() == index:
+                    return candidate
+        return today - timedelta(days=(today.weekday() - index) % 7)
+    found = iso_day(value, text=text, accepted=ACCEPTED_DIGEST_DAYS)
+    if found is not None:
         return found
     raise ValueError(f"I can't read {text!r} as a day. Use {ACCEPTED_DIGEST_DAYS}.")
