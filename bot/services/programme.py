@@ -271,7 +271,8 @@ class ProgrammeService:
 
         First, changes stored but never told to the listeners (a stop right after a replace
         committed) are told now, whatever the programme's source.
-        A changed file yields a diff (applied, re-planned, announced to listeners); a bad file
+        A changed file yields a diff (applied and announced to listeners; the guild's re-plan
+        follows in `prepare_guild`); a bad file
         is logged with every problem and the programme already stored stays in force.
         """
         try:
@@ -317,7 +318,9 @@ class ProgrammeService:
             len(diff.changed),
             len(diff.removed),
         )
-        await self._after_change(guild_id, diff)
+        # Only the listeners: the seed runs as a guild preparer, and `prepare_guild` re-plans
+        # the guild right after every preparer (re-planning here too would do it twice).
+        await self._deliver_pending(guild_id)
         return diff
 
     async def preview_import(self, guild_id: int, data: bytes, filename: str) -> ImportPreview:
