@@ -23,17 +23,33 @@ def clean_env(**values: str) -> dict[str, str]:
     return env
 
 
-async def run_cli(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
+def fake_env(fake: FakeDiscord, tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of a bot process pointed at the fake Discord, with its own database."""
+    return clean_env(
+        DISCORD_TOKEN=fake.token,
+        DISCORD_API_BASE=fake.api_base,
+        DISCORD_GATEWAY_URL=fake.gateway_url,
+        QIWEEK_GUILD_ID=str(fake.guild.id),
+        QIWEEK_DB=str(tmp_path / "bot.db"),
+        QIWEEK_PROGRAMME=str(ROOT / "data" / "programme.yaml"),
+        **extra,
+    )
+
+
+async def start_bot(env: dict[str, str], cwd: Path, *args: str) -> asyncio.subprocess.Process:
+    """Start `python <args>` (the bot) with its output captured."""
+    return await asyncio.create_subprocess_exec(
         sys.executable,
-        "-m",
-        "bot",
         *args,
         env=env,
         cwd=cwd,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+async def run_cli(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
+    proc = await start_bot(env, cwd, "-m", "bot", *args)
     out, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
@@ -202,27 +218,8 @@ async def test_preview_reads_each_server_from_the_database_read_only(tmp_path: P
 async def test_run_connects_answers_help_and_stops_cleanly_on_sigterm(
     fake_discord: FakeDiscord, tmp_path: Path
 ) -> None:
-    env = clean_env(
-        DISCORD_TOKEN=fake_discord.token,
-        DISCORD_API_BASE=fake_discord.api_base,
-        DISCORD_GATEWAY_URL=fake_discord.gateway_url,
-        QIWEEK_GUILD_ID=str(fake_discord.guild.id),
-        QIWEEK_DB=str(tmp_path / "bot.db"),
-        QIWEEK_PROGRAMME=str(ROOT / "data" / "programme.yaml"),
-        PYTHONWARNINGS="always",
-        PYTHONASYNCIODEBUG="0",
-    )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-X",
-        "dev",
-        "-m",
-        "bot",
-        env=env,
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    env = fake_env(fake_discord, tmp_path, PYTHONWARNINGS="always", PYTHONASYNCIODEBUG="0")
+    proc = await start_bot(env, tmp_path, "-X", "dev", "-m", "bot")
     try:
         await fake_discord.wait_for(
             lambda: any(c["name"] == "help" for c in fake_discord.synced_commands()),
@@ -249,24 +246,7 @@ async def test_run_connects_answers_help_and_stops_cleanly_on_sigterm(
 
 @pytest.mark.parametrize("signame", ["SIGINT"])
 async def test_sigint_also_exits_0(fake_discord: FakeDiscord, tmp_path: Path, signame: str) -> None:
-    env = clean_env(
-        DISCORD_TOKEN=fake_discord.token,
-        DISCORD_API_BASE=fake_discord.api_base,
-        DISCORD_GATEWAY_URL=fake_discord.gateway_url,
-        QIWEEK_GUILD_ID=str(fake_discord.guild.id),
-        QIWEEK_DB=str(tmp_path / "bot.db"),
-        QIWEEK_PROGRAMME=str(ROOT / "data" / "programme.yaml"),
-    )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        env=env,
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    proc = await start_bot(fake_env(fake_discord, tmp_path), tmp_path, "-m", "bot", "run")
     try:
         await fake_discord.wait_connected(timeout=20)
         await fake_discord.wait_for(lambda: fake_discord.synced_commands(), timeout=20)

@@ -384,15 +384,20 @@ async def test_missed_while_down_is_recorded_and_the_author_told(
     assert len(fake.bot_messages("announcements")) == 1 and len(fake.dms("organiser")) == 1
 
 
+async def register_for_welcome(runner: BotRunner, fake: FakeDiscord, *users: str) -> None:
+    """Before start: the sample programme stored, and `users` registered for its opening."""
+    async with Store(runner.db_path) as store:
+        programme = load_programme(SAMPLE_PROGRAMME, "Europe/London")
+        await replace_programme(store, fake.guild.id, programme, "seed")
+        for user in users:
+            await add_interest(store, fake.guild.id, "opening-welcome", fake.users[user])
+
+
 async def test_session_announcement_is_dmed_to_registered_members(
     runner: BotRunner, fake_discord: FakeDiscord
 ) -> None:
     fake = fake_discord
-    async with Store(runner.db_path) as store:
-        programme = load_programme(SAMPLE_PROGRAMME, "Europe/London")
-        await replace_programme(store, fake.guild.id, programme, "seed")
-        for user in ("member", "member2"):
-            await add_interest(store, fake.guild.id, "opening-welcome", fake.users[user])
+    await register_for_welcome(runner, fake, "member", "member2")
     bot = await runner.start()
     choices = await fake.autocomplete(
         "organiser", "organiser announce", focused="session", session="welcome"
@@ -420,11 +425,7 @@ async def test_members_with_reminders_off_get_no_announcement_dm(
     runner: BotRunner, fake_discord: FakeDiscord
 ) -> None:
     fake = fake_discord
-    async with Store(runner.db_path) as store:
-        programme = load_programme(SAMPLE_PROGRAMME, "Europe/London")
-        await replace_programme(store, fake.guild.id, programme, "seed")
-        for user in ("member", "member2"):
-            await add_interest(store, fake.guild.id, "opening-welcome", fake.users[user])
+    await register_for_welcome(runner, fake, "member", "member2")
     bot = await runner.start()
     off = await fake.slash("member2", "reminders", setting="off")
     answer = await off.response()

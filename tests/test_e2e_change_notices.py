@@ -19,21 +19,7 @@ from bot.store.programme import pending_changes, replace_programme
 from tests.fakediscord import FakeDiscord
 from tests.harness import BotRunner
 from tests.test_e2e_interest import now, write_programme
-from tests.test_e2e_reminders import register
-
-
-async def import_programme(fake: FakeDiscord, name: str, data: bytes) -> None:
-    """`/organiser import-programme` with the file, then press Confirm."""
-    upload = fake.attachment(name, data, "application/x-yaml")
-    it = await fake.slash("organiser", "organiser import-programme", file=upload)
-    summary = await it.followups(1, timeout=10)
-    confirm = next(
-        c["custom_id"]
-        for row in summary[-1]["components"]
-        for c in row["components"]
-        if "Confirm" in str(c.get("label"))
-    )
-    await (await fake.click("organiser", summary[-1], confirm)).response(timeout=10)
+from tests.test_e2e_reminders import import_programme, register
 
 
 def notices(fake: FakeDiscord) -> list[dict[str, Any]]:

@@ -33,6 +33,27 @@ def session_in(seconds: float, session_id: str = "huddle", **extra: Any) -> dict
     return {"id": session_id, "title": "Safety huddle", "start": start, **extra}
 
 
+async def import_programme(
+    fake: FakeDiscord,
+    name: str,
+    data: bytes,
+    *,
+    wait: float = 10.0,
+    response_wait: float = 10.0,
+) -> None:
+    """`/organiser import-programme` with the file, then press Confirm."""
+    upload = fake.attachment(name, data, "application/x-yaml")
+    it = await fake.slash("organiser", "organiser import-programme", file=upload)
+    summary = await it.followups(1, timeout=wait)
+    confirm = next(
+        c["custom_id"]
+        for row in summary[-1]["components"]
+        for c in row["components"]
+        if "Confirm" in str(c.get("label"))
+    )
+    await (await fake.click("organiser", summary[-1], confirm)).response(timeout=response_wait)
+
+
 async def register(fake: FakeDiscord, users: list[str], session_id: str) -> None:
     interactions = await asyncio.gather(
         *(fake.slash(user, "interested", session=session_id) for user in users)
@@ -219,16 +240,7 @@ async def test_a_moved_session_is_told_once_and_its_reminders_replanned(
     sessions[0]["start"] = moved
     del sessions[1]  # the café is cancelled
     new_file = write_programme(tmp_path / "new.yaml", sessions)
-    upload = fake.attachment("new.yaml", new_file.read_bytes(), "application/x-yaml")
-    it = await fake.slash("organiser", "organiser import-programme", file=upload)
-    summary = await it.followups(1, timeout=5)
-    confirm = next(
-        c["custom_id"]
-        for row in summary[-1]["components"]
-        for c in row["components"]
-        if "Confirm" in str(c.get("label"))
-    )
-    await (await fake.click("organiser", summary[-1], confirm)).response()
+    await import_programme(fake, "new.yaml", new_file.read_bytes(), wait=5, response_wait=3)
 
     def notices() -> list[dict[str, Any]]:
         return [m for m in fake.bot_messages("programme") if "Programme change" in m["content"]]

@@ -134,13 +134,13 @@ async def test_a_late_daily_job_closes_its_claim_when_the_day_is_over(store: Sto
     assert status is not None and status[0] == "skipped"
 
 
-async def test_digest_of_a_past_day_closes_every_claimed_part(store: Store) -> None:
-    ledger = Ledger(store)
+def digest_service(store: Store, ledger: Ledger) -> DigestService:
+    """A digest service on the test's store and clock; no Discord client (nothing is sent)."""
 
     async def programmes(guild_id: int) -> Programme | None:
         return await programme_store.load_programme(store, guild_id)
 
-    service = DigestService(
+    return DigestService(
         client=None,  # type: ignore[arg-type]
         store=store,
         settings=Settings(),
@@ -149,6 +149,11 @@ async def test_digest_of_a_past_day_closes_every_claimed_part(store: Store) -> N
         clock=_clock,
         programmes=programmes,
     )
+
+
+async def test_digest_of_a_past_day_closes_every_claimed_part(store: Store) -> None:
+    ledger = Ledger(store)
+    service = digest_service(store, ledger)
     prefix = f"digest:{GUILD}:{MONDAY.isoformat()}"
     await _leave_claimed(store, f"{prefix}:1")
     await _leave_claimed(store, f"{prefix}:2")
@@ -165,19 +170,7 @@ async def test_digest_of_a_past_day_closes_every_claimed_part(store: Store) -> N
 
 async def test_digest_run_late_closes_the_claim_itself(store: Store) -> None:
     ledger = Ledger(store)
-
-    async def programmes(guild_id: int) -> Programme | None:
-        return await programme_store.load_programme(store, guild_id)
-
-    service = DigestService(
-        client=None,  # type: ignore[arg-type]
-        store=store,
-        settings=Settings(),
-        ledger=ledger,
-        schedule=Schedule(clock=_clock),
-        clock=_clock,
-        programmes=programmes,
-    )
+    service = digest_service(store, ledger)
     key = f"digest:{GUILD}:{MONDAY.isoformat()}:1"
     await _leave_claimed(store, key)
     assert await service.run_daily(GUILD, MONDAY) == 0
