@@ -29,7 +29,7 @@ if str(ROOT) not in sys.path:
 
 from bot.programme import combine_local, parse_day  # noqa: E402
 from bot.render.programme import day_parts  # noqa: E402
-from tests.fakediscord import FakeDiscord  # noqa: E402
+from bot.sandbox import FakeDiscord  # noqa: E402
 from tests.harness import BotRunner  # noqa: E402
 
 LONDON = ZoneInfo("Europe/London")

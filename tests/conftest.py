@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest_asyncio
 
-from tests.fakediscord import FakeDiscord
+from bot.sandbox import FakeDiscord
 from tests.harness import BotRunner
 
-pytest_plugins = ["tests.fakediscord.pytest_plugin"]
+pytest_plugins = ["tests.sandbox_plugin"]
 
 
 @pytest_asyncio.fixture

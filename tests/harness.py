@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.client import QIWeekBot
-from bot.clock import Clock, utc_now
+from bot.clock import Clock, to_db, utc_now
 from bot.config import Settings, parse_settings
+from bot.sandbox import FakeDiscord
 from bot.schedule import Schedule
 from bot.store import Store
-from tests.fakediscord import FakeDiscord
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_PROGRAMME = ROOT / "data" / "programme.yaml"
+TEST_DATA = ROOT / "tests" / "data"
 
 
 class BotRunner:
@@ -100,3 +103,121 @@ class BotRunner:
     async def restart(self, **kwargs: Any) -> QIWeekBot:
         await self.stop()
         return await self.start(**kwargs)
+
+
+# --- shared helpers for e2e and store tests (moved out of the test modules) ---
+
+
+def button(message: dict[str, Any], label: str) -> str:
+    return next(c["custom_id"] for c in components(message) if c.get("label") == label)
+
+
+def text_of(message: dict[str, Any]) -> str:
+    parts = [message.get("content") or ""]
+    for embed in message.get("embeds") or []:
+        parts.append(embed.get("title") or "")
+        parts.append(embed.get("description") or "")
+        parts.extend(f"{f['name']}\n{f['value']}" for f in embed.get("fields") or [])
+        parts.append((embed.get("footer") or {}).get("text") or "")
+    return "\n".join(parts)
+
+
+def components(message: dict[str, Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    stack = list(message.get("components") or [])
+    while stack:
+        comp = stack.pop(0)
+        found.append(comp)
+        stack.extend(comp.get("components") or [])
+    return found
+
+
+def fixed(moment: datetime) -> Callable[[], datetime]:
+    return lambda: moment
+
+
+# Monday of the sample week, 07:00 BST: before the 08:00 daily post, so nothing posts itself.
+SAMPLE_MONDAY_MORNING = datetime(2026, 9, 14, 6, 0, tzinfo=UTC)
+
+
+EPHEMERAL = 64
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def write_programme(path: Path, sessions: list[dict[str, Any]]) -> Path:
+    """A YAML programme whose sessions start at given aware datetimes (relative to real now)."""
+    lines = ["event:", "  name: Test QI Week", "  timezone: Europe/London", "sessions:"]
+    for s in sessions:
+        start: datetime = s["start"]
+        end: datetime = s.get("end") or start + timedelta(minutes=s.get("minutes", 45))
+        lines += [
+            f"  - id: {s['id']}",
+            f'    title: "{s.get("title", s["id"].replace("-", " ").title())}"',
+            f"    start: {start.isoformat(timespec='seconds')}",
+            f"    end: {end.isoformat(timespec='seconds')}",
+            f"    host: {s.get('host', 'Example NHS Trust')}",
+            f"    join_url: https://example.org/join/{s['id']}",
+        ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+async def register(fake: FakeDiscord, users: list[str], session_id: str) -> None:
+    interactions = await asyncio.gather(
+        *(fake.slash(user, "interested", session=session_id) for user in users)
+    )
+    for it in interactions:
+        assert "registered" in str((await it.response(timeout=5))["data"]["content"])
+
+
+async def import_programme(
+    fake: FakeDiscord,
+    name: str,
+    data: bytes,
+    *,
+    wait: float = 10.0,
+    response_wait: float = 10.0,
+) -> None:
+    """`/organiser import-programme` with the file, then press Confirm."""
+    upload = fake.attachment(name, data, "application/x-yaml")
+    it = await fake.slash("organiser", "organiser import-programme", file=upload)
+    summary = await it.followups(1, timeout=wait)
+    confirm = next(
+        c["custom_id"]
+        for row in summary[-1]["components"]
+        for c in row["components"]
+        if "Confirm" in str(c.get("label"))
+    )
+    await (await fake.click("organiser", summary[-1], confirm)).response(timeout=response_wait)
+
+
+async def add_share(store: Store, message_id: int, author: int, at: datetime) -> None:
+    await store.db.execute(
+        "INSERT INTO shares (message_id, guild_id, channel_id, author_id, author_name, content,"
+        " jump_url, created_at) VALUES (?, ?, 1, ?, 'x', '#QIWeek', 'https://x', ?)",
+        (message_id, GUILD, author, to_db(at)),
+    )
+    await store.db.commit()
+
+
+async def add_session(
+    store: Store, session_id: str, title: str, start: datetime, *, cancelled: bool = False
+) -> None:
+    await store.db.execute(
+        "INSERT INTO sessions (guild_id, session_id, title, start_utc, end_utc, cancelled)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (GUILD, session_id, title, to_db(start), to_db(start + timedelta(hours=1)), cancelled),
+    )
+    await store.db.commit()
+
+
+T0 = datetime(2026, 9, 14, 8, 0, tzinfo=UTC)
+
+
+LONDON = ZoneInfo("Europe/London")
+
+
+GUILD = 1001

@@ -150,7 +150,7 @@ async def test_audit_trail(tmp_path: Path) -> None:
 
 def test_repositories_never_commit_by_hand() -> None:
     """Autocommit plus `Store.transaction()`: a stray commit() would end another's transaction."""
-    root = Path(__file__).resolve().parent.parent / "bot"
+    root = Path(__file__).resolve().parents[3] / "bot"
     offenders = [
         str(path.relative_to(root))
         for path in root.rglob("*.py")

@@ -1,4 +1,4 @@
-"""Proves tests/fakediscord against the real discord.py client (a minimal bot defined here)."""
+"""Proves bot/sandbox against the real discord.py client (a minimal bot defined here)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from tests.fakediscord import FakeDiscord
-from tests.fakediscord.pytest_plugin import connected
+from bot.sandbox import FakeDiscord
+from tests.sandbox_plugin import connected
 
 SESSIONS = ["QI basics", "QI in primary care", "Measurement for improvement", "Quiz night"]
 
@@ -482,7 +482,7 @@ async def test_stop_leaves_no_warnings() -> None:
 
 
 def test_limits_module() -> None:
-    from tests.fakediscord import limits
+    from bot.sandbox import limits
 
     assert limits.validate_message({"content": "x" * 2000}) == {}
     assert "content" in limits.validate_message({"content": "x" * 2001})

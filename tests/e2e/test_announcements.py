@@ -16,6 +16,7 @@ import pytest
 
 from bot.clock import utc_now
 from bot.programme import load_programme
+from bot.sandbox import FakeDiscord
 from bot.services.announcements import dm_key, post_key
 from bot.store import Claim, Ledger, Store
 from bot.store import announcements as ann
@@ -23,7 +24,6 @@ from bot.store.interest import add_interest
 from bot.store.ledger import nonce_for
 from bot.store.programme import replace_programme
 from cogs.announcements import CANCEL_ID, MODAL_ID, SEND_ID
-from tests.fakediscord import FakeDiscord
 from tests.harness import SAMPLE_PROGRAMME, BotRunner
 
 EPHEMERAL = 64

@@ -28,7 +28,7 @@ from bot.store.programme import (
     replace_programme,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 GUILD = 111
 OTHER = 222
 MONDAY = datetime(2026, 9, 14, 8, 30, tzinfo=UTC)

@@ -20,7 +20,7 @@ from bot.render.programme import (
     session_pages,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 TZ = "Europe/London"
 MONDAY = date(2026, 9, 14)
 

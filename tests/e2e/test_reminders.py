@@ -12,54 +12,20 @@ from typing import Any
 
 from bot.clock import to_db
 from bot.programme import ProgrammeDiff, Session
+from bot.sandbox import FakeDiscord
 from bot.services.fanout import Pacer, context_for
 from bot.services.interest import dm_key, reminder_key
 from bot.store import Ledger, Store
 from bot.store import interest as interest_store
-from tests.fakediscord import FakeDiscord
-from tests.harness import BotRunner
-from tests.test_e2e_interest import write_programme
+from tests.harness import BotRunner, import_programme, now, register, write_programme
 
 LEAD = 1  # minute: QIWEEK_REMINDER_LEADS=1, so a session 60 s + a few seconds ahead is due now
-
-
-def now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
 
 
 def session_in(seconds: float, session_id: str = "huddle", **extra: Any) -> dict[str, Any]:
     """A session whose 1-minute reminder is due `seconds` from now."""
     start = now() + timedelta(seconds=60 + seconds)
     return {"id": session_id, "title": "Safety huddle", "start": start, **extra}
-
-
-async def import_programme(
-    fake: FakeDiscord,
-    name: str,
-    data: bytes,
-    *,
-    wait: float = 10.0,
-    response_wait: float = 10.0,
-) -> None:
-    """`/organiser import-programme` with the file, then press Confirm."""
-    upload = fake.attachment(name, data, "application/x-yaml")
-    it = await fake.slash("organiser", "organiser import-programme", file=upload)
-    summary = await it.followups(1, timeout=wait)
-    confirm = next(
-        c["custom_id"]
-        for row in summary[-1]["components"]
-        for c in row["components"]
-        if "Confirm" in str(c.get("label"))
-    )
-    await (await fake.click("organiser", summary[-1], confirm)).response(timeout=response_wait)
-
-
-async def register(fake: FakeDiscord, users: list[str], session_id: str) -> None:
-    interactions = await asyncio.gather(
-        *(fake.slash(user, "interested", session=session_id) for user in users)
-    )
-    for it in interactions:
-        assert "registered" in str((await it.response(timeout=5))["data"]["content"])
 
 
 async def settled(bot: Any, key: str) -> Any:

@@ -3,41 +3,19 @@ select; `/my-sessions` with an .ics file; `/reminders` settings and their errors
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import icalendar
 
 from bot import ids
+from bot.sandbox import FakeDiscord
 from bot.store import interest as interest_store
 from bot.store import prefs as prefs_store
-from tests.fakediscord import FakeDiscord
-from tests.harness import BotRunner
+from tests.harness import BotRunner, now, write_programme
 
 EPHEMERAL = 64
-
-
-def write_programme(path: Path, sessions: list[dict[str, Any]]) -> Path:
-    """A YAML programme whose sessions start at given aware datetimes (relative to real now)."""
-    lines = ["event:", "  name: Test QI Week", "  timezone: Europe/London", "sessions:"]
-    for s in sessions:
-        start: datetime = s["start"]
-        end: datetime = s.get("end") or start + timedelta(minutes=s.get("minutes", 45))
-        lines += [
-            f"  - id: {s['id']}",
-            f'    title: "{s.get("title", s["id"].replace("-", " ").title())}"',
-            f"    start: {start.isoformat(timespec='seconds')}",
-            f"    end: {end.isoformat(timespec='seconds')}",
-            f"    host: {s.get('host', 'Example NHS Trust')}",
-            f"    join_url: https://example.org/join/{s['id']}",
-        ]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
 
 
 def content(response: dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ from discord import app_commands
 
 from bot.client import GENERIC_ERROR, discover_extensions
 from bot.errors import UserFacingError
-from tests.fakediscord import FakeDiscord
+from bot.sandbox import FakeDiscord
 from tests.harness import BotRunner
 
 EPHEMERAL = 64

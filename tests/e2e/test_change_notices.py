@@ -13,13 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from bot.programme import load_programme
+from bot.sandbox import FakeDiscord
 from bot.store import Store
 from bot.store import changes as changes_store
 from bot.store.programme import pending_changes, replace_programme
-from tests.fakediscord import FakeDiscord
-from tests.harness import BotRunner
-from tests.test_e2e_interest import now, write_programme
-from tests.test_e2e_reminders import import_programme, register
+from tests.harness import BotRunner, import_programme, now, register, write_programme
 
 
 def notices(fake: FakeDiscord) -> list[dict[str, Any]]:

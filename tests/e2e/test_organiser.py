@@ -12,12 +12,12 @@ import pytest
 
 from bot.clock import to_db, utc_now
 from bot.programme import load_programme
+from bot.sandbox import FakeDiscord
 from bot.store import Store, audit
 from bot.store.guild_settings import get_config
 from bot.store.interest import add_interest
 from bot.store.programme import replace_programme
 from cogs.announcements import SEND_ID
-from tests.fakediscord import FakeDiscord
 from tests.harness import SAMPLE_PROGRAMME, BotRunner
 
 MANAGE_GUILD = 1 << 5

@@ -10,7 +10,7 @@ import pytest
 from bot.render.announcements import _audit_detail, stats_embeds
 from bot.store import Store, audit, stats
 from bot.store.interest import add_interest
-from tests.test_store_announcements import GUILD, LONDON, T0, add_session, add_share
+from tests.harness import GUILD, LONDON, T0, add_session, add_share
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 import yarl
 
-from . import FakeDiscord
+from bot.sandbox import FakeDiscord
 
 
 @pytest_asyncio.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakediscord import FakeDiscord
+from bot.sandbox import FakeDiscord
 from tests.harness import ROOT
 
 EPHEMERAL = 64

@@ -29,36 +29,27 @@ from bot.programme import (
     load_programme,
     parse_programme,
 )
+from bot.sandbox import FakeDiscord
 from bot.store import audit
 from bot.store.interest import add_interest
 from bot.store.ledger import nonce_for
 from bot.store.programme import programme_source
-from tests.fakediscord import FakeDiscord
-from tests.harness import SAMPLE_PROGRAMME, BotRunner
+from tests.harness import (
+    SAMPLE_MONDAY_MORNING,
+    SAMPLE_PROGRAMME,
+    BotRunner,
+    button,
+    components,
+    fixed,
+    text_of,
+)
 
-EPHEMERAL = 64
 LONDON = ZoneInfo("Europe/London")
-# Monday of the sample week, 07:00 BST: before the 08:00 daily post, so nothing posts itself.
-SAMPLE_MONDAY_MORNING = datetime(2026, 9, 14, 6, 0, tzinfo=UTC)
 MONDAY = date(2026, 9, 14)
-
-
-def fixed(moment: datetime) -> Callable[[], datetime]:
-    return lambda: moment
 
 
 def shifted(delta: timedelta) -> Callable[[], datetime]:
     return lambda: datetime.now(UTC) + delta
-
-
-def components(message: dict[str, Any]) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    stack = list(message.get("components") or [])
-    while stack:
-        comp = stack.pop(0)
-        found.append(comp)
-        stack.extend(comp.get("components") or [])
-    return found
 
 
 def daily_posts(fake: FakeDiscord) -> list[dict[str, Any]]:
@@ -68,16 +59,6 @@ def daily_posts(fake: FakeDiscord) -> list[dict[str, Any]]:
         for m in fake.bot_messages("programme")
         if any(" programme — " in (e.get("title") or "") for e in m.get("embeds") or [])
     ]
-
-
-def text_of(message: dict[str, Any]) -> str:
-    parts = [message.get("content") or ""]
-    for embed in message.get("embeds") or []:
-        parts.append(embed.get("title") or "")
-        parts.append(embed.get("description") or "")
-        parts.extend(f"{f['name']}\n{f['value']}" for f in embed.get("fields") or [])
-        parts.append((embed.get("footer") or {}).get("text") or "")
-    return "\n".join(parts)
 
 
 def write_programme(
@@ -505,10 +486,6 @@ def _changed_sample(extra_day: date) -> bytes:
     return yaml.safe_dump({"event": event, "sessions": sessions}, allow_unicode=True).encode()
 
 
-def _button(message: dict[str, Any], label: str) -> str:
-    return next(c["custom_id"] for c in components(message) if c.get("label") == label)
-
-
 async def test_import_programme_good_file_confirm_applies_and_replans(
     runner: BotRunner, fake_discord: FakeDiscord, tmp_path: Path
 ) -> None:
@@ -535,7 +512,7 @@ async def test_import_programme_good_file_confirm_applies_and_replans(
     assert (await service.get_session(guild, "extra-huddle")) is None  # not yet
     assert heard == []
 
-    click = await fake_discord.click("organiser", summary, _button(summary, "Confirm import"))
+    click = await fake_discord.click("organiser", summary, button(summary, "Confirm import"))
     assert (await click.response())["type"] == 7
     await fake_discord.wait_for(lambda: "Applied" in fake_discord.message(summary["id"])["content"])
     assert components(fake_discord.message(summary["id"])) == []
@@ -561,7 +538,7 @@ async def test_import_programme_cancel_changes_nothing(
     bot = await runner.start()
     guild = fake_discord.guild.id
     before = await bot.services.programme.get_programme(guild)
-    data = (Path(__file__).parent / "data" / "programme" / "spreadsheet.csv").read_bytes()
+    data = (Path(__file__).parents[1] / "data" / "programme" / "spreadsheet.csv").read_bytes()
     it = await fake_discord.slash(
         "organiser",
         "organiser import-programme",
@@ -569,7 +546,7 @@ async def test_import_programme_cancel_changes_nothing(
     )
     summary = await it.wait_original(lambda m: components(m))
     assert "removed" in text_of(summary) and "Poster showcase" in text_of(summary)
-    click = await fake_discord.click("organiser", summary, _button(summary, "Cancel"))
+    click = await fake_discord.click("organiser", summary, button(summary, "Cancel"))
     await click.response()
     assert "nothing was changed" in fake_discord.message(summary["id"])["content"]
     assert await bot.services.programme.get_programme(guild) == before
@@ -603,7 +580,7 @@ async def test_import_programme_bad_file_lists_every_problem_and_changes_nothing
     bot = await runner.start()
     guild = fake_discord.guild.id
     before = await bot.services.programme.get_programme(guild)
-    bad = (Path(__file__).parent / "data" / "programme" / "bad.yaml").read_bytes()
+    bad = (Path(__file__).parents[1] / "data" / "programme" / "bad.yaml").read_bytes()
     with pytest.raises(ProgrammeError) as expected:
         parse_programme(bad, "bad.yaml", "Europe/London")
 

@@ -1,7 +1,7 @@
 """The DM fan-out: exactly once through the ledger, past every failure, paced and bounded.
 
 Every test that needs Discord runs the real discord.py client, connected to the wire-level fake
-(tests/fakediscord), with a real SQLite ledger. Failures are scripted for one member at a time
+(bot/sandbox), with a real SQLite ledger. Failures are scripted for one member at a time
 on that member's own DM channel (``fake.inject`` / ``fake.drop`` on its stable id,
 ``fake.close_dms``), and what Discord received is read back from the fake. Pure arithmetic
 (`fanout_seconds`, `Pacer` spacing, `context_for`) stays as plain unit tests.
@@ -25,6 +25,7 @@ import discord
 import pytest
 import pytest_asyncio
 
+from bot.sandbox import FakeDiscord, RequestRecord
 from bot.services.fanout import (
     GLOBAL_LIMIT,
     TARGET_RATE,
@@ -38,8 +39,7 @@ from bot.services.fanout import (
 )
 from bot.store import Claim, Ledger, Store
 from bot.store.ledger import nonce_for
-from tests.fakediscord import FakeDiscord, RequestRecord
-from tests.fakediscord.pytest_plugin import connected as connect_client
+from tests.sandbox_plugin import connected as connect_client
 
 GUILD = 1
 OPEN_DM = r"^/users/@me/channels$"

@@ -29,8 +29,8 @@ from bot.programme import (
     slugify,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(__file__).resolve().parent / "data" / "programme"
+ROOT = Path(__file__).resolve().parents[3]
+DATA = ROOT / "tests" / "data" / "programme"
 LONDON = ZoneInfo("Europe/London")
 TZ = "Europe/London"
 

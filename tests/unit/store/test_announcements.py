@@ -6,7 +6,6 @@ import csv
 import io
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import discord
 import pytest
@@ -25,11 +24,9 @@ from bot.services.announcements import GRACE, Timing, timing
 from bot.store import Store, audit, stats
 from bot.store import announcements as ann
 from bot.store.interest import add_interest
+from tests.harness import GUILD, LONDON, T0, add_session, add_share
 
-GUILD = 1001
 OTHER = 2002
-LONDON = ZoneInfo("Europe/London")
-T0 = datetime(2026, 9, 14, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -48,26 +45,6 @@ async def make(store: Store, **kwargs: object) -> ann.Announcement:
     }
     values.update(kwargs)
     return await ann.create(store, **values)  # type: ignore[arg-type]
-
-
-async def add_session(
-    store: Store, session_id: str, title: str, start: datetime, *, cancelled: bool = False
-) -> None:
-    await store.db.execute(
-        "INSERT INTO sessions (guild_id, session_id, title, start_utc, end_utc, cancelled)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (GUILD, session_id, title, to_db(start), to_db(start + timedelta(hours=1)), cancelled),
-    )
-    await store.db.commit()
-
-
-async def add_share(store: Store, message_id: int, author: int, at: datetime) -> None:
-    await store.db.execute(
-        "INSERT INTO shares (message_id, guild_id, channel_id, author_id, author_name, content,"
-        " jump_url, created_at) VALUES (?, ?, 1, ?, 'x', '#QIWeek', 'https://x', ?)",
-        (message_id, GUILD, author, to_db(at)),
-    )
-    await store.db.commit()
 
 
 # --------------------------------------------------------------------------- announcements

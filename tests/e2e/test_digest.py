@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 
 from bot.client import QIWeekBot
 from bot.programme import combine_local
+from bot.sandbox import FakeDiscord
 from bot.store import audit
 from bot.store import shares as store_shares
-from tests.fakediscord import FakeDiscord
 from tests.harness import BotRunner
 
 EPHEMERAL = 64

@@ -9,14 +9,15 @@ from datetime import UTC, datetime, timedelta
 import yaml
 
 from bot.programme import load_programme
+from bot.sandbox import FakeDiscord
 from bot.store import audit
 from bot.store.interest import add_interest
-from tests.fakediscord import FakeDiscord
-from tests.harness import SAMPLE_PROGRAMME, BotRunner
-from tests.test_e2e_programme import (
+from tests.harness import (
     EPHEMERAL,
     SAMPLE_MONDAY_MORNING,
-    _button,
+    SAMPLE_PROGRAMME,
+    BotRunner,
+    button,
     components,
     fixed,
     text_of,
@@ -59,7 +60,7 @@ async def test_import_confirmation_says_who_is_told_and_the_result_drops_the_que
         f"2 notices in <#{channel}>." in text_of(summary)
     )
 
-    click = await fake_discord.click("organiser", summary, _button(summary, "Confirm import"))
+    click = await fake_discord.click("organiser", summary, button(summary, "Confirm import"))
     await click.response()
     await fake_discord.wait_for(lambda: "Applied" in fake_discord.message(summary["id"])["content"])
     applied = fake_discord.message(summary["id"])

@@ -11,7 +11,7 @@ import pytest
 from bot.calendar import PRODID, ics_filename, session_uid, sessions_ics
 from bot.programme import Session, load_programme, parse_programme
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 9, 1, 9, 15, 42, 123456, tzinfo=UTC)
 
 
