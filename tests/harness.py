@@ -221,3 +221,32 @@ LONDON = ZoneInfo("Europe/London")
 
 
 GUILD = 1001
+
+
+def utc(*args: int) -> datetime:
+    """A UTC datetime from its parts (``utc(2026, 9, 14, 11, 30)``)."""
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+
+
+def programme_problems(
+    data: str | bytes, filename: str = "p.yaml", tz: str = "Europe/London"
+) -> list[str]:
+    """The problems (as ``place: message``) a programme file is refused with; fails if accepted."""
+    import pytest
+
+    from bot.programme import ProgrammeError, parse_programme
+
+    raw = data.encode() if isinstance(data, str) else data
+    with pytest.raises(ProgrammeError) as caught:
+        parse_programme(raw, filename, tz)
+    return [str(p) for p in caught.value.problems]
+
+
+def make_session(title: str, start: datetime, minutes: int = 60, **kwargs: Any) -> Any:
+    """A Session with an id derived as the parser would (London time) unless ``id=`` is given."""
+    from bot.programme import Session, derive_session_id
+
+    sid = kwargs.pop("id", None) or derive_session_id(title, start, "Europe/London")
+    return Session(
+        id=str(sid), title=title, start=start, end=start + timedelta(minutes=minutes), **kwargs
+    )

@@ -160,7 +160,7 @@ class ProgrammeService:
         if guild_id in self._cache:
             return self._cache[guild_id]
         generation = self._generation.get(guild_id, 0)
-        programme = await programme_store.load_programme(self.store, guild_id)
+        programme = await programme_store.read_stored_programme(self.store, guild_id)
         # A replace that finished while we read makes this copy stale: don't cache it.
         if self._generation.get(guild_id, 0) == generation:
             self._cache[guild_id] = programme
