@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from bot.programme.days import iso_day, parse_day, weekday_named
 from bot.programme.diff import ProgrammeDiff, diff_programmes
-from bot.programme.formats import ACCEPTED_EXTENSIONS, FORMATS, load_programme, parse_programme
+from bot.programme.formats import (
+    ACCEPTED_EXTENSIONS,
+    FORMATS,
+    PARSE_TIMEOUT_SECONDS,
+    load_programme,
+    parse_programme,
+    parse_programme_async,
+)
 from bot.programme.model import (
     ACCEPTED_DAY_FORMS,
     ACCEPTED_TIME_FORMS,
@@ -56,6 +63,7 @@ __all__ = [
     "MAX_TAGS",
     "MAX_YEAR",
     "MIN_YEAR",
+    "PARSE_TIMEOUT_SECONDS",
     "SESSION_KEYS",
     "TEXT_LIMITS",
     "DayError",
@@ -79,6 +87,7 @@ __all__ = [
     "parse_component",
     "parse_day",
     "parse_programme",
+    "parse_programme_async",
     "resolve_tz",
     "search_sessions",
     "slugify",

@@ -5,6 +5,7 @@ Problems name the event's number in the file (``event 3``), counting every VEVEN
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -18,18 +19,131 @@ from bot.programme.model import (
     _hashed_slug,
     resolve_tz,
 )
-from bot.programme.validation import ProgrammeFormat, _build_programme, _Raw, _split
+from bot.programme.validation import ProgrammeFormat, _build_programme, _Raw, _short, _split
+from bot.timezones import TimezoneError, check_timezone
+
+#: At most this many distinct TZIDs are named in problems (the rest are counted in "N more").
+_TZID_PROBLEMS = 10
+
+
+def ics_zone_name(tzid: str) -> str | None:
+    """The IANA zone a calendar's TZID names, or None.
+
+    Accepted: an IANA name (``Europe/London``), a Windows name as Outlook writes it
+    (``GMT Standard Time``, through icalendar's Windows-to-IANA table), or a "globally unique"
+    TZID ending in an IANA name (``/citadel.org/20190914_1/Europe/London``). The file's own
+    VTIMEZONE rules are never used (see :func:`_without_vtimezones`).
+    """
+    from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+
+    cleaned = tzid.strip().strip('"').strip()
+    candidates = [cleaned, cleaned.strip("/")]
+    if cleaned in WINDOWS_TO_OLSON:
+        candidates.append(WINDOWS_TO_OLSON[cleaned])
+    if cleaned.startswith("/"):
+        parts = cleaned.strip("/").split("/")
+        candidates.extend("/".join(parts[index:]) for index in range(1, len(parts)))
+    for candidate in candidates:
+        try:
+            return check_timezone(candidate)
+        except TimezoneError:
+            continue
+    return None
+
+
+def _split_params(line: str) -> tuple[str, list[str], str] | None:
+    """A content line as (name, parameters, value), honouring quoted parameter values."""
+    quoted = False
+    cuts: list[int] = []
+    for index, char in enumerate(line):
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char == ";":
+            cuts.append(index)
+        elif not quoted and char == ":":
+            bounds = [*cuts, index]
+            name = line[: bounds[0]]
+            params = [line[a + 1 : b] for a, b in itertools.pairwise(bounds)]
+            return name, params, line[index + 1 :]
+    return None
+
+
+def _without_vtimezones(data: bytes, problems: list[Problem]) -> bytes:
+    """The calendar with every VTIMEZONE removed and every TZID an IANA name.
+
+    A file's own VTIMEZONE is never expanded: icalendar would run its RRULEs (an unbounded
+    ``FREQ=MINUTELY`` rule takes minutes and gigabytes) and cache the result process-wide. A TZID
+    is mapped to an IANA zone instead (:func:`ics_zone_name`); one that names no zone is a problem
+    with its line, and its times are read as floating so that the rest can still be checked.
+    """
+    text = data.decode("utf-8", errors="replace")
+    logical: list[tuple[int, str]] = []
+    for number, physical in enumerate(text.splitlines(), start=1):
+        if physical[:1] in (" ", "\t") and logical:
+            first, sofar = logical[-1]
+            logical[-1] = (first, sofar + physical[1:])
+        else:
+            logical.append((number, physical))
+    kept: list[str] = []
+    depth = 0  # inside a VTIMEZONE (its STANDARD/DAYLIGHT parts count too)
+    unknown: dict[str, int] = {}
+    for number, line in logical:
+        upper = line.strip().upper()
+        if upper == "BEGIN:VTIMEZONE" or (depth and upper.startswith("BEGIN:")):
+            depth += 1
+            continue
+        if depth:
+            if upper.startswith("END:"):
+                depth -= 1
+            continue
+        parts = _split_params(line)
+        if parts is None or not any(p.upper().startswith("TZID=") for p in parts[1]):
+            kept.append(line)
+            continue
+        name, params, value = parts
+        rewritten: list[str] = []
+        for param in params:
+            if not param.upper().startswith("TZID="):
+                rewritten.append(param)
+                continue
+            tzid = param[5:]
+            found = ics_zone_name(tzid)
+            if found is None:
+                unknown.setdefault(tzid.strip().strip('"'), number)
+            else:
+                rewritten.append(f"TZID={found}")
+        kept.append(";".join([name, *rewritten]) + ":" + value)
+    for position, (tzid, number) in enumerate(unknown.items()):
+        if position == _TZID_PROBLEMS:
+            problems.append(
+                Problem("file", f"and {len(unknown) - position:,} more unknown timezones")
+            )
+            break
+        shown = tzid if len(tzid) <= 60 else tzid[:59] + "…"
+        problems.append(
+            Problem(
+                f"line {number}",
+                f"unknown timezone {shown!r} (TZID): use an IANA name such as Europe/London "
+                "or a Windows name as Outlook writes it (e.g. GMT Standard Time)",
+            )
+        )
+    return "\r\n".join(kept).encode("utf-8")
 
 
 def _ics_programme(data: bytes, filename: str, default_tz: str) -> Programme:
     import icalendar
 
     problems: list[Problem] = []
+    cleaned = _without_vtimezones(data, problems)
     try:
-        calendar = icalendar.Calendar.from_ical(data)
+        calendar = icalendar.Calendar.from_ical(cleaned)
     except Exception as exc:  # icalendar raises ValueError, KeyError, ... on bad input
         raise ProgrammeError(
-            [Problem("file", f"not a readable calendar (.ics) file: {exc}")], filename
+            [
+                *problems,
+                Problem("file", f"not a readable calendar (.ics) file: {_short(str(exc), 200)}"),
+            ],
+            filename,
         ) from None
     zone = resolve_tz(default_tz)
     name = str(calendar.get("X-WR-CALNAME", "")).strip()

@@ -19,7 +19,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from bot.timezones import TimezoneError
+from bot.timezones import zone as zone_for
 
 if TYPE_CHECKING:
     from bot.programme.search import SessionIndex
@@ -51,6 +54,8 @@ TEXT_LIMITS: dict[str, int] = {
     "event hashtag": 100,
     "event description": 1000,
 }
+#: At most this many problems are listed when a file is refused, then "and N more".
+MAX_PROBLEMS_LISTED = 50
 #: At most this many tags per session (they share one 1,024-character embed field).
 MAX_TAGS = 20
 SLUG_MAX = 60
@@ -278,14 +283,24 @@ class Problem:
 
 
 class ProgrammeError(Exception):
-    """A programme file was refused; ``problems`` lists every problem found, not just the first."""
+    """A programme file was refused; ``problems`` lists the problems found, not just the first.
+
+    At most ``MAX_PROBLEMS_LISTED`` are kept (a file with thousands of bad rows would otherwise
+    flood the answer); ``total`` counts them all and a last line says how many more there are.
+    """
 
     def __init__(self, problems: Sequence[Problem], filename: str | None = None) -> None:
-        self.problems: list[Problem] = list(problems)
+        found = list(problems)
+        self.total = len(found)
+        self.problems: list[Problem] = found[:MAX_PROBLEMS_LISTED]
+        more = self.total - len(self.problems)
+        if more:
+            self.problems.append(
+                Problem("…", f"and {more:,} more problem{'s' if more != 1 else ''} not listed")
+            )
         self.filename = filename
-        count = len(self.problems)
         head = f"{filename}: " if filename else ""
-        head += f"{count} problem{'s' if count != 1 else ''} in the programme"
+        head += f"{self.total:,} problem{'s' if self.total != 1 else ''} in the programme"
         super().__init__("\n".join([head, *(f"- {p}" for p in self.problems)]))
 
 
@@ -306,9 +321,10 @@ def resolve_tz(tz: TzLike, default: str = DEFAULT_TIMEZONE) -> tzinfo:
 
 
 def _valid_timezone(name: str) -> tzinfo | None:
+    """The zone for an accepted IANA name (see :mod:`bot.timezones`), else None."""
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+        return zone_for(name)
+    except TimezoneError:
         return None
 
 

@@ -33,6 +33,17 @@ from bot.programme.model import (
     slugify,
 )
 
+#: A QI Week has tens of sessions; more than this is a wrong file (or a hostile one).
+MAX_SESSIONS = 2000
+#: The first session's start to the last one's end; a week, with room for a fortnight's
+#: build-up, fits easily. A longer span is a wrong year or month somewhere.
+MAX_SPAN_DAYS = 31
+
+
+def too_many_sessions(place: str, count: int) -> Problem:
+    """The problem for a file with more than MAX_SESSIONS sessions (nothing else is checked)."""
+    return Problem(place, f"{count:,} sessions; at most {MAX_SESSIONS:,} (is this the right file?)")
+
 
 def _components_hint() -> str:
     names = "; ".join(f"{n} {name}" for n, name in IMPACT_COMPONENTS.items())
@@ -48,9 +59,15 @@ class _Raw:
     places: dict[str, str] = field(default_factory=dict)
     #: What the file calls a key, when it is not the key itself (ICS: DURATION).
     names: dict[str, str] = field(default_factory=dict)
+    #: Keys given with a value of the wrong shape (already a problem): not "missing" as well.
+    refused: set[str] = field(default_factory=set)
 
     def where(self, key: str) -> str:
         return self.places.get(key, self.place)
+
+
+#: What a single value in a programme may be (anything else is refused before becoming text).
+_PLAIN = (str, int, float, date)
 
 
 def _is_blank(value: object) -> bool:
@@ -64,6 +81,9 @@ def _text(raw: _Raw, key: str, problems: list[Problem]) -> str:
     if isinstance(value, (list, dict, tuple)):
         problems.append(Problem(raw.where(key), f"{key} should be text, not a list"))
         return ""
+    if not isinstance(value, _PLAIN):
+        problems.append(Problem(raw.where(key), f"{key} should be text, not {_shown(value)}"))
+        return ""
     return str(value).strip()
 
 
@@ -76,8 +96,10 @@ def _list(raw: _Raw, key: str, separators: str = ";") -> list[object]:
         for item in value:
             if isinstance(item, str):
                 items.extend(_split(item, separators))
-            elif item is not None:
+            elif isinstance(item, _PLAIN):
                 items.append(item)
+            elif item is not None:
+                items.append(_shown(item))
         return items
     if isinstance(value, str):
         return list(_split(value, separators))
@@ -95,7 +117,13 @@ def _read_time(value: object, key: str) -> datetime:
         return value
     if isinstance(value, date):
         raise ValueError(f"{key} {value.isoformat()} has no time of day: use {ACCEPTED_TIME_FORMS}")
+    if not isinstance(value, _PLAIN):
+        raise ValueError(f"{key} {_shown(value)} is not a time: use {ACCEPTED_TIME_FORMS}")
     text = str(value).strip()
+    if len(text) > 100:
+        raise ValueError(
+            f"{key} {_shown(text)} is not a time I can read: use {ACCEPTED_TIME_FORMS}"
+        )
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
         raise ValueError(f"{key} {text!r} has no time of day: use {ACCEPTED_TIME_FORMS}")
     if re.match(r"\d{4}-\d{2}-\d{2}", text):
@@ -150,6 +178,16 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _shown(value: object, limit: int = 100) -> str:
+    """A value as a problem quotes it: plain values as text, cut; never the text of a whole
+    structure (``str()`` of a nested one can be any size)."""
+    if isinstance(value, str):
+        return repr(_short(value, limit))
+    if isinstance(value, (int, float, date)) or value is None:
+        return _short(repr(value) if isinstance(value, date) else str(value), limit)
+    return f"a {type(value).__name__}"
+
+
 def _check_length(
     raw: _Raw, key: str, value: str, found: list[Problem], *, label: str = ""
 ) -> None:
@@ -171,13 +209,13 @@ def _duration(raw: _Raw, found: list[Problem]) -> int | None:
     label = raw.names.get("duration_minutes", "duration_minutes")
     place = raw.where("duration_minutes")
     try:
-        if isinstance(value, bool):
+        if isinstance(value, bool) or not isinstance(value, (*_PLAIN, float)):
             raise ValueError
-        number = float(str(value).strip())
+        number = float(str(value).strip()[:100])
         if not math.isfinite(number) or number <= 0 or number != int(number):
             raise ValueError
     except _BAD_VALUE:
-        found.append(Problem(place, f"{label} {value!r} should be whole minutes above 0"))
+        found.append(Problem(place, f"{label} {_shown(value)} should be whole minutes above 0"))
         return None
     if number > MAX_SESSION_HOURS * 60:
         shown = f"{number:.0f}" if number < 1e15 else _short(str(value).strip(), 30)
@@ -198,9 +236,9 @@ def _time_field(raw: _Raw, key: str, zone: tzinfo, found: list[Problem]) -> date
     except ValueError as exc:
         found.append(Problem(raw.where(key), str(exc)))
     except (TypeError, OverflowError):
-        shown = str(raw.values[key])[:100]
+        shown = _shown(raw.values[key])
         found.append(
-            Problem(raw.where(key), f"{key} {shown!r} cannot be read: use {ACCEPTED_TIME_FORMS}")
+            Problem(raw.where(key), f"{key} {shown} cannot be read: use {ACCEPTED_TIME_FORMS}")
         )
     return None
 
@@ -209,23 +247,31 @@ def _build_session(raw: _Raw, zone: tzinfo, problems: list[Problem]) -> Session 
     """Validate one raw session, appending every problem; a Session only when there are none."""
     found: list[Problem] = []
     title = _text(raw, "title", found)
-    if not title and not any(p.message.startswith("title") for p in found):
+    if (
+        not title
+        and "title" not in raw.refused
+        and not any(p.message.startswith("title") for p in found)
+    ):
         found.append(Problem(raw.place, "title is missing"))
     _check_length(raw, "title", title, found)
 
     start: datetime | None = None
-    if _is_blank(raw.values.get("start")):
+    if "start" in raw.refused:
+        pass
+    elif _is_blank(raw.values.get("start")):
         found.append(Problem(raw.place, "start is missing"))
     else:
         start = _time_field(raw, "start", zone, found)
 
     end: datetime | None = None
-    has_end = not _is_blank(raw.values.get("end"))
-    if has_end:
+    has_end = "end" in raw.refused or not _is_blank(raw.values.get("end"))
+    if has_end and "end" not in raw.refused:
         end = _time_field(raw, "end", zone, found)
 
     duration: int | None = None
-    if not _is_blank(raw.values.get("duration_minutes")):
+    if "duration_minutes" in raw.refused:
+        has_end = True  # its problem is said; "end is missing" would be a second one
+    elif not _is_blank(raw.values.get("duration_minutes")):
         duration = _duration(raw, found)
     elif not has_end:
         found.append(Problem(raw.place, "end (or duration_minutes) is missing"))
@@ -274,7 +320,8 @@ def _build_session(raw: _Raw, zone: tzinfo, problems: list[Problem]) -> Session 
         if number is None:
             found.append(
                 Problem(
-                    raw.where("components"), f"unknown component {item!r}: {_components_hint()}"
+                    raw.where("components"),
+                    f"unknown component {_shown(item, 60)}: {_components_hint()}",
                 )
             )
         elif number not in components:
@@ -326,6 +373,9 @@ def _build_session(raw: _Raw, zone: tzinfo, problems: list[Problem]) -> Session 
 def _build_programme(
     raws: Iterable[_Raw], event: Event, zone: tzinfo, problems: list[Problem], filename: str
 ) -> Programme:
+    raws = list(raws)
+    if len(raws) > MAX_SESSIONS:
+        raise ProgrammeError([*problems, too_many_sessions("file", len(raws))], filename)
     sessions: list[Session] = []
     first_place: dict[str, str] = {}
     for raw in raws:
@@ -348,6 +398,19 @@ def _build_programme(
         sessions.append(session)
     if not problems and not sessions:
         problems.append(Problem("file", "no sessions found: the programme needs at least one"))
+    if sessions:
+        first = min(sessions, key=lambda s: s.start)
+        last = max(sessions, key=lambda s: s.end)
+        if last.end - first.start > timedelta(days=MAX_SPAN_DAYS):
+            days = (last.end - first.start) / timedelta(days=1)
+            problems.append(
+                Problem(
+                    first_place[last.id],
+                    f"the sessions span {days:,.0f} days, from {first.title!r} "
+                    f"({first_place[first.id]}) to {last.title!r}; at most {MAX_SPAN_DAYS} "
+                    "(check the dates: a wrong month or year?)",
+                )
+            )
     if problems:
         raise ProgrammeError(problems, filename)
     return Programme(event=event, sessions=tuple(sessions))

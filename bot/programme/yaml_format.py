@@ -18,28 +18,106 @@ from bot.programme.model import (
     Problem,
     Programme,
     ProgrammeError,
-    _valid_timezone,
     resolve_tz,
 )
-from bot.programme.validation import ProgrammeFormat, _build_programme, _Raw, decode_text
+from bot.programme.validation import (
+    MAX_SESSIONS,
+    ProgrammeFormat,
+    _build_programme,
+    _Raw,
+    _short,
+    decode_text,
+    too_many_sessions,
+)
+from bot.timezones import TimezoneError, check_timezone
 
 
 def _line(node: yaml.Node) -> str:
     return f"line {node.start_mark.line + 1}"
 
 
+#: Deeper than this is no programme (a session's list of speakers is 4 levels down), and much
+#: deeper would exhaust PyYAML's recursive composer (RecursionError).
+MAX_DEPTH = 20
+#: Keys whose value may be a list of plain values; every other value must be one plain value.
+LIST_KEYS = frozenset({"speakers", "components", "tags"})
+
+
+class _Refused(yaml.MarkedYAMLError):
+    """A YAML feature a programme never needs and a hostile file could abuse."""
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader without aliases and with a depth limit.
+
+    Aliases (``*name``) are how a 1 KB file becomes billions of values ("billion laughs"): a
+    programme has no use for them, so the first one is refused with its line. Composing is
+    recursive in PyYAML, so nesting is capped well before Python's recursion limit.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            raise _Refused(
+                problem="aliases (*name) are not accepted: write each value out in full",
+                problem_mark=self.peek_event().start_mark,
+            )
+        if self._depth >= MAX_DEPTH:
+            raise _Refused(
+                problem=f"nested more than {MAX_DEPTH} levels deep: a programme is a list of "
+                "sessions, each a mapping of plain values",
+                problem_mark=self.peek_event().start_mark,
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        finally:
+            self._depth -= 1
+
+
+def _key(node: yaml.Node, problems: list[Problem]) -> str | None:
+    """A mapping key as lower-case text; a problem (and None) for a list or mapping as a key."""
+    if isinstance(node, yaml.ScalarNode):
+        return str(node.value).strip().lower()
+    problems.append(Problem(_line(node), "a key should be a plain name, not a list or mapping"))
+    return None
+
+
+def _shown_key(node: yaml.Node) -> str:
+    return _short(str(node.value), 60)
+
+
+def _plain(node: yaml.Node, key: str, problems: list[Problem]) -> bool:
+    """Whether ``node`` has the shape ``key`` accepts (checked before anything is built, so a
+    nested structure is never constructed, let alone turned into text)."""
+    if isinstance(node, yaml.ScalarNode):
+        return True
+    if (
+        key in LIST_KEYS
+        and isinstance(node, yaml.SequenceNode)
+        and all(isinstance(item, yaml.ScalarNode) for item in node.value)
+    ):
+        return True
+    wanted = "text or a list of plain values" if key in LIST_KEYS else "one plain value"
+    problems.append(Problem(_line(node), f"{key} should be {wanted}, not a list or mapping"))
+    return False
+
+
 def _yaml_programme(text: str, filename: str, default_tz: str) -> Programme:
     problems: list[Problem] = []
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         try:
             root = loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             place = f"line {mark.line + 1}" if mark else "file"
-            raise ProgrammeError(
-                [Problem(place, f"malformed YAML: {exc.problem or exc.context}")], filename
-            ) from None
+            what = exc.problem or exc.context
+            message = str(what) if isinstance(exc, _Refused) else f"malformed YAML: {what}"
+            raise ProgrammeError([Problem(place, message)], filename) from None
         except yaml.YAMLError as exc:
             raise ProgrammeError([Problem("file", f"malformed YAML: {exc}")], filename) from None
 
@@ -58,7 +136,9 @@ def _yaml_programme(text: str, filename: str, default_tz: str) -> Programme:
             sessions_node = root
         elif isinstance(root, yaml.MappingNode):
             for key_node, value_node in root.value:
-                key = str(key_node.value).strip().lower()
+                key = _key(key_node, problems)
+                if key is None:
+                    continue
                 if key == "event":
                     event_node = value_node
                 elif key == "sessions":
@@ -67,7 +147,8 @@ def _yaml_programme(text: str, filename: str, default_tz: str) -> Programme:
                     problems.append(
                         Problem(
                             _line(key_node),
-                            f"unknown top-level key {key_node.value!r}: use event and sessions",
+                            f"unknown top-level key {_shown_key(key_node)!r}: "
+                            "use event and sessions",
                         )
                     )
         else:
@@ -77,18 +158,24 @@ def _yaml_programme(text: str, filename: str, default_tz: str) -> Programme:
 
         raws: list[_Raw] = []
         if isinstance(sessions_node, yaml.SequenceNode):
+            if len(sessions_node.value) > MAX_SESSIONS:
+                raise ProgrammeError(
+                    [too_many_sessions(_line(sessions_node), len(sessions_node.value))], filename
+                )
             for item in sessions_node.value:
                 if not isinstance(item, yaml.MappingNode):
                     problems.append(Problem(_line(item), "each session should be a mapping"))
                     continue
                 raw = _Raw(place=_line(item))
                 for key_node, value_node in item.value:
-                    key = str(key_node.value).strip().lower()
+                    key = _key(key_node, problems)
+                    if key is None:
+                        continue
                     if key not in SESSION_KEYS:
                         problems.append(
                             Problem(
                                 _line(key_node),
-                                f"unknown key {key_node.value!r} (accepted: "
+                                f"unknown key {_shown_key(key_node)!r} (accepted: "
                                 f"{', '.join(SESSION_KEYS)})",
                             )
                         )
@@ -100,6 +187,10 @@ def _yaml_programme(text: str, filename: str, default_tz: str) -> Programme:
                                 f"{key} is given twice (first at {raw.places[key]})",
                             )
                         )
+                        continue
+                    raw.places[key] = _line(value_node)
+                    if not _plain(value_node, key, problems):
+                        raw.refused.add(key)
                         continue
                     raw.values[key] = construct(value_node, key)
                     raw.places[key] = _line(value_node)
@@ -124,14 +215,19 @@ def _yaml_event(
         return Event(timezone=default_tz), zone
     values: dict[str, str] = {}
     for key_node, value_node in node.value:
-        key = str(key_node.value).strip().lower()
+        key = _key(key_node, problems)
+        if key is None:
+            continue
         if key not in EVENT_KEYS:
             problems.append(
                 Problem(
                     _line(key_node),
-                    f"unknown event key {key_node.value!r} (accepted: {', '.join(EVENT_KEYS)})",
+                    f"unknown event key {_shown_key(key_node)!r} "
+                    f"(accepted: {', '.join(EVENT_KEYS)})",
                 )
             )
+            continue
+        if not _plain(value_node, f"event {key}", problems):
             continue
         value = construct(value_node, f"event {key}")
         text = "" if value is None else str(value).strip()
@@ -146,16 +242,12 @@ def _yaml_event(
             )
             continue
         if key == "timezone" and text:
-            found = _valid_timezone(text)
-            if found is None:
-                problems.append(
-                    Problem(
-                        _line(value_node),
-                        f"unknown timezone {text!r}: use an IANA name such as Europe/London",
-                    )
-                )
+            try:
+                text = check_timezone(text)
+            except TimezoneError as exc:
+                problems.append(Problem(_line(value_node), str(exc)))
                 continue
-            zone = found
+            zone = resolve_tz(text)
         values[key] = text
     hashtag = values.get("hashtag", "").strip()
     if hashtag and not hashtag.startswith("#"):

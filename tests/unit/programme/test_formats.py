@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,8 +13,10 @@ from bot.programme import (
     Problem,
     Programme,
     ProgrammeError,
+    formats,
     load_programme,
     parse_programme,
+    parse_programme_async,
 )
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -67,3 +70,42 @@ def test_shipped_sample_programme(sample: Programme) -> None:
     formats = {s.format for s in sample.sessions}
     assert {"QI café", "webinar", "workshop", "poster showcase", "drop-in", "keynote"} <= formats
     assert len({s.host for s in sample.sessions}) >= 5
+
+
+# ----------------------------------------------------------------------------- off the loop
+
+
+async def test_parse_async_reads_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = (ROOT / "data" / "programme.yaml").read_bytes()
+    loop_thread = threading.get_ident()
+    seen: list[int] = []
+    original = formats.parse_programme
+
+    def spy(*args: object) -> object:
+        seen.append(threading.get_ident())
+        return original(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(formats, "parse_programme", spy)
+    programme = await parse_programme_async(data, "programme.yaml", TZ, timeout=30)
+    assert programme.sessions
+    assert seen and seen[0] != loop_thread
+
+
+async def test_parse_async_refuses_a_parse_that_runs_past_its_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    release = threading.Event()
+
+    def stuck(*args: object) -> object:
+        release.wait(30)  # released below, so the worker thread ends with the test
+        raise AssertionError("the result of a timed-out parse must be dropped")
+
+    monkeypatch.setattr(formats, "parse_programme", stuck)
+    try:
+        with pytest.raises(ProgrammeError) as caught:
+            await parse_programme_async(b"x", "slow.yaml", TZ, timeout=0.2)
+    finally:
+        release.set()
+    assert str(caught.value.problems[0]) == (
+        "file: took more than 0.2 seconds to read, so it was refused: split it or simplify it"
+    )

@@ -6,7 +6,10 @@ from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bot.programme import (
+    ProgrammeError,
     parse_programme,
 )
 from tests.harness import programme_problems as problems_of
@@ -60,3 +63,45 @@ sessions:
   - {title: QI Cafe, start: 2026-09-14 12:30, duration_minutes: 45}
 """
     assert problems_of(text) == ["line 3: duplicate id '2026-09-14-1230-qi-cafe' (first at line 2)"]
+
+
+# ----------------------------------------------------------------------------- caps
+
+
+def test_at_most_50_problems_are_listed_then_how_many_more() -> None:
+    rows = "".join(f"S{n},not a time,,30\n" for n in range(120))
+    with pytest.raises(ProgrammeError) as caught:
+        parse_programme(f"title,start,end,duration_minutes\n{rows}".encode(), "p.csv", TZ)
+    error = caught.value
+    assert error.total == 120
+    assert len(error.problems) == 51
+    assert str(error.problems[0]).startswith("row 2: start 'not a time' is not a time")
+    assert str(error.problems[-1]) == "…: and 70 more problems not listed"
+    assert str(error).startswith("p.csv: 120 problems in the programme")
+
+
+def test_more_than_2000_sessions_is_one_problem() -> None:
+    rows = "".join(f"S{n},2026-09-14 10:00,,30\n" for n in range(2001))
+    problems = problems_of(f"title,start,end,duration_minutes\n{rows}", "p.csv")
+    assert problems == ["file: 2,001 sessions; at most 2,000 (is this the right file?)"]
+    yaml_text = "sessions:\n" + "  - {title: A}\n" * 2001
+    assert problems_of(yaml_text) == [
+        "line 2: 2,001 sessions; at most 2,000 (is this the right file?)"
+    ]
+    fine = "".join(f"S{n},2026-09-14 10:00,,30\n" for n in range(2000))
+    programme = parse_programme(f"title,start,end,duration_minutes\n{fine}".encode(), "p.csv", TZ)
+    assert len(programme.sessions) == 2000
+
+
+def test_an_event_spanning_more_than_31_days_is_a_problem() -> None:
+    text = (
+        "title,start,end\n"
+        "First,2026-09-14 10:00,2026-09-14 11:00\n"
+        "Typo,2026-10-16 10:00,2026-10-16 11:00\n"
+    )
+    assert problems_of(text, "p.csv") == [
+        "row 3: the sessions span 32 days, from 'First' (row 2) to 'Typo'; at most 31 "
+        "(check the dates: a wrong month or year?)"
+    ]
+    ok = text.replace("2026-10-16", "2026-10-14")
+    assert len(parse_programme(ok.encode(), "p.csv", TZ).sessions) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -10,7 +11,7 @@ from bot.programme import (
     parse_programme,
 )
 from tests.harness import programme_problems as problems_of
-from tests.harness import utc
+from tests.harness import utc, yaml_alias_bomb
 
 ROOT = Path(__file__).resolve().parents[3]
 DATA = ROOT / "tests" / "data" / "programme"
@@ -84,7 +85,8 @@ def test_yaml_bare_list_and_file_timezone() -> None:
 def test_yaml_problems_have_lines_and_all_are_reported() -> None:
     problems = problems_of((DATA / "bad.yaml").read_bytes(), "bad.yaml")
     assert problems == [
-        "line 3: unknown timezone 'Mars/Olympus_Mons': use an IANA name such as Europe/London",
+        "line 3: 'Mars/Olympus_Mons' is not a known timezone "
+        "(use an IANA name such as Europe/London)",
         "line 5: start is missing",
         "line 9: end is not after start",
         "line 10: join_url 'ftp://example.org/x' is not an http(s) link",
@@ -130,3 +132,53 @@ def test_yaml_key_given_twice() -> None:
     problems = problems_of(text)
     assert problems[0] == "line 4: title is given twice (first at line 2)"
     assert problems[1].startswith("line 5: end 'x' is not a time I can read")
+
+
+# ----------------------------------------------------------------------------- hostile files
+
+
+def _refused_within(data: bytes, filename: str, *, megabytes: float) -> list[str]:
+    """The problems ``data`` is refused with, failing if reading it used more than ``megabytes``
+    (tracemalloc's peak: the hostile files took gigabytes before they were bounded)."""
+    tracemalloc.start()
+    try:
+        problems = problems_of(data, filename)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < megabytes * 1024 * 1024, f"peak {peak / 1024 / 1024:.1f} MB"
+    return problems
+
+
+def test_yaml_alias_bomb_is_refused_at_its_first_alias() -> None:
+    bomb = yaml_alias_bomb()
+    assert len(bomb) < 1100
+    problems = _refused_within(bomb, "bomb.yaml", megabytes=20)
+    assert problems == ["line 5: aliases (*name) are not accepted: write each value out in full"]
+
+
+def test_yaml_nested_deeper_than_any_programme_is_a_problem_not_recursion() -> None:
+    deep = "sessions:\n  - title: " + "[" * 20_000 + "]" * 20_000 + "\n"
+    problems = _refused_within(deep.encode(), "deep.yaml", megabytes=50)
+    assert len(problems) == 1 and problems[0].startswith("line 2: nested more than 20 levels")
+
+
+def test_yaml_nested_values_are_refused_before_becoming_text() -> None:
+    text = (
+        "event:\n  name: {a: 1}\nsessions:\n"
+        "  - title: {big: [1, 2, 3]}\n    start: 2026-09-14 10:00\n    duration_minutes: 30\n"
+        "    speakers: [[Ann, Bob]]\n    host: [Ann]\n"
+        "  - {title: B, start: [2026-09-14 10:00], end: 2026-09-14 11:00}\n"
+        "  - ? [complex, key]\n    : value\n"
+    )
+    assert problems_of(text) == [
+        "line 2: event name should be one plain value, not a list or mapping",
+        "line 4: title should be one plain value, not a list or mapping",
+        "line 7: speakers should be text or a list of plain values, not a list or mapping",
+        "line 8: host should be one plain value, not a list or mapping",
+        "line 9: start should be one plain value, not a list or mapping",
+        "line 10: a key should be a plain name, not a list or mapping",
+        "line 10: title is missing",
+        "line 10: start is missing",
+        "line 10: end (or duration_minutes) is missing",
+    ]
