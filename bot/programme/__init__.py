@@ -46,6 +46,7 @@ from bot.programme.model import (
     resolve_tz,
     slugify,
 )
+from bot.programme.preflight import ProgrammeWarning, programme_warnings
 from bot.programme.search import SessionIndex, search_sessions
 from bot.programme.validation import ProgrammeFormat, link_target
 
@@ -73,6 +74,7 @@ __all__ = [
     "ProgrammeDiff",
     "ProgrammeError",
     "ProgrammeFormat",
+    "ProgrammeWarning",
     "Session",
     "SessionIndex",
     "TzLike",
@@ -88,6 +90,7 @@ __all__ = [
     "parse_day",
     "parse_programme",
     "parse_programme_async",
+    "programme_warnings",
     "resolve_tz",
     "search_sessions",
     "slugify",

@@ -219,6 +219,9 @@ class Programme:
 
     event: Event = field(default_factory=Event)
     sessions: tuple[Session, ...] = ()
+    #: Where each session came from in its file (``line 12``, ``row 3``), by id, when it was read
+    #: from one: warnings name it. Not part of equality (a stored programme has none).
+    places: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         ordered = tuple(sorted(self.sessions, key=lambda s: (s.start, s.title, s.id)))
@@ -240,6 +243,10 @@ class Programme:
 
     def get(self, session_id: str) -> Session | None:
         return self._by_id.get(session_id)
+
+    def place_of(self, session: Session) -> str:
+        """Where ``session`` is in its file (``line 12``), else its id (``session mon-cafe``)."""
+        return self.places.get(session.id) or f"session {session.id}"
 
     def days(self, tz: TzLike = None) -> list[date]:
         """Sorted local dates that have at least one session."""

@@ -413,7 +413,7 @@ def _build_programme(
             )
     if problems:
         raise ProgrammeError(problems, filename)
-    return Programme(event=event, sessions=tuple(sessions))
+    return Programme(event=event, sessions=tuple(sessions), places=first_place)
 
 
 # --------------------------------------------------------------------------- what a format is
