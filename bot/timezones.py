@@ -24,10 +24,9 @@ def check_timezone(name: str) -> str:
     ``Europe/London``); the canonical spelling is returned, so it is what is stored and shown.
     """
     cleaned = name.strip()
-    names = _timezone_names()
-    if cleaned in names:
+    if cleaned in _timezone_names():
         return cleaned
-    matches = [z for z in names if z.casefold() == cleaned.casefold()]
+    matches = _by_folded_name().get(cleaned.casefold(), ())
     if len(matches) == 1:
         return matches[0]
     shown = cleaned if len(cleaned) <= 60 else cleaned[:59] + "…"
@@ -48,3 +47,11 @@ def zone(name: str) -> ZoneInfo:
 def _timezone_names() -> frozenset[str]:
     # available_timezones() lists real zones only (no directories, no right/ or posix/ copies).
     return frozenset(available_timezones())
+
+
+@functools.cache
+def _by_folded_name() -> dict[str, tuple[str, ...]]:
+    found: dict[str, list[str]] = {}
+    for name in _timezone_names():
+        found.setdefault(name.casefold(), []).append(name)
+    return {folded: tuple(names) for folded, names in found.items()}

@@ -5,22 +5,43 @@ Problems name the event's number in the file (``event 3``), counting every VEVEN
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from bot.programme.model import (
+    SLUG_MAX,
     TEXT_LIMITS,
     Event,
     Problem,
     Programme,
     ProgrammeError,
-    _hashed_slug,
     resolve_tz,
+    slugify,
 )
-from bot.programme.validation import ProgrammeFormat, _build_programme, _Raw, _short, _split
+from bot.programme.validation import (
+    MAX_SESSIONS,
+    ProgrammeFormat,
+    _build_programme,
+    _Raw,
+    _short,
+    _split,
+    too_many_sessions,
+)
 from bot.timezones import TimezoneError, check_timezone
+
+
+def _hashed_slug(text: str, max_length: int = SLUG_MAX) -> str:
+    """A slug that stays unique for long identifiers (Outlook UIDs): prefix plus a short hash."""
+    slug = slugify(text, max_length=10_000)
+    if slug and len(slug) <= max_length:
+        return slug
+    digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+    prefix = slug[: max_length - 13].strip("-")
+    return f"{prefix}-{digest}" if prefix else digest
+
 
 #: At most this many distinct TZIDs are named in problems (the rest are counted in "N more").
 _TZID_PROBLEMS = 10
@@ -68,7 +89,7 @@ def _split_params(line: str) -> tuple[str, list[str], str] | None:
     return None
 
 
-def _without_vtimezones(data: bytes, problems: list[Problem]) -> bytes:
+def _without_vtimezones(data: bytes, filename: str, problems: list[Problem]) -> bytes:
     """The calendar with every VTIMEZONE removed and every TZID an IANA name.
 
     A file's own VTIMEZONE is never expanded: icalendar would run its RRULEs (an unbounded
@@ -87,6 +108,8 @@ def _without_vtimezones(data: bytes, problems: list[Problem]) -> bytes:
     kept: list[str] = []
     depth = 0  # inside a VTIMEZONE (its STANDARD/DAYLIGHT parts count too)
     unknown: dict[str, int] = {}
+    zones: dict[str, str | None] = {}  # each TZID is looked up once per file
+    events = 0
     for number, line in logical:
         upper = line.strip().upper()
         if upper == "BEGIN:VTIMEZONE" or (depth and upper.startswith("BEGIN:")):
@@ -96,6 +119,11 @@ def _without_vtimezones(data: bytes, problems: list[Problem]) -> bytes:
             if upper.startswith("END:"):
                 depth -= 1
             continue
+        if upper == "BEGIN:VEVENT":
+            events += 1
+            if events > MAX_SESSIONS:  # refused before icalendar reads thousands of events
+                count = sum(1 for _, each in logical if each.strip().upper() == "BEGIN:VEVENT")
+                raise ProgrammeError([too_many_sessions("file", count)], filename)
         parts = _split_params(line)
         if parts is None or not any(p.upper().startswith("TZID=") for p in parts[1]):
             kept.append(line)
@@ -107,7 +135,9 @@ def _without_vtimezones(data: bytes, problems: list[Problem]) -> bytes:
                 rewritten.append(param)
                 continue
             tzid = param[5:]
-            found = ics_zone_name(tzid)
+            if tzid not in zones:
+                zones[tzid] = ics_zone_name(tzid)
+            found = zones[tzid]
             if found is None:
                 unknown.setdefault(tzid.strip().strip('"'), number)
             else:
@@ -134,7 +164,7 @@ def _ics_programme(data: bytes, filename: str, default_tz: str) -> Programme:
     import icalendar
 
     problems: list[Problem] = []
-    cleaned = _without_vtimezones(data, problems)
+    cleaned = _without_vtimezones(data, filename, problems)
     try:
         calendar = icalendar.Calendar.from_ical(cleaned)
     except Exception as exc:  # icalendar raises ValueError, KeyError, ... on bad input

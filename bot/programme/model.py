@@ -11,7 +11,6 @@ which is what a person writing "01:30" on that morning almost always means.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -20,9 +19,6 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-from bot.timezones import TimezoneError
-from bot.timezones import zone as zone_for
 
 if TYPE_CHECKING:
     from bot.programme.search import SessionIndex
@@ -327,14 +323,6 @@ def resolve_tz(tz: TzLike, default: str = DEFAULT_TIMEZONE) -> tzinfo:
     return ZoneInfo(tz)
 
 
-def _valid_timezone(name: str) -> tzinfo | None:
-    """The zone for an accepted IANA name (see :mod:`bot.timezones`), else None."""
-    try:
-        return zone_for(name)
-    except TimezoneError:
-        return None
-
-
 class _GapError(ValueError):
     pass
 
@@ -372,16 +360,6 @@ def slugify(text: str, max_length: int = SLUG_MAX) -> str:
             cut = cut[: cut.rfind("-")]
         slug = cut.strip("-")
     return slug
-
-
-def _hashed_slug(text: str, max_length: int = SLUG_MAX) -> str:
-    """A slug that stays unique for long identifiers (Outlook UIDs): prefix plus a short hash."""
-    slug = slugify(text, max_length=10_000)
-    if slug and len(slug) <= max_length:
-        return slug
-    digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
-    prefix = slug[: max_length - 13].strip("-")
-    return f"{prefix}-{digest}" if prefix else digest
 
 
 def derive_session_id(title: str, start: datetime, tz: TzLike) -> str:

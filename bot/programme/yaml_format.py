@@ -39,6 +39,10 @@ def _line(node: yaml.Node) -> str:
 #: Deeper than this is no programme (a session's list of speakers is 4 levels down), and much
 #: deeper would exhaust PyYAML's recursive composer (RecursionError).
 MAX_DEPTH = 20
+_TOO_DEEP = (
+    f"nested more than {MAX_DEPTH} levels deep: a programme is a list of sessions, each a "
+    "mapping of plain values"
+)
 #: Keys whose value may be a list of plain values; every other value must be one plain value.
 LIST_KEYS = frozenset({"speakers", "components", "tags"})
 
@@ -59,6 +63,20 @@ class _Loader(yaml.SafeLoader):
         super().__init__(stream)
         self._depth = 0
 
+    def _refuse_deep_flow(self) -> None:
+        # PyYAML's scanner reads a whole run of "[[[[..." before the composer sees the first
+        # one, and in quadratic time (one pending simple key per level): refuse it here.
+        if self.flow_level >= MAX_DEPTH:
+            raise _Refused(problem=_TOO_DEEP, problem_mark=self.get_mark())
+
+    def fetch_flow_sequence_start(self) -> None:
+        self._refuse_deep_flow()
+        super().fetch_flow_sequence_start()  # type: ignore[no-untyped-call]
+
+    def fetch_flow_mapping_start(self) -> None:
+        self._refuse_deep_flow()
+        super().fetch_flow_mapping_start()  # type: ignore[no-untyped-call]
+
     def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
             raise _Refused(
@@ -66,11 +84,7 @@ class _Loader(yaml.SafeLoader):
                 problem_mark=self.peek_event().start_mark,
             )
         if self._depth >= MAX_DEPTH:
-            raise _Refused(
-                problem=f"nested more than {MAX_DEPTH} levels deep: a programme is a list of "
-                "sessions, each a mapping of plain values",
-                problem_mark=self.peek_event().start_mark,
-            )
+            raise _Refused(problem=_TOO_DEEP, problem_mark=self.peek_event().start_mark)
         self._depth += 1
         try:
             return super().compose_node(parent, index)  # type: ignore[no-any-return]

@@ -181,3 +181,13 @@ def test_a_vtimezone_named_like_a_real_zone_does_not_change_its_rules() -> None:
     )
     session = parse_programme(_one_event("Europe/London", lying), "p.ics", "UTC").sessions[0]
     assert session.start == utc(2026, 9, 14, 9)  # BST
+
+
+def test_more_than_2000_events_are_refused_before_icalendar_reads_them() -> None:
+    event = "BEGIN:VEVENT\r\nUID:a\r\nSUMMARY:A\r\nDTSTART:20260914T100000Z\r\nEND:VEVENT\r\n"
+    calendar = "BEGIN:VCALENDAR\r\n" + event * 9000 + "END:VCALENDAR\r\n"
+    started = timer.perf_counter()
+    assert problems_of(calendar, "p.ics") == [
+        "file: 9,000 sessions; at most 2,000 (is this the right file?)"
+    ]
+    assert timer.perf_counter() - started < 5
