@@ -61,3 +61,31 @@ async def test_alias_bomb_and_vtimezone_file_are_refused_while_others_are_answer
     assert not fake_discord.rejected
     # The whole test process (pytest, the fake Discord and the bot): the files took gigabytes.
     assert _peak_rss_mb() < 300, _peak_rss_mb()
+
+
+async def test_a_file_that_takes_seconds_to_read_does_not_hold_up_other_members(
+    runner: BotRunner, fake_discord: FakeDiscord
+) -> None:
+    await runner.start()
+    # 20,000 unknown keys: a second or more of pure-Python YAML parsing.
+    slow = ("sessions:\n  - title: A\n" + "".join(f"    k{i}: v\n" for i in range(20_000))).encode()
+    assert len(slow) < 1_000_000
+    upload = fake_discord.attachment("slow.yaml", slow)
+    importing = await fake_discord.slash("organiser", "organiser import-programme", file=upload)
+    assert (await importing.response(timeout=5))["type"] == DEFERRED_CHANNEL_MESSAGE
+
+    member = await fake_discord.slash("member", "programme", day="2026-09-14")
+    await member.response(timeout=5)
+    # Answered while the file is still being read (the parse runs in a worker thread).
+    assert importing.original is None or not importing.original.get("embeds")
+
+    refused = text_of(await importing.wait_original(lambda m: m.get("embeds"), timeout=60))
+    assert "20002 problems" in refused and "Nothing was changed" in refused
+
+    def answered() -> str:
+        ids = dict.fromkeys([importing.original_id, *importing.followup_ids])
+        return "\n".join(text_of(m) for m in map(fake_discord.message, ids) if m is not None)
+
+    # Only the first 50 are listed, then how many more (the last page).
+    await fake_discord.wait_for(lambda: "and 19,952 more problems not listed" in answered())
+    assert answered().count("unknown key") == 50
