@@ -22,6 +22,7 @@ from bot.render.limits import (
     pack_lines,
     truncate,
 )
+from bot.render.words import plural
 from bot.store.announcements import Announcement
 from bot.store.stats import SessionRegistrations, Stats
 
@@ -46,10 +47,6 @@ STATUS_LABELS = {
 
 def _esc(text: str) -> str:
     return discord.utils.escape_markdown(text)
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 AUDIT_DETAIL = 160
@@ -293,9 +290,9 @@ def stats_embeds(stats: Stats, tz: tzinfo) -> list[discord.Embed]:
     registrations.add_field(
         name="Registrations of interest",
         value=(
-            f"{_plural(stats.total_registrations, 'registration')} for "
-            f"{_plural(stats.sessions_with_registrations, 'session')} by "
-            f"{_plural(stats.members_registered, 'member')}"
+            f"{plural(stats.total_registrations, 'registration')} for "
+            f"{plural(stats.sessions_with_registrations, 'session')} by "
+            f"{plural(stats.members_registered, 'member')}"
         ),
         inline=False,
     )
@@ -316,8 +313,8 @@ def stats_embeds(stats: Stats, tz: tzinfo) -> list[discord.Embed]:
     )
     days = [f"{day:%a %d %b}: {count}" for day, count in stats.shares_per_day]
     share_head = (
-        f"{_plural(stats.total_shares, 'share')} by "
-        f"{_plural(stats.share_contributors, 'contributor')}"
+        f"{plural(stats.total_shares, 'share')} by "
+        f"{plural(stats.share_contributors, 'contributor')}"
     )
     registrations.add_field(
         name="#QIWeek shares",

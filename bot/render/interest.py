@@ -321,11 +321,6 @@ def reminder_dm_message(session: Session) -> DirectMessage:
     return _direct_message(lines, session.join_url, DM_FOOTER)
 
 
-def reminder_dm(session: Session, lead: int) -> str:
-    """The reminder DM's text (see `reminder_dm_message`)."""
-    return reminder_dm_message(session).content
-
-
 def join_view_url(url: str) -> discord.ui.View | None:
     """A link button to `url` (None without one, or when longer than a button allows: the
     text or an embed carries it then); link buttons need no handler."""
@@ -476,11 +471,6 @@ def change_dm_message(old: Session, new: Session | None) -> DirectMessage:
     return _direct_message(lines, new.join_url)
 
 
-def change_dm(old: Session, new: Session | None) -> str:
-    """The change DM's text (see `change_dm_message`)."""
-    return change_dm_message(old, new).content
-
-
 def change_messages(
     old: Session, new: Session | None, *, interested: int, closed: Sequence[int]
 ) -> list[ChannelMessage]:
@@ -507,7 +497,6 @@ __all__ = [
     "ChannelMessage",
     "DirectMessage",
     "allow_only",
-    "change_dm",
     "change_dm_message",
     "change_messages",
     "change_text",
@@ -520,7 +509,6 @@ __all__ = [
     "my_sessions_pages",
     "pick_text",
     "registered_text",
-    "reminder_dm",
     "reminder_dm_message",
     "reminder_embed",
     "reminder_messages",

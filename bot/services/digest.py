@@ -9,7 +9,7 @@ the rendering in `bot.render.digest`. Every repost of members' words is sent wit
 
 from __future__ import annotations
 
-import inspect
+import itertools
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -23,6 +23,8 @@ import discord
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.delivery import Claim, Delivery, Kind, Part
+from bot.delivery.keys import digest_key, share_notice_key, weekly_key
 from bot.digest import Share, compile_hashtags, day_bounds, local_day, parse_digest_day
 from bot.programme import Programme, combine_local
 from bot.render import limits
@@ -34,11 +36,10 @@ from bot.render.digest import (
     weekly_pages,
 )
 from bot.schedule import PlannedJob, Schedule
-from bot.services.programme import close_past_key, close_past_parts
-from bot.store import Claim, Ledger, Store
+from bot.services.audit import AuditTrail
+from bot.store import Store
 from bot.store import shares as store_shares
 from bot.store.guild_settings import GuildConfig, get_config
-from bot.store.ledger import nonce_for
 
 log = logging.getLogger(__name__)
 
@@ -141,18 +142,21 @@ class DigestService:
         client: discord.Client,
         store: Store,
         settings: Settings,
-        ledger: Ledger,
+        delivery: Delivery,
         schedule: Schedule,
         clock: Clock,
         programmes: ProgrammeLookup,
+        audit: AuditTrail,
     ) -> None:
         self.client = client
         self.store = store
         self.settings = settings
-        self.ledger = ledger
+        self.delivery = delivery
+        self.ledger = delivery.ledger
         self.schedule = schedule
         self.clock = clock
         self.programmes = programmes
+        self.audit = audit
         self.matcher = compile_hashtags(settings.hashtags)
         self.hashtag_label = " / ".join(self.matcher.tags) or "#QIWeek"
         # (guild, member) whose notice is settled: spares a query on each of their later shares.
@@ -312,11 +316,17 @@ class DigestService:
         """The one-off notice for the author of a message added by hand."""
         await self.maybe_send_notice(message.author, share_from_message(message))
 
-    async def remove(self, guild_id: int, message: discord.Message) -> bool:
+    async def remove(self, guild_id: int, message: discord.Message, *, by: int) -> bool:
         """The "Remove from digest" menu (its author or an organiser): delete the share and
         record the removal, so no later edit or event collects it again (only an explicit
-        re-add by them does). False when the message was not a share."""
-        return await store_shares.remove_share(self.store, guild_id, message.author.id, message.id)
+        re-add by them does). False when the message was not a share. An organiser removing
+        someone else's share is recorded in the audit trail."""
+        removed = await store_shares.remove_share(
+            self.store, guild_id, message.author.id, message.id
+        )
+        if removed and by != message.author.id:
+            await self.audit.record(guild_id, by, "remove-share", str(message.id))
+        return removed
 
     # ---------------------------------------------------------- one-off notice
 
@@ -339,7 +349,7 @@ class DigestService:
             digest_channel_id=ctx.config.digest_channel_id,
             guild_name=guild.name if guild is not None else "the QI Week server",
         )
-        key = f"share-notice:{guild_id}:{user_id}"
+        key = share_notice_key(guild_id, user_id)
 
         async def send(nonce: str) -> int:
             message = await author.send(text, nonce=nonce, allowed_mentions=NO_MENTIONS)
@@ -347,7 +357,7 @@ class DigestService:
 
         try:
             result = await self.ledger.deliver(
-                key, kind="share-notice", guild_id=guild_id, send=send, retry_failed=True
+                key, kind=Kind.SHARE_NOTICE, guild_id=guild_id, send=send, retry_failed=True
             )
         except discord.Forbidden as exc:
             if exc.code != 50007:
@@ -414,40 +424,18 @@ class DigestService:
     # ---------------------------------------------------------------- sending
 
     async def _digest_channel(self, ctx: GuildContext) -> discord.abc.Messageable | None:
-        channel_id = ctx.config.digest_channel_id
-        if channel_id is None:
-            return None
-        channel = self.client.get_channel(channel_id)
-        if channel is None:
-            try:
-                channel = await self.client.fetch_channel(channel_id)
-            except discord.HTTPException as exc:
-                log.error(
-                    "digest channel %s of guild %s unavailable: %s",
-                    channel_id,
-                    ctx.config.guild_id,
-                    exc,
-                )
-                return None
-        if not isinstance(channel, discord.abc.Messageable):
-            log.error("digest channel %s is not a text channel", channel_id)
-            return None
-        return channel
+        return await self.delivery.channel(ctx.config.digest_channel_id, purpose="digest")
 
     @staticmethod
-    async def _send_page(
-        channel: discord.abc.Messageable, page: limits.Page, nonce: str | None = None
-    ) -> discord.Message:
+    def _page_kwargs(page: limits.Page) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"embeds": page.embeds, "allowed_mentions": NO_MENTIONS}
         if page.content:
             kwargs["content"] = page.content
-        if nonce is not None:
-            kwargs["nonce"] = nonce
-        return await channel.send(**kwargs)
+        return kwargs
 
     async def _deliver_pages(
         self,
-        kind: str,
+        kind: Kind,
         guild_id: int,
         day: date,
         pages: list[limits.Page],
@@ -459,42 +447,27 @@ class DigestService:
         rest claimed and the next start resumes them with their nonces. A post that already
         went out is never extended with new parts when more shares arrived since.
         """
-        keys = [f"{kind}:{guild_id}:{day.isoformat()}:{n}" for n in range(1, len(pages) + 1)]
-        fresh = await self.ledger.get(keys[0]) is None
-        claims = []
-        for key in keys:
-            if not fresh and await self.ledger.get(key) is None:
-                break
-            claims.append(
-                await self.ledger.claim(key, kind=kind, guild_id=guild_id, retry_failed=True)
-            )
-        sent = 0
-        for index, (key, claim) in enumerate(zip(keys, claims, strict=False)):
-            if not claim.should_send:
-                continue
-            try:
-                message = await self._send_page(channel, pages[index], nonce_for(key))
-            except Exception as exc:
-                await self.ledger.mark_failed(key, f"{type(exc).__name__}: {exc}"[:500])
-                for later_key, later in zip(keys[index + 1 :], claims[index + 1 :], strict=False):
-                    if later.should_send:
-                        await self.ledger.mark_failed(later_key, "an earlier part failed")
-                raise
-            await self.ledger.mark_sent(key, message.id)
-            sent += 1
-        return sent
+        key = digest_key if kind is Kind.DIGEST else weekly_key
+        parts = [
+            Part(key(guild_id, day, n), self._page_kwargs(page))
+            for n, page in enumerate(pages, start=1)
+        ]
+        posted = await self.delivery.post(
+            channel, parts, kind=kind, guild_id=guild_id, claim_ahead=True, retry_failed=True
+        )
+        return len(posted.sent)
 
     async def run_daily(self, guild_id: int, day: date) -> int:
         """The scheduled digest of ``day`` (and, on the event's last day, the weekly roundup)."""
         ctx = await self.context(guild_id)
-        first_key = f"digest:{guild_id}:{day.isoformat()}:1"
+        first_key = digest_key(guild_id, day, 1)
         today = self.today(ctx)
         if day < today:
             await self._close_past_day(guild_id, day, "missed: the day was over")
             return 0
         if today != day:
             await self.ledger.skip(
-                first_key, kind="digest", guild_id=guild_id, reason="missed: the day was over"
+                first_key, kind=Kind.DIGEST, guild_id=guild_id, reason="missed: the day was over"
             )
             return 0
         channel = await self._digest_channel(ctx)
@@ -507,16 +480,16 @@ class DigestService:
         if not in_event and not todays:
             await self.ledger.skip(
                 first_key,
-                kind="digest",
+                kind=Kind.DIGEST,
                 guild_id=guild_id,
                 reason="no shares on a day outside the event week",
             )
             return 0
         pages = self._digest_pages(ctx, day, todays)
-        sent = await self._deliver_pages("digest", guild_id, day, pages, channel)
+        sent = await self._deliver_pages(Kind.DIGEST, guild_id, day, pages, channel)
         if in_event and day == ctx.event_days[-1]:
             weekly = await self._weekly_pages(ctx, guild_id)
-            sent += await self._deliver_pages("weekly", guild_id, day, weekly, channel)
+            sent += await self._deliver_pages(Kind.WEEKLY, guild_id, day, weekly, channel)
         if sent:
             log.info("digest of %s posted in guild %s (%d messages)", day, guild_id, sent)
         return sent
@@ -524,21 +497,20 @@ class DigestService:
     async def _close_past_day(self, guild_id: int, day: date, reason: str) -> None:
         """A past day's digest (and roundup) is never posted: record the digest skipped, and
         close every part an interrupted run left claimed, so none stays "claimed" for ever."""
-        prefix = f"digest:{guild_id}:{day.isoformat()}"
-        await close_past_key(
-            self.ledger, f"{prefix}:1", kind="digest", guild_id=guild_id, reason=reason
+        await self.delivery.close_past(
+            digest_key(guild_id, day, 1), kind=Kind.DIGEST, guild_id=guild_id, reason=reason
         )
-        await close_past_parts(self.ledger, prefix, kind="digest", guild_id=guild_id, reason=reason)
-        await close_past_parts(
-            self.ledger,
-            f"weekly:{guild_id}:{day.isoformat()}",
-            kind="weekly",
-            guild_id=guild_id,
-            reason=reason,
-        )
+        for kind, key in ((Kind.DIGEST, digest_key), (Kind.WEEKLY, weekly_key)):
+            await self.delivery.close_past_parts(
+                (key(guild_id, day, n) for n in itertools.count(1)),
+                kind=kind,
+                guild_id=guild_id,
+                reason=reason,
+            )
 
-    async def post_now(self, guild_id: int, day: date) -> int:
-        """`/organiser post-digest`: post the digest of ``day`` now (not a scheduled send).
+    async def post_now(self, guild_id: int, day: date, *, by: int) -> tuple[int, int | None]:
+        """`/organiser post-digest`: post the digest of ``day`` now (not a scheduled send),
+        recorded in the audit trail; returns (messages, channel id).
 
         Raises LookupError when no digest channel is set or it cannot be used.
         """
@@ -547,9 +519,10 @@ class DigestService:
         if channel is None:
             raise LookupError("no digest channel")
         pages = self._digest_pages(ctx, day, await self.shares_on(guild_id, day, ctx.tz))
-        for page in pages:
-            await self._send_page(channel, page)
-        return len(pages)
+        await self.delivery.send_unrecorded(channel, [self._page_kwargs(p) for p in pages])
+        detail = f"day={day.isoformat()} messages={len(pages)}"
+        await self.audit.record(guild_id, by, "post-digest", detail)
+        return len(pages), ctx.config.digest_channel_id
 
     # --------------------------------------------------------------- schedule
 
@@ -625,21 +598,9 @@ class DigestService:
         return digest_markdown(everything, days=days, tz=ctx.tz, event_name=ctx.event_name)
 
 
-async def lookup_programme(service: object, guild_id: int) -> Programme | None:
-    """Ask the programme service (sync or async ``get_programme``) for a guild's programme."""
-    getter = getattr(service, "get_programme", None)
-    if getter is None:
-        return None
-    result = getter(guild_id)
-    if inspect.isawaitable(result):
-        result = await result
-    return result if isinstance(result, Programme) else None
-
-
 __all__ = [
     "AddResult",
     "DigestService",
     "GuildContext",
-    "lookup_programme",
     "share_from_message",
 ]

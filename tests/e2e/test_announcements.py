@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 
 from bot.clock import utc_now
+from bot.delivery.keys import announcement_dm_key as dm_key
+from bot.delivery.keys import announcement_key as post_key
 from bot.programme import load_programme
 from bot.sandbox import FakeDiscord
-from bot.services.announcements import dm_key, post_key
 from bot.store import Claim, Ledger, Store
 from bot.store import announcements as ann
 from bot.store.interest import add_interest

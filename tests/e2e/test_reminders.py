@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.clock import to_db
+from bot.delivery.fanout import Pacer, context_for
+from bot.delivery.keys import dm_key, reminder_key
 from bot.programme import ProgrammeDiff, Session
 from bot.sandbox import FakeDiscord
-from bot.services.fanout import Pacer, context_for
-from bot.services.interest import dm_key, reminder_key
 from bot.store import Ledger, Store
 from bot.store import interest as interest_store
 from tests.harness import BotRunner, import_programme, now, register, write_programme
@@ -235,7 +235,7 @@ async def test_a_moved_session_is_told_once_and_its_reminders_replanned(
 
     # The same change again (a restart re-seeding nothing new, a re-run) tells nobody twice.
     same = ProgrammeDiff(changed=((_session(first), _session(moved)),))
-    await bot.services.interest.on_programme_change(fake.guild.id, same)
+    await bot.services.changes.on_programme_change(fake.guild.id, same)
     await asyncio.sleep(0.5)
     assert len(fake.dms("member2")) == 1 and len(notices()) == 2
 
@@ -270,7 +270,7 @@ async def test_a_members_own_lead_gets_its_own_reminder(
     await fake.wait_for(
         lambda: job in [j for j, _ in bot.schedule.jobs(guild)], timeout=5, message="30-min job"
     )
-    service = bot.services.interest
+    service = bot.services.reminders
     await service.run_reminder(guild, "huddle", 30, start)
     assert len(fake.dms("member")) == 1 and fake.dms("member2") == []
     posts = fake.bot_messages("programme")
