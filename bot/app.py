@@ -10,7 +10,7 @@ Dependency order (each line uses only what is above it):
   ledger -> delivery (+ the shared fan-out pacer and DM channel cache)
   audit, setup
   programme -> interest, reminders, change notices (listening to programme changes)
-  digest -> stats and exports
+  digest -> shares (collecting), stats and exports
   announcements
 """
 
@@ -30,6 +30,7 @@ from bot.services.interest import InterestService
 from bot.services.programme import ProgrammeService
 from bot.services.reminders import MemberDms, ReminderService
 from bot.services.setup import GuildSetup
+from bot.services.shares import ShareCollector
 from bot.services.stats import StatsService
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class Services:
     reminders: ReminderService
     changes: ChangeNotices
     digest: DigestService
+    shares: ShareCollector
     stats: StatsService
     announcements: AnnouncementService
 
@@ -105,6 +107,14 @@ def build_services(bot: QIWeekBot) -> Services:
         programmes=programme.get_programme,
         audit=audit,
     )
+    shares = ShareCollector(
+        client=bot,
+        store=store,
+        settings=settings,
+        delivery=delivery,
+        digest=digest,
+        audit=audit,
+    )
     stats = StatsService(store=store, clock=clock, setup=setup, digest=digest, audit=audit)
     announcement_service = AnnouncementService(
         store=store,
@@ -129,6 +139,7 @@ def build_services(bot: QIWeekBot) -> Services:
         reminders=reminder_service,
         changes=notices,
         digest=digest,
+        shares=shares,
         stats=stats,
         announcements=announcement_service,
     )

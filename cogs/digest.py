@@ -17,8 +17,9 @@ from bot.client import QIWeekBot
 from bot.errors import UserFacingError
 from bot.render import limits
 from bot.render.digest import opted_out_text, posted_digest_text, remove_refused_text
-from bot.services.digest import NO_MENTIONS, AddResult, DigestService
+from bot.services.digest import NO_MENTIONS, DigestService
 from bot.services.setup import GuildSetup
+from bot.services.shares import AddResult, ShareCollector
 
 ADD_MENU = "Add to QI Week digest"
 REMOVE_MENU = "Remove from digest"
@@ -71,9 +72,12 @@ class DigestOrganiserCommands:
 class Digest(commands.Cog):
     """Collects shares from gateway events and answers members' digest commands."""
 
-    def __init__(self, bot: QIWeekBot, service: DigestService, setup: GuildSetup) -> None:
+    def __init__(
+        self, bot: QIWeekBot, digest: DigestService, shares: ShareCollector, setup: GuildSetup
+    ) -> None:
         self.bot = bot
-        self.service = service
+        self.service = digest
+        self.shares = shares
         self.setup = setup
         # Context menus cannot live in a cog as decorated methods: build and register them here.
         self.add_menu = app_commands.ContextMenu(name=ADD_MENU, callback=self.add_to_digest)
@@ -95,47 +99,39 @@ class Digest(commands.Cog):
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
-        await self.service.handle_message(message)
+        await self.shares.handle_message(message)
 
     @commands.Cog.listener()
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
-        await self.service.handle_edit(payload)
+        await self.shares.handle_edit(payload)
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         if payload.guild_id is not None:
-            await self.service.handle_delete([payload.message_id])
+            await self.shares.handle_delete([payload.message_id])
 
     @commands.Cog.listener()
     async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
         if payload.guild_id is not None:
-            await self.service.handle_delete(payload.message_ids)
+            await self.shares.handle_delete(payload.message_ids)
 
     @commands.Cog.listener()
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
-        await self.service.handle_reactions(
-            payload.guild_id, payload.channel_id, payload.message_id
-        )
+        await self.shares.handle_reactions(payload.guild_id, payload.channel_id, payload.message_id)
 
     @commands.Cog.listener()
     async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
-        await self.service.handle_reactions(
-            payload.guild_id, payload.channel_id, payload.message_id
-        )
+        await self.shares.handle_reactions(payload.guild_id, payload.channel_id, payload.message_id)
 
     @commands.Cog.listener()
     async def on_raw_reaction_clear(self, payload: discord.RawReactionClearEvent) -> None:
-        await self.service.handle_reactions(
-            payload.guild_id, payload.channel_id, payload.message_id
-        )
+        await self.shares.handle_reactions(payload.guild_id, payload.channel_id, payload.message_id)
 
     @commands.Cog.listener()
     async def on_raw_reaction_clear_emoji(
         self, payload: discord.RawReactionClearEmojiEvent
     ) -> None:
-        await self.service.handle_reactions(
-            payload.guild_id, payload.channel_id, payload.message_id
-        )
+        await self.shares.handle_reactions(payload.guild_id, payload.channel_id, payload.message_id)
 
     # ------------------------------------------------------------- context menus
 
@@ -149,7 +145,7 @@ class Digest(commands.Cog):
         may_restore = interaction.user.id == message.author.id or (
             await self.setup.is_organiser(interaction.guild_id, interaction.user)
         )
-        result = await self.service.add_manually(message, may_restore=may_restore)
+        result = await self.shares.add_manually(message, may_restore=may_restore)
         author = discord.utils.escape_markdown(message.author.display_name)
         if result is AddResult.NOT_A_MEMBER_MESSAGE:
             raise UserFacingError("Only members' own messages can be added to the digest.")
@@ -178,7 +174,7 @@ class Digest(commands.Cog):
                 "(Apps menu on the message)."
             )
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
-        await self.service.notify_author(message)
+        await self.shares.notify_author(message)
 
     async def remove_from_digest(
         self, interaction: discord.Interaction, message: discord.Message
@@ -191,7 +187,7 @@ class Digest(commands.Cog):
         ):
             config = await self.setup.config(interaction.guild_id)
             raise UserFacingError(remove_refused_text(config.organiser_role_id))
-        removed = await self.service.remove(interaction.guild_id, message, by=user.id)
+        removed = await self.shares.remove(interaction.guild_id, message, by=user.id)
         text = (
             "Removed that message from the digest."
             if removed
@@ -219,13 +215,13 @@ class Digest(commands.Cog):
     )
     async def digest_opt_out(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
-        if await self.service.is_opted_out(interaction.guild_id, interaction.user.id):
+        if await self.shares.is_opted_out(interaction.guild_id, interaction.user.id):
             await interaction.response.send_message(
                 "You're already opted out; nothing stored. `/digest-opt-in` resumes at any time.",
                 ephemeral=True,
             )
             return
-        removed = await self.service.opt_out(interaction.guild_id, interaction.user.id)
+        removed = await self.shares.opt_out(interaction.guild_id, interaction.user.id)
         await interaction.response.send_message(opted_out_text(removed), ephemeral=True)
 
     @app_commands.guild_only()
@@ -234,7 +230,7 @@ class Digest(commands.Cog):
     )
     async def digest_opt_in(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
-        was_out = await self.service.opt_in(interaction.guild_id, interaction.user.id)
+        was_out = await self.shares.opt_in(interaction.guild_id, interaction.user.id)
         text = (
             "Welcome back: your messages with the hashtag will appear in the digest again "
             "(earlier ones were erased when you opted out, so they won't come back)."
@@ -249,4 +245,5 @@ class Digest(commands.Cog):
 
 
 async def setup(bot: QIWeekBot) -> None:
-    await bot.add_cog(Digest(bot, bot.services.digest, bot.services.setup))
+    services = bot.services
+    await bot.add_cog(Digest(bot, services.digest, services.shares, services.setup))

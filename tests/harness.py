@@ -58,6 +58,7 @@ class BotRunner:
         clock: Clock = utc_now,
         before_login: Callable[[QIWeekBot], None] | None = None,
         wait_prepared: bool = True,
+        extensions: list[str] | None = None,
         **env: Any,
     ) -> QIWeekBot:
         """Log in, connect, and wait until ready (and the guild planned, by default)."""
@@ -70,6 +71,7 @@ class BotRunner:
             store=store,
             schedule=Schedule(clock=clock),
             clock=clock,
+            extensions=extensions,
             # The fake sends every guild at once: don't wait discord.py's default 2 s for more.
             guild_ready_timeout=0.05,
         )

@@ -34,7 +34,7 @@ from bot.delivery.keys import (
 )
 from bot.errors import UserFacingError
 from bot.render.announcements import (
-    Rendered,
+    Message,
     announcement_message,
     failed_dm,
     missed_dm,
@@ -85,7 +85,7 @@ class Draft:
     session_title: str | None = None
     send_at: datetime | None = None  # None: now
 
-    def rendered(self) -> Rendered:
+    def rendered(self) -> Message:
         return announcement_message(
             title=self.title, body=self.body, ping_role_id=self.ping_role_id
         )
@@ -265,7 +265,7 @@ class AnnouncementService:
         return Outcome(final, dms_sent=dms)
 
     async def _post(
-        self, channel_id: int, guild_id: int, rendered: Rendered, nonce: str
+        self, channel_id: int, guild_id: int, rendered: Message, nonce: str
     ) -> int | None:
         channel = self.delivery.client.get_partial_messageable(channel_id, guild_id=guild_id)
         message = await channel.send(**rendered.kwargs(), nonce=nonce)  # type: ignore[arg-type]

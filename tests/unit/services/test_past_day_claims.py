@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.delivery import Delivery, FanoutContext, close_past_key
+from bot.delivery import Delivery, FanoutContext
 from bot.delivery.keys import daily_key
 from bot.programme import Event, Programme, Session
 from bot.schedule import Schedule
@@ -70,28 +70,6 @@ def _delivery(ledger: Ledger) -> Delivery:
 async def _status(ledger: Ledger, key: str) -> tuple[str, str | None] | None:
     row = await ledger.get(key)
     return None if row is None else (row.status, row.reason)
-
-
-async def test_close_past_key_covers_every_state(store: Store) -> None:
-    ledger = Ledger(store)
-    reason = "missed: the day is over"
-    # No row: recorded as skipped.
-    assert await close_past_key(ledger, "k:new", kind="daily", guild_id=GUILD, reason=reason)
-    assert await _status(ledger, "k:new") == ("skipped", reason)
-    # An earlier run's open claim: taken over and skipped, saying why.
-    await _leave_claimed(store, "k:old")
-    assert await close_past_key(ledger, "k:old", kind="daily", guild_id=GUILD, reason=reason)
-    status = await _status(ledger, "k:old")
-    assert status is not None and status[0] == "skipped" and status[1].startswith(reason)
-    assert "never confirmed" in status[1]
-    # This run's claim (in flight right now) and a decided row are left as they are.
-    await _leave_claimed(store, "k:mine", owner=store.run_id)
-    assert not await close_past_key(ledger, "k:mine", kind="daily", guild_id=GUILD, reason=reason)
-    assert await _status(ledger, "k:mine") == ("claimed", None)
-    await ledger.claim("k:sent", kind="daily", guild_id=GUILD)
-    await ledger.mark_sent("k:sent", 1)
-    assert not await close_past_key(ledger, "k:sent", kind="daily", guild_id=GUILD, reason=reason)
-    assert await _status(ledger, "k:sent") == ("sent", None)
 
 
 async def test_plan_daily_closes_an_interrupted_post_of_a_past_day(store: Store) -> None:
