@@ -132,6 +132,11 @@ class Schedule:
             log.info("planned %d jobs for guild %s", total, guild_id)
             return total
 
+    @property
+    def busy(self) -> bool:
+        """A job is running right now (tests wait for the schedule to be quiet)."""
+        return any(not task.done() for task in self._running)
+
     def jobs(self, guild_id: int | None = None) -> list[tuple[str, datetime]]:
         """(id, next run) of scheduled jobs, for tests and `/organiser stats`."""
         out = []

@@ -15,6 +15,7 @@ from bot.config import Settings, parse_settings
 from bot.sandbox import FakeDiscord
 from bot.schedule import Schedule
 from bot.store import Store
+from bot.store.ledger import Status
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_PROGRAMME = ROOT / "data" / "programme.yaml"
@@ -223,3 +224,29 @@ LONDON = ZoneInfo("Europe/London")
 
 
 GUILD = 1001
+
+
+async def wait_quiet(bot: QIWeekBot, *, horizon: float = 2.0, within: float = 15.0) -> None:
+    """Wait on state, not time, until the bot can send nothing more on its own: no job running
+    or due within ``horizon`` seconds, no debounced re-plan pending, and no delivery claimed
+    but unconfirmed. A duplicate would have reached the fake by then, so asserting counts
+    after this is meaningful (and a correct bot is not kept waiting)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    guild_ids = [g.id for g in bot.guilds]
+    while True:
+        soon = datetime.now(UTC) + timedelta(seconds=horizon)
+        due = [job for job, at in bot.schedule.jobs() if at is not None and at <= soon]
+        open_claims = 0
+        for guild_id in guild_ids:
+            counts = await bot.ledger.counts(guild_id)
+            open_claims += counts.get(Status.CLAIMED, 0)
+        if not (bot.schedule.busy or due or bot.services.interest.replan_pending or open_claims):
+            return
+        if loop.time() > deadline:
+            raise AssertionError(
+                f"the bot did not go quiet within {within}s: busy={bot.schedule.busy}, "
+                f"due={due}, replan={bot.services.interest.replan_pending}, "
+                f"claimed={open_claims}"
+            )
+        await asyncio.sleep(0.02)  # polling interval, not a guess at how long sending takes

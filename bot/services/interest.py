@@ -104,6 +104,11 @@ class InterestService:
         if not task.cancelled() and task.exception() is not None:
             log.error("%s failed", task.get_name(), exc_info=task.exception())
 
+    @property
+    def replan_pending(self) -> bool:
+        """A debounced re-plan is waiting to run (see `replan_soon`)."""
+        return bool(self._replan_pending)
+
     def replan_soon(self, guild_id: int) -> None:
         """Re-plan this guild's reminders shortly (a registration or setting changed: who is
         DMed at which lead, and how early each fan-out starts).

@@ -8,7 +8,6 @@ around the real "now" (a clock at most a minute off it).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable
@@ -42,6 +41,7 @@ from tests.harness import (
     components,
     fixed,
     text_of,
+    wait_quiet,
 )
 
 LONDON = ZoneInfo("Europe/London")
@@ -287,7 +287,7 @@ async def test_daily_post_fires_at_its_time_once_even_across_a_restart(
     assert _daily_rows(runner.db_path, day) == {key: "sent", f"{key}:1": "sent"}
 
     bot = await runner.restart(clock=clock, **env)
-    await asyncio.sleep(1.0)
+    await wait_quiet(runner.bot)
     assert len(daily_posts(fake_discord)) == 1  # not repeated
     assert not [j for j, _ in bot.schedule.jobs(guild) if j.startswith(f"daily:{guild}:{day}")]
 
@@ -310,7 +310,7 @@ async def test_daily_post_catches_up_the_same_day_and_never_posts_a_past_day(
     await fake_discord.wait_for(
         lambda: _daily_rows(runner.db_path, today).get(f"daily:{guild}:{today}") == "sent"
     )
-    await asyncio.sleep(0.3)
+    await wait_quiet(runner.bot)
     posted = daily_posts(fake_discord)
     assert len(posted) == 1
     text = text_of(posted[0])
@@ -321,7 +321,7 @@ async def test_daily_post_catches_up_the_same_day_and_never_posts_a_past_day(
     assert daily_jobs == {f"daily:{guild}:{tomorrow}": midnight}
 
     await runner.restart(QIWEEK_PROGRAMME=path, QIWEEK_DAILY_POST_TIME="00:00")
-    await asyncio.sleep(1.0)
+    await wait_quiet(runner.bot)
     assert len(daily_posts(fake_discord)) == 1
 
 
