@@ -107,14 +107,7 @@ def build_services(bot: QIWeekBot) -> Services:
         programmes=programme.get_programme,
         audit=audit,
     )
-    shares = ShareCollector(
-        client=bot,
-        store=store,
-        settings=settings,
-        delivery=delivery,
-        digest=digest,
-        audit=audit,
-    )
+    shares = ShareCollector(store, delivery, digest, audit)
     stats = StatsService(store=store, clock=clock, setup=setup, digest=digest, audit=audit)
     announcement_service = AnnouncementService(
         store=store,

@@ -94,7 +94,8 @@ class DigestService:
         self.clock = clock
         self.programmes = programmes
         self.audit = audit
-        self.hashtag_label = " / ".join(compile_hashtags(settings.hashtags).tags) or "#QIWeek"
+        self.matcher = compile_hashtags(settings.hashtags)
+        self.hashtag_label = " / ".join(self.matcher.tags) or "#QIWeek"
 
     # ------------------------------------------------------------------ context
 

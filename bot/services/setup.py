@@ -7,27 +7,18 @@ change, records it in the audit trail and re-plans the server at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import time
 
 import discord
 
-from bot.config import Settings, check_timezone, parse_leads, parse_time
+from bot.config import SETTING_PARSERS, Settings, parse_each
 from bot.errors import UserFacingError
 from bot.permissions import is_organiser
 from bot.schedule import Schedule
 from bot.services.audit import AuditTrail
 from bot.store import Store
 from bot.store.guild_settings import GuildConfig, get_config, update_config
-
-#: Text settings and how each is checked (a ValueError says what is accepted).
-PARSERS: dict[str, Callable[[str], object]] = {
-    "timezone": check_timezone,
-    "daily_post_time": parse_time,
-    "digest_time": parse_time,
-    "reminder_leads": parse_leads,
-}
 
 
 @dataclass(frozen=True)
@@ -80,14 +71,11 @@ class GuildSetup:
         changes.update({f"{name}_id": value for name, value in request.channels.items()})
         if request.organiser_role_id is not None:
             changes["organiser_role_id"] = request.organiser_role_id
-        for name, parse in PARSERS.items():
-            raw = request.text.get(name)
-            if raw is None:
-                continue
-            try:
-                changes[name] = parse(raw)
-            except ValueError as exc:
-                problems.append(f"`{name}`: {exc}")
+        parsed, bad = parse_each(
+            {name: (f"`{name}`", request.text.get(name)) for name in SETTING_PARSERS}
+        )
+        changes.update(parsed)
+        problems.extend(bad)
         if problems:
             raise UserFacingError("Nothing was changed.\n" + "\n".join(problems))
         return changes

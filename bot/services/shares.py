@@ -14,10 +14,9 @@ from enum import Enum
 
 import discord
 
-from bot.config import Settings
 from bot.delivery import Claim, Delivery, Kind
 from bot.delivery.keys import share_notice_key
-from bot.digest import Share, compile_hashtags
+from bot.digest import Share
 from bot.render.digest import share_notice
 from bot.services.audit import AuditTrail
 from bot.services.digest import NO_MENTIONS, DigestService
@@ -93,21 +92,15 @@ class ShareCollector:
     """Shares in: built by the composition root, used by the digest cog's listeners."""
 
     def __init__(
-        self,
-        *,
-        client: discord.Client,
-        store: Store,
-        settings: Settings,
-        delivery: Delivery,
-        digest: DigestService,
-        audit: AuditTrail,
+        self, store: Store, delivery: Delivery, digest: DigestService, audit: AuditTrail
     ) -> None:
-        self.client = client
+        """Shares are tagged with the hashtags the digest collects (``QIWEEK_HASHTAGS``)."""
         self.store = store
         self.delivery = delivery
+        self.client = delivery.client
         self.digest = digest
         self.audit = audit
-        self.matcher = compile_hashtags(settings.hashtags)
+        self.matcher = digest.matcher
         # (guild, member) whose notice is settled: spares a query on each of their later shares.
         self._noticed: set[tuple[int, int]] = set()
 
