@@ -206,7 +206,7 @@ class InterestSelect(
 
 
 class InterestCog(commands.Cog, name="Interest"):
-    """Registrations and reminders; owns the interest service and the `reminders` planner."""
+    """Registrations and reminder settings, and the persistent interest button and select."""
 
     def __init__(self, bot: QIWeekBot, services: Services) -> None:
         self.bot = bot

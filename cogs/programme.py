@@ -158,7 +158,7 @@ async def _send_parts(
 
 
 class ProgrammeCog(commands.Cog, name="Programme"):
-    """`/programme` and `/session`; owns the programme service, the seed and the daily planner."""
+    """`/programme` and `/session` (the service, its seed and daily planner are in `bot.app`)."""
 
     def __init__(self, services: Services) -> None:
         self.services = services
