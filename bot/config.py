@@ -82,10 +82,6 @@ class Settings:
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    @property
-    def custom_endpoints(self) -> bool:
-        return self.api_base != DEFAULT_API_BASE or self.gateway_url != DEFAULT_GATEWAY_URL
-
     def summary(self) -> str:
         """One line for `check` and the start-up log; never includes the token."""
         scope = f"guild {self.guild_id}" if self.guild_id else "global commands"

@@ -220,10 +220,6 @@ class Delivery:
         row = await self.ledger.get(key)
         return row is not None and row.status is Status.CLAIMED
 
-    async def is_sent(self, key: str) -> bool:
-        row = await self.ledger.get(key)
-        return row is not None and row.status is Status.SENT
-
     async def skipped_because(self, key: str, reason: str) -> bool:
         """Recorded as skipped for exactly this reason (say, closed DMs)."""
         row = await self.ledger.get(key)

@@ -159,10 +159,6 @@ class ProgrammeService:
         """Call ``listener(guild_id, diff)`` after each non-empty change (then it re-plans)."""
         self._listeners.append(listener)
 
-    def remove_change_listener(self, listener: ChangeListener) -> None:
-        if listener in self._listeners:
-            self._listeners.remove(listener)
-
     def _lock(self, guild_id: int) -> asyncio.Lock:
         return self._locks.setdefault(guild_id, asyncio.Lock())
 
