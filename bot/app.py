@@ -115,6 +115,7 @@ def build_services(bot: QIWeekBot) -> Services:
         schedule=schedule,
         clock=clock,
         programme=programme,
+        interest=interest,
         audit=audit,
     )
     # Planners run in this order at each re-plan.

@@ -43,8 +43,9 @@ from bot.render.announcements import (
 )
 from bot.schedule import PlannedJob, Schedule
 from bot.services.audit import AuditTrail
+from bot.services.interest import InterestService
 from bot.services.reminders import ProgrammeSource
-from bot.store import Store, prefs
+from bot.store import Store
 from bot.store import announcements as store_announcements
 from bot.store.announcements import Announcement
 
@@ -111,6 +112,7 @@ class AnnouncementService:
         schedule: Schedule,
         clock: Clock,
         programme: ProgrammeSource,
+        interest: InterestService,
         audit: AuditTrail,
     ) -> None:
         self.store = store
@@ -118,6 +120,7 @@ class AnnouncementService:
         self.schedule = schedule
         self.clock = clock
         self.programme = programme
+        self.interest = interest
         self.audit = audit
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -200,7 +203,7 @@ class AnnouncementService:
 
     async def dm_count(self, guild_id: int, session_id: str) -> int:
         """How many members the session DMs would reach (not those with `/reminders off`)."""
-        return len(await store_announcements.dm_recipients(self.store, guild_id, session_id))
+        return len(await self.interest.dm_recipients(guild_id, session_id))
 
     # ------------------------------------------------------------------ delivery
 
@@ -328,7 +331,7 @@ class AnnouncementService:
         Members who chose `/reminders off` get no DM: they read it in the channel.
         """
         assert a.session_id is not None
-        users = await store_announcements.dm_recipients(self.store, a.guild_id, a.session_id)
+        users = await self.interest.dm_recipients(a.guild_id, a.session_id)
         if not users:
             return 0
         session_title = await self.session_title(a.guild_id, a.session_id) or a.session_id
@@ -343,7 +346,7 @@ class AnnouncementService:
             context=self.delivery.fanout,
             build=lambda _user: rendered.kwargs(),
             # Recorded like a reminder's bounce; the announcement itself is in the channel.
-            on_closed=partial(prefs.set_dm_closed, self.store, a.guild_id),
+            on_closed=partial(self.interest.mark_dm_closed, a.guild_id),
         )
         return len(result.sent)
 

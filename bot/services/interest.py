@@ -151,6 +151,14 @@ class InterestService:
             self.replan_soon(guild_id)
         return changed
 
+    async def dm_recipients(self, guild_id: int, session_id: str) -> list[int]:
+        """Members registered for the session who accept DMs (not `/reminders off`)."""
+        return await interest_store.dm_recipients(self.store, guild_id, session_id)
+
+    async def mark_dm_closed(self, guild_id: int, user_id: int) -> None:
+        """A DM to this member bounced (50007): `/interested` warns them from now on."""
+        await prefs_store.set_dm_closed(self.store, guild_id, user_id, True)
+
     async def count_interested(self, guild_id: int, session_id: str) -> int:
         """How many members registered for the session (shown by `/session`)."""
         return await interest_store.count_interested(self.store, guild_id, session_id)

@@ -98,3 +98,15 @@ async def test_prefs_upserts_touch_only_their_own_columns(store: Store) -> None:
 
 
 # --------------------------------------------------------------------------- render
+
+
+async def test_dm_recipients_leave_out_members_with_reminders_off(store: Store) -> None:
+    other = GUILD + 1
+    for user in (11, 12, 13, 14):
+        await interest_store.add_interest(store, GUILD, "keynote", user)
+    await interest_store.add_interest(store, other, "keynote", 15)
+    await prefs.set_reminder_setting(store, GUILD, 12, "off")
+    await prefs.set_reminder_setting(store, GUILD, 13, "30")
+    await prefs.set_reminder_setting(store, other, 14, "off")  # another server's choice
+    assert await interest_store.dm_recipients(store, GUILD, "keynote") == [11, 13, 14]
+    assert await interest_store.dm_recipients(store, GUILD, "other-session") == []
