@@ -139,6 +139,17 @@ def fixed(moment: datetime) -> Callable[[], datetime]:
     return lambda: moment
 
 
+def away_from_midnight(tz: str = "Europe/London") -> Clock:
+    """The real clock, or in the last 30 minutes before local midnight the real clock 61
+    minutes behind: a test that reads "today" from it and hands it to the bot cannot see the
+    day turn between its reading and the bot's. Behind, never ahead: the scheduler fires on the
+    real clock, so a catch-up still runs at once and tomorrow's jobs stay in the future."""
+    local = datetime.now(UTC).astimezone(ZoneInfo(tz))
+    late = local.hour * 60 + local.minute >= 23 * 60 + 30
+    offset = timedelta(minutes=-61) if late else timedelta(0)
+    return lambda: datetime.now(UTC) + offset
+
+
 # Monday of the sample week, 07:00 BST: before the 08:00 daily post, so nothing posts itself.
 SAMPLE_MONDAY_MORNING = datetime(2026, 9, 14, 6, 0, tzinfo=UTC)
 
