@@ -32,6 +32,7 @@ from bot.programme import (
     parse_day,
 )
 from bot.render import limits
+from bot.render.components import interest_select_view, session_view
 from bot.render.organiser import (
     change_impact_text,
     import_counts,
@@ -43,11 +44,9 @@ from bot.render.programme import (
     DayPart,
     ambiguous_session_text,
     day_parts,
-    interest_select_view,
     no_sessions_text,
     session_choice_name,
     session_pages,
-    session_view,
 )
 from bot.services.programme import ImportPreview, ProgrammePostError, ProgrammeService
 from bot.services.reminders import ProgrammeSource

@@ -16,8 +16,9 @@ from discord.utils import escape_markdown, format_dt
 
 from bot.programme import Session
 from bot.render import limits
+from bot.render.components import session_view
 from bot.render.message import Message
-from bot.render.programme import NHS_BLUE, session_block, session_view
+from bot.render.programme import NHS_BLUE, session_block
 
 TITLE_MAX = 200  # a session title inside a sentence; the full one is in /session
 UNDO_BUTTON = "Changed your mind? Press the button again, or use `/not-interested`."

@@ -42,8 +42,9 @@ from bot.programme import (
     load_programme,
     parse_programme,
 )
+from bot.render.components import interest_select_view
 from bot.render.organiser import import_counts, post_audit_detail
-from bot.render.programme import DayPart, day_parts, interest_select_view
+from bot.render.programme import DayPart, day_parts
 from bot.schedule import PlannedJob, Schedule
 from bot.services.audit import AuditTrail
 from bot.store import Store
