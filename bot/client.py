@@ -61,6 +61,7 @@ class Services:
     interest: Any = None
     digest: Any = None
     announcements: Any = None
+    report: Any = None
 
 
 GuildPreparer = Callable[[int], Awaitable[None]]

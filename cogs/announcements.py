@@ -35,6 +35,7 @@ from bot.services.announcements import PLANNER, AnnouncementService, Draft
 from bot.store import audit, stats
 from bot.store.guild_settings import GuildConfig, get_config
 from cogs.programme import session_autocomplete
+from cogs.report import report_export
 
 log = logging.getLogger(__name__)
 
@@ -382,12 +383,13 @@ class AnnouncementCommands:
     @app_commands.command(name="export", description="Download figures as a file")
     @app_commands.describe(
         what="interest: registrations per session (CSV); shares: the #QIWeek shares (CSV); "
-        "digest: the digest (Markdown)"
+        "digest: the digest (Markdown); report: the impact report (HTML page); "
+        "report-csv: figures per host organisation (CSV)"
     )
     async def export(
         self,
         interaction: discord.Interaction,
-        what: Literal["interest", "shares", "digest"],
+        what: Literal["interest", "shares", "digest", "report", "report-csv"],
     ) -> None:
         guild_id = interaction.guild_id
         assert guild_id is not None
@@ -409,6 +411,8 @@ class AnnouncementCommands:
                 f"Registrations per session: {len(rows)} sessions, "
                 f"{sum(r.registrations for r in rows)} registrations."
             )
+        elif what in ("report", "report-csv"):
+            data, filename, summary = await report_export(self.bot, guild_id, what, stamp)
         elif what == "shares":
             data = await digest.export_shares_csv(guild_id)
             filename = f"qiweek-shares-{stamp}.csv"

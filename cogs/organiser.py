@@ -24,6 +24,7 @@ from bot.store.guild_settings import get_config, update_config
 from cogs.announcements import AnnouncementCommands, require_postable
 from cogs.digest import DigestOrganiserCommands
 from cogs.programme import ProgrammeOrganiserCommands
+from cogs.report import ReportCommands
 
 
 class SetupCommands:
@@ -125,6 +126,7 @@ MIXINS: tuple[type, ...] = (
     AnnouncementCommands,
     ProgrammeOrganiserCommands,
     DigestOrganiserCommands,
+    ReportCommands,
 )
 
 

@@ -1,0 +1,165 @@
+"""The impact report on Discord: `/organiser report` and the report exports.
+
+`ReportCommands` is a mixin of `/organiser` subcommands composed into the organiser GroupCog
+(cogs/organiser.py), so the permission check is written once there. This extension only builds
+the `ReportService` and hands it to the bot; `report_export` serves `/organiser export
+what:report|report-csv` for the export command.
+"""
+
+from __future__ import annotations
+
+import io
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.client import QIWeekBot
+from bot.errors import UserFacingError
+from bot.render.limits import CHOICES
+from bot.report.figure import png_size
+from bot.report.model import Report, UnknownOrganisation
+from bot.report.page import headline_figures
+from bot.services.report import ReportService
+from bot.store import audit
+from bot.store.programme import load_programme
+
+NO_MENTIONS = discord.AllowedMentions.none()
+#: Discord's limit on an autocomplete choice's name and value.
+CHOICE_TEXT = 100
+
+
+def _service(bot: QIWeekBot) -> ReportService:
+    service = getattr(bot.services, "report", None)
+    if service is None:
+        raise UserFacingError("The report is not available right now; try again in a moment.")
+    return service
+
+
+def rank_hosts(hosts: list[str], current: str) -> list[str]:
+    """Hosts holding `current` anywhere (case-insensitive); a word starting with it ranks first."""
+    needle = current.strip().casefold()
+    fits = [h for h in hosts if len(h) <= CHOICE_TEXT and needle in h.casefold()]
+    words = [h for h in fits if any(w.startswith(needle) for w in h.casefold().split())]
+    return (words + [h for h in fits if h not in words])[:CHOICES]
+
+
+async def host_autocomplete(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """The programme's host organisations (public, as in /programme) matching what was typed."""
+    bot = interaction.client
+    service = getattr(getattr(bot, "services", None), "report", None)
+    if service is None or interaction.guild_id is None:
+        return []
+    hosts = await service.hosts(interaction.guild_id)
+    return [app_commands.Choice(name=h, value=h) for h in rank_hosts(hosts, current)]
+
+
+def summary_text(report: Report, width: int, height: int) -> str:
+    """The short text beside the picture: headline figures and each chart's median and signals."""
+    lines = [f"**{report.event_name}: impact report for {report.scope}**"]
+    lines.append(
+        " · ".join(f"{label}: {value}" for value, label in headline_figures(report.headline))
+    )
+    for chart in report.charts:
+        analysis = chart.analysis
+        if analysis.median is None:
+            lines.append(f"{chart.title}: no data yet.")
+            continue
+        if not analysis.applied:
+            signals = f"{len(chart.values)} days, too few for run rules (10 or more)"
+        elif analysis.signals:
+            signals = ", ".join(
+                f"{run.kind} ({run.points} {run.direction}) from "
+                f"{chart.days[run.start]:%d %b} to {chart.days[run.end]:%d %b}"
+                for run in analysis.signals
+            )
+        else:
+            signals = "no shift or trend"
+        lines.append(f"{chart.title}: median {analysis.median:g}; {signals}.")
+    lines.append(f"Picture: {width} × {height} px. `/organiser export what:report` for the page.")
+    return "\n".join(lines)[:2000]
+
+
+class ReportCommands:
+    """`/organiser report [organisation]`: run charts and top sessions as a picture."""
+
+    bot: QIWeekBot
+
+    @app_commands.command(name="report", description="Run charts and top sessions as a picture")
+    @app_commands.describe(organisation="Only this host organisation's sessions")
+    @app_commands.autocomplete(organisation=host_autocomplete)
+    async def report(
+        self,
+        interaction: discord.Interaction,
+        organisation: app_commands.Range[str, 1, 100] | None = None,
+    ) -> None:
+        guild_id = interaction.guild_id
+        assert guild_id is not None
+        service = _service(self.bot)
+        # Gathering and drawing take a moment: answer within Discord's 3 s first.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            report, png = await service.png(guild_id, organisation)
+        except UnknownOrganisation as exc:
+            raise UserFacingError(
+                f"No session in the programme is hosted by “{exc}”. Pick an organisation from "
+                "the list, or leave `organisation` empty for the whole programme."
+            ) from exc
+        width, height = png_size(png)
+        await audit.record(
+            self.bot.store, guild_id, interaction.user.id, "report", report.organisation or ""
+        )
+        await interaction.followup.send(
+            summary_text(report, width, height),
+            file=discord.File(io.BytesIO(png), filename="qiweek-report.png"),
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+
+async def report_export(
+    bot: QIWeekBot, guild_id: int, what: str, stamp: str
+) -> tuple[bytes, str, str]:
+    """(data, filename, summary) of `export what:report` (HTML) or `what:report-csv`."""
+    service = _service(bot)
+    if what == "report":
+        report, data = await service.html(guild_id)
+        return (
+            data,
+            f"qiweek-report-{stamp}.html",
+            ("The impact report: one self-contained page (open it in a browser, print it on A4)."),
+        )
+    report, data = await service.csv(guild_id)
+    return (
+        data,
+        f"qiweek-organisations-{stamp}.csv",
+        (f"Figures per host organisation: {len(report.organisations)} organisations."),
+    )
+
+
+class Reports(commands.Cog):
+    """Builds the report service; the commands live in /organiser."""
+
+    def __init__(self, bot: QIWeekBot) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        store = self.bot.store
+        self.bot.services.report = ReportService(
+            store,
+            self.bot.clock,
+            lambda guild_id: load_programme(store, guild_id),
+            self.bot.settings,
+        )
+
+    async def cog_unload(self) -> None:
+        self.bot.services.report = None
+
+
+async def setup(bot: QIWeekBot) -> None:
+    await bot.add_cog(Reports(bot))
+
+
+__all__ = ["ReportCommands", "Reports", "rank_hosts", "report_export", "summary_text"]
