@@ -19,6 +19,8 @@ from bot.report.model import Report, RunChart
 
 #: 16 x 10 inches at 100 dpi: 1600 x 1000 pixels, large type so it reads on a phone.
 SIZE_INCHES = (16.0, 10.0)
+#: The HTML page's run charts: 1,300 x 520 pixels, shown about 19 cm wide on A4.
+PAGE_INCHES = (13.0, 5.2)
 DPI = 100
 NHS_BLUE = "#005EB8"
 NHS_DARK_BLUE = "#003087"
@@ -26,6 +28,8 @@ SHIFT_COLOUR = "#ED8B00"  # NHS warm yellow/orange
 TREND_COLOUR = "#AE2573"  # NHS pink
 MEDIAN_COLOUR = "#425563"
 LABEL_MAX = 48
+TOP_SLOTS = 10
+SCOPE_MAX = 60
 
 
 def _short(text: str, limit: int = LABEL_MAX) -> str:
@@ -104,7 +108,10 @@ def _run_chart(ax, chart: RunChart) -> None:  # type: ignore[no-untyped-def]
         ax.set_xlabel(
             f"{len(chart.values)} days: run rules need 10 or more", fontsize=12, color=MEDIAN_COLOUR
         )
-    ax.set_ylim(bottom=0, top=max(max(chart.values) * 1.1, 1))
+    top = max(max(chart.values) * 1.1, 1)
+    # A little room below zero and at the sides, so a point at 0 or on the last day shows whole.
+    ax.set_ylim(bottom=-0.04 * top, top=top)
+    ax.margins(x=0.03)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.xaxis.set_major_locator(AutoDateLocator(minticks=3, maxticks=7))
     ax.xaxis.set_major_formatter(DateFormatter("%d %b"))
@@ -142,7 +149,8 @@ def _top_sessions(ax, report: Report) -> None:  # type: ignore[no-untyped-def]
     positions = list(range(len(top)))
     ax.barh(positions, values, color=NHS_BLUE, height=0.7)
     ax.set_yticks(positions, labels, fontsize=13)
-    ax.invert_yaxis()
+    # Ten slots whatever the count, so two sessions get bars as thick as ten would.
+    ax.set_ylim(TOP_SLOTS - 0.5, -0.5)
     ax.tick_params(axis="x", labelsize=12)
     for y, value in zip(positions, values, strict=True):
         ax.text(value, y, f" {value}", va="center", fontsize=13, color=NHS_DARK_BLUE)
@@ -163,19 +171,40 @@ def draw(report: Report) -> Figure:
     _top_sessions(bottom.subplots(), report)
     attendance = "" if report.attendance is not None else " \u00b7 attendance: not recorded"
     fig.suptitle(
-        f"{report.event_name}: {report.scope} (to {report.as_of:%d %b %Y}){attendance}",
-        fontsize=20,
+        f"{_short(report.event_name, SCOPE_MAX)}\n{_short(report.scope, SCOPE_MAX)} \u00b7 "
+        f"to {report.as_of:%d %b %Y}{attendance}",
+        fontsize=18,
         fontweight="bold",
         color=NHS_DARK_BLUE,
     )
     return fig
 
 
-def render_png(report: Report) -> bytes:
-    """The figure as PNG bytes (1600 x 1000); blocking, so run it in a thread."""
+def draw_run_charts(report: Report) -> Figure:
+    """The run charts alone, narrower so their text stays legible across an A4 page (the page
+    shows the top sessions as a table)."""
+    fig = Figure(figsize=PAGE_INCHES, dpi=DPI, facecolor="white", layout="constrained")
+    FigureCanvasAgg(fig)
+    charts = report.charts
+    for ax, chart in zip(fig.subplots(1, len(charts), squeeze=False)[0], charts, strict=True):
+        _run_chart(ax, chart)
+    return fig
+
+
+def _png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
-    draw(report).savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
     return buffer.getvalue()
+
+
+def render_png(report: Report) -> bytes:
+    """The report figure as PNG bytes (1600 x 1000); blocking, so run it in a thread."""
+    return _png(draw(report))
+
+
+def render_run_charts_png(report: Report) -> bytes:
+    """The run charts alone as PNG bytes (for the HTML page); blocking."""
+    return _png(draw_run_charts(report))
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -185,4 +214,13 @@ def png_size(data: bytes) -> tuple[int, int]:
     return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
-__all__ = ["DPI", "SIZE_INCHES", "draw", "png_size", "render_png"]
+__all__ = [
+    "DPI",
+    "PAGE_INCHES",
+    "SIZE_INCHES",
+    "draw",
+    "draw_run_charts",
+    "png_size",
+    "render_png",
+    "render_run_charts_png",
+]

@@ -182,8 +182,8 @@ top shares, who posted them publicly with #QIWeek.</p>
 <h2>Headline figures</h2>
 <div class="figures">{figures}</div>
 <h2>Run charts</h2>
-<figure><img alt="Run charts of registrations and shares per day with their medians, and the
-top sessions by registrations" src="data:image/png;base64,{image}">
+<figure><img alt="Run charts of registrations and shares per day with their medians"
+src="data:image/png;base64,{image}">
 <figcaption>Dashed line: median. Orange points: a shift (6 or more days on one side of the
 median). Pink band: a trend (5 or more days rising or falling). {escape(charts)}.</figcaption>
 </figure>

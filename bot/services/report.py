@@ -14,7 +14,7 @@ from typing import Protocol
 from bot.clock import Clock
 from bot.config import Settings
 from bot.programme import Programme
-from bot.report.figure import render_png
+from bot.report.figure import render_png, render_run_charts_png
 from bot.report.model import Report, ReportData, build_report, hosts
 from bot.report.page import organisations_csv, report_html
 from bot.store import Store
@@ -84,7 +84,7 @@ class ReportService:
 
     async def html(self, guild_id: int) -> tuple[Report, bytes]:
         report = await self.build(guild_id)
-        png = await asyncio.to_thread(render_png, report)
+        png = await asyncio.to_thread(render_run_charts_png, report)
         return report, report_html(report, png)
 
     async def csv(self, guild_id: int) -> tuple[Report, bytes]:
