@@ -27,6 +27,8 @@ from bot.store.programme import load_programme
 NO_MENTIONS = discord.AllowedMentions.none()
 #: Discord's limit on an autocomplete choice's name and value.
 CHOICE_TEXT = 100
+#: Signals listed per chart in the text answer; the picture marks them all.
+SIGNALS_LISTED = 4
 
 
 def _service(bot: QIWeekBot) -> ReportService:
@@ -56,9 +58,17 @@ async def host_autocomplete(
     return [app_commands.Choice(name=h, value=h) for h in rank_hosts(hosts, current)]
 
 
+def _short(text: str, limit: int = 100) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def summary_text(report: Report, width: int, height: int) -> str:
-    """The short text beside the picture: headline figures and each chart's median and signals."""
-    lines = [f"**{report.event_name}: impact report for {report.scope}**"]
+    """The short text beside the picture: headline figures and each chart's median and signals.
+
+    Bounded by construction (names shortened, at most `SIGNALS_LISTED` signals per chart), so it
+    always fits Discord's 2,000 characters without cutting anything silently.
+    """
+    lines = [f"**{_short(report.event_name)}: impact report for {_short(report.scope)}**"]
     lines.append(
         " · ".join(f"{label}: {value}" for value, label in headline_figures(report.headline))
     )
@@ -70,16 +80,19 @@ def summary_text(report: Report, width: int, height: int) -> str:
         if not analysis.applied:
             signals = f"{len(chart.values)} days, too few for run rules (10 or more)"
         elif analysis.signals:
+            found = analysis.signals
             signals = ", ".join(
                 f"{run.kind} ({run.points} {run.direction}) from "
                 f"{chart.days[run.start]:%d %b} to {chart.days[run.end]:%d %b}"
-                for run in analysis.signals
+                for run in found[:SIGNALS_LISTED]
             )
+            if len(found) > SIGNALS_LISTED:
+                signals += f" and {len(found) - SIGNALS_LISTED} more (see the picture)"
         else:
             signals = "no shift or trend"
         lines.append(f"{chart.title}: median {analysis.median:g}; {signals}.")
     lines.append(f"Picture: {width} × {height} px. `/organiser export what:report` for the page.")
-    return "\n".join(lines)[:2000]
+    return "\n".join(lines)
 
 
 class ReportCommands:

@@ -60,6 +60,7 @@ async def test_report_answers_deferred_with_a_png_of_the_stated_size(
     assert png_size(data) == (1600, 1000)
     assert "Picture: 1600 × 1000 px" in message["content"]
     assert "registrations of interest: 4" in message["content"]
+    assert "Registrations of interest per day: median " in message["content"]
     [entry] = await audit.recent(bot.store, fake.guild.id)
     assert (entry.action, entry.detail) == ("report", "")
 
