@@ -151,7 +151,7 @@ class Subject:
         return self.messages_at
 
     async def peak_kb(self) -> int:
-        """The subject's peak resident memory so far (ru_maxrss, kB)."""
+        """The subject's peak resident memory so far (VmHWM, kB)."""
         assert self.proc is not None
         self.proc.send_signal(signal.SIGUSR1)
         return await asyncio.wait_for(self._peak.get(), 10)

@@ -9,8 +9,8 @@ Per subject, in one life of its process (plus a restart for the project):
 3. a burst of 1,000 of them (a mix) released at once: answered within 3 s of arrival, p99;
 4. ingest of 10,000 MESSAGE_CREATE (10% #QIWeek): messages per second until the last is
    processed (project: every tagged share in SQLite; bare: the client dispatched them all);
-5. peak memory: ru_maxrss of the subject's process after 1-3 (the figure), and over the
-   whole run (includes the frames buffered while the 10,000 messages queue up);
+5. peak memory: VmHWM of the subject's process after 1-3 (the figure), and over the whole
+   run (includes the frames buffered while the 10,000 messages queue up);
 6. project only: another 10,000 messages, SIGTERM right after the last is sent, restart, and
    count the shares: none lost, none doubled.
 
@@ -319,7 +319,7 @@ def report(results: dict[str, dict[str, Any]]) -> str:
         rows.append(("start to commands synced (s)", f"{pv:.2f}", f"{bv:.2f}", ratio(pv, bv)))
     if p.get("peak_mb") and b.get("peak_mb"):
         pv, bv = p["peak_mb"], b["peak_mb"]
-        rows.append(("peak memory, ru_maxrss (MB)", f"{pv:.0f}", f"{bv:.0f}", ratio(pv, bv)))
+        rows.append(("peak memory, VmHWM (MB)", f"{pv:.0f}", f"{bv:.0f}", ratio(pv, bv)))
     if p.get("maxrss_mb") and b.get("maxrss_mb"):
         pv, bv = p["maxrss_mb"], b["maxrss_mb"]
         rows.append(("  same, incl. ingest backlog (MB)", f"{pv:.0f}", f"{bv:.0f}", ratio(pv, bv)))

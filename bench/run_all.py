@@ -109,7 +109,7 @@ def targets(floor: dict[str, Any], fanout: dict[str, Any] | None) -> list[tuple[
     add("READY to daily post made (s)", f"{late:.2f}", "", "", "<= 1 s", late <= 1.0)
     pv, bv = p["peak_mb"], b["peak_mb"]
     add(
-        "peak memory (MB, ru_maxrss)",
+        "peak memory (MB, VmHWM)",
         f"{pv:.0f}",
         f"{bv:.0f}",
         f"{pv / bv:.2f}x",

@@ -5,8 +5,8 @@ whose addresses come in the environment (the variables of `tests.harness.BotRunn
 
 Talks to the bench on stdout, one line each: `READY <monotonic>` once the client is ready,
 `MESSAGES <n> <monotonic>` (bare only) when it has dispatched BENCH_MESSAGES messages, and at
-exit `MAXRSS <kB>` (`ru_maxrss` of this process: the subject alone, the sandbox is elsewhere);
-SIGUSR1 prints `PEAK <kB>` (the same, so far).
+exit `MAXRSS <kB>` (peak resident memory, VmHWM, of this process: the subject alone, the
+sandbox is elsewhere); SIGUSR1 prints `PEAK <kB>` (the same, so far).
 SIGTERM closes the client cleanly, as the real bot does. BENCH_PROFILE=<file> runs the whole
 process under cProfile and writes the stats there.
 """
@@ -41,6 +41,17 @@ def say(line: str) -> None:
 
 
 def peak_kb() -> int:
+    """Peak resident memory of this process in kB: VmHWM where /proc exists.
+
+    Not ru_maxrss on Linux: it survives execve, so a child spawned by a bench that has grown
+    reports the bench's peak, not its own.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
