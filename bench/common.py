@@ -159,9 +159,17 @@ class Subject:
     async def stop(self) -> None:
         if self.proc is None:
             return
-        if self.proc.returncode is None:
+        for _ in range(12):  # a signal can be lost when the loop is swamped: say it again
+            if self.proc.returncode is not None:
+                break
             self.proc.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(self.proc.wait(), 30)
+            try:
+                await asyncio.wait_for(self.proc.wait(), 5)
+            except TimeoutError:
+                continue
+        if self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
         if self._reader is not None:
             await asyncio.wait_for(self._reader, 5)
         self.proc = None
