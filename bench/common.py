@@ -119,6 +119,7 @@ class Subject:
             str(ROOT / "bench" / "subject.py"),
             self.kind,
             env=self.env,
+            stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
         )
         self._reader = asyncio.create_task(self._read())
@@ -152,17 +153,22 @@ class Subject:
 
     async def peak_kb(self) -> int:
         """The subject's peak resident memory so far (VmHWM, kB)."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGUSR1)
-        return await asyncio.wait_for(self._peak.get(), 10)
+        assert self.proc is not None and self.proc.stdin is not None
+        self.proc.stdin.write(b"peak\n")
+        await self.proc.stdin.drain()
+        return await asyncio.wait_for(self._peak.get(), 60)
 
     async def stop(self) -> None:
         if self.proc is None:
             return
-        for _ in range(12):  # a signal can be lost when the loop is swamped: say it again
+        if self.proc.stdin is not None and self.proc.returncode is None:
+            self.proc.stdin.write(b"stop\n")  # as SIGTERM would (see subject.py: why not it)
+            await self.proc.stdin.drain()
+        for n in range(12):
             if self.proc.returncode is not None:
                 break
-            self.proc.send_signal(signal.SIGTERM)
+            if n:
+                self.proc.send_signal(signal.SIGTERM)
             try:
                 await asyncio.wait_for(self.proc.wait(), 5)
             except TimeoutError:

@@ -11,7 +11,7 @@ Per subject, in one life of its process (plus a restart for the project):
    processed (project: every tagged share in SQLite; bare: the client dispatched them all);
 5. peak memory: VmHWM of the subject's process after 1-3 (the figure), and over the whole
    run (includes the frames buffered while the 10,000 messages queue up);
-6. project only: another 10,000 messages, SIGTERM right after the last is sent, restart, and
+6. project only: another 10,000 messages, stop right after the last is sent, restart, and
    count the shares: none lost, none doubled.
 
     .venv/bin/python bench/floor.py [--runs 200] [--only project|bare] [--profile DIR]

@@ -6,9 +6,10 @@ whose addresses come in the environment (the variables of `tests.harness.BotRunn
 Talks to the bench on stdout, one line each: `READY <monotonic>` once the client is ready,
 `MESSAGES <n> <monotonic>` (bare only) when it has dispatched BENCH_MESSAGES messages, and at
 exit `MAXRSS <kB>` (peak resident memory, VmHWM, of this process: the subject alone, the
-sandbox is elsewhere); SIGUSR1 prints `PEAK <kB>` (the same, so far).
-SIGTERM closes the client cleanly, as the real bot does. BENCH_PROFILE=<file> runs the whole
-process under cProfile and writes the stats there.
+sandbox is elsewhere).
+`stop` on stdin (or SIGTERM, or stdin closed) closes the client cleanly, as the real bot does
+on SIGTERM; `peak` on stdin prints `PEAK <kB>` (the peak so far). BENCH_PROFILE=<file> runs
+the whole process under cProfile and writes the stats there.
 """
 
 from __future__ import annotations
@@ -79,12 +80,26 @@ def build(kind: str) -> discord.Client:
     return BareBot(settings.guild_id or 0, on_count=counted, guild_ready_timeout=0.05)
 
 
+async def read_commands(stop: asyncio.Event) -> None:
+    """`peak` and `stop` on stdin. Not signals: when the loop is swamped, its self-pipe fills
+    (every aiosqlite result writes a byte to it) and asyncio loses the signal."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while line := await reader.readline():
+        if line.strip() == b"peak":
+            say(f"PEAK {peak_kb()}")
+        elif line.strip() == b"stop":
+            break
+    stop.set()
+
+
 async def run(kind: str) -> None:
     client = build(kind)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_signal_handler(signal.SIGUSR1, lambda: say(f"PEAK {peak_kb()}"))
+    commands = asyncio.create_task(read_commands(stop))
     await client.login(os.environ["DISCORD_TOKEN"])
     task = asyncio.create_task(client.connect(reconnect=True))
 
@@ -96,6 +111,7 @@ async def run(kind: str) -> None:
     stopper = asyncio.create_task(stop.wait())
     await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
     announce.cancel()
+    commands.cancel()
     await client.close()
     await asyncio.wait_for(task, 10)
 
