@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/run_all.py [--runs 200] [--no-fanout]
 
-Runs `bench/floor.py` (project then bare: start-up, interactions, burst, ingest, memory; about
-a minute) and `bench/fanout_bench.py` (2,000 reminders at the paced rate; about two minutes),
-then prints the summary. Ratios are what to compare between machines; absolute figures vary.
+Runs `bench/floor.py` (project and bare alternating, 3 rounds: start-up, interactions, burst,
+ingest, memory; about three minutes) and `bench/fanout_bench.py` (2,000 reminders at the
+paced rate; about two minutes), then prints the summary. Ratios are what to compare between
+machines; absolute figures vary.
 """
 
 from __future__ import annotations
@@ -149,9 +150,10 @@ def targets(floor: dict[str, Any], fanout: dict[str, Any] | None) -> list[tuple[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200, help="interactions of each kind")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (median)")
     parser.add_argument("--no-fanout", action="store_true", help="skip the 2-minute fan-out")
     args = parser.parse_args()
-    floor = run("floor.py", "--runs", str(args.runs))
+    floor = run("floor.py", "--runs", str(args.runs), "--rounds", str(args.rounds))
     fanout = None if args.no_fanout else run("fanout_bench.py")
     print()
     print("Issue 15 targets (project vs bare discord.py, same sandbox, same machine, same run)")
