@@ -371,8 +371,8 @@ def merge(rounds: list[Any], key: str = "") -> Any:
     """One figure from several rounds: the median (the worst for losses and late answers)."""
     first = rounds[0]
     if isinstance(first, dict):
-        keys = [k for k in first if all(isinstance(r, dict) and k in r for r in rounds)]
-        return {k: merge([r[k] for r in rounds], k) for k in keys}
+        keys = dict.fromkeys(k for r in rounds for k in r)  # some only in the first round
+        return {k: merge([r[k] for r in rounds if k in r], k) for k in keys}
     if isinstance(first, bool) or not isinstance(first, int | float):
         return first
     return WORST.get(key, statistics.median)(rounds)

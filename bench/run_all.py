@@ -33,6 +33,11 @@ def run(script: str, *args: str) -> dict[str, Any]:
         return json.loads(out.read_text(encoding="utf-8"))
 
 
+def save(path: str | None, figures: dict[str, Any]) -> None:
+    if path:
+        Path(path).write_text(json.dumps(figures, indent=2), encoding="utf-8")
+
+
 def targets(floor: dict[str, Any], fanout: dict[str, Any] | None) -> list[tuple[str, ...]]:
     p, b = floor["project"], floor["bare"]
     rows: list[tuple[str, ...]] = [("target", "project", "bare", "ratio", "goal", "")]
@@ -151,10 +156,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200, help="interactions of each kind")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (median)")
+    parser.add_argument("--json", help="also write every figure to this file")
     parser.add_argument("--no-fanout", action="store_true", help="skip the 2-minute fan-out")
     args = parser.parse_args()
     floor = run("floor.py", "--runs", str(args.runs), "--rounds", str(args.rounds))
     fanout = None if args.no_fanout else run("fanout_bench.py")
+    save(args.json, {"floor": floor, "fanout": fanout})
     print()
     print("Issue 15 targets (project vs bare discord.py, same sandbox, same machine, same run)")
     rows = targets(floor, fanout)
