@@ -61,6 +61,11 @@ class QIWeekTree(app_commands.CommandTree):
         command = interaction.command.qualified_name if interaction.command else "?"
         original = getattr(error, "original", error)
         context = f"/{command} guild={interaction.guild_id} user={interaction.user.id}"
+        if is_expired(original):
+            # Answered too late (Discord's 3 s): the token is dead, so an error message would
+            # fail the same way. Under load this is the cheap path, not a traceback and a send.
+            log.warning("interaction expired before its answer: %s", context)
+            return
         if isinstance(error, NotOrganiser):
             log.warning("refused %s: %s", context, error)
             message = str(error)
@@ -76,6 +81,16 @@ class QIWeekTree(app_commands.CommandTree):
         await send_ephemeral(interaction, message)
 
 
+#: Discord's "Unknown interaction": the interaction was not answered within 3 s (or its
+#: follow-up token has expired); nothing more can be sent with it.
+UNKNOWN_INTERACTION = 10062
+
+
+def is_expired(error: BaseException) -> bool:
+    """True when ``error`` says the interaction can no longer be answered (10062)."""
+    return isinstance(error, discord.NotFound) and error.code == UNKNOWN_INTERACTION
+
+
 async def send_ephemeral(interaction: discord.Interaction, message: str) -> None:
     """Answer ephemerally whether or not the interaction was already answered or deferred."""
     try:
@@ -83,8 +98,11 @@ async def send_ephemeral(interaction: discord.Interaction, message: str) -> None
             await interaction.followup.send(message, ephemeral=True)
         else:
             await interaction.response.send_message(message, ephemeral=True)
-    except discord.HTTPException:
-        log.warning("could not deliver an error message to user %s", interaction.user.id)
+    except discord.HTTPException as exc:
+        if is_expired(exc):
+            log.warning("interaction expired before its answer (user %s)", interaction.user.id)
+        else:
+            log.warning("could not deliver an error message to user %s", interaction.user.id)
 
 
 class QIWeekBot(commands.Bot):

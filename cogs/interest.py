@@ -18,7 +18,7 @@ from discord.ext import commands
 
 from bot import ids
 from bot.app import Services
-from bot.client import GENERIC_ERROR, QIWeekBot, send_ephemeral
+from bot.client import GENERIC_ERROR, QIWeekBot, is_expired, send_ephemeral
 from bot.errors import UserFacingError
 from bot.render import interest as render
 from bot.render import limits
@@ -116,7 +116,10 @@ async def _answer_safely(interaction: discord.Interaction, work: Any) -> None:
     except UserFacingError as exc:
         log.info("rejected component %s: %s", interaction.data, exc)
         await send_ephemeral(interaction, str(exc))
-    except Exception:
+    except Exception as exc:
+        if is_expired(exc):  # too late (3 s): an error message would fail the same way
+            log.warning("component expired before its answer: user %s", interaction.user.id)
+            return
         log.exception(
             "component failed guild=%s user=%s data=%s",
             interaction.guild_id,

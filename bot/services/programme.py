@@ -42,6 +42,7 @@ from bot.programme import (
     load_programme,
     parse_programme_async,
 )
+from bot.render.cache import DayRenders
 from bot.render.components import interest_select_view
 from bot.render.organiser import import_counts, post_audit_detail
 from bot.render.programme import DayPart, day_parts
@@ -109,6 +110,7 @@ class ProgrammeService:
         self._locks: dict[int, asyncio.Lock] = {}
         self._listeners: list[ChangeListener] = []
         self._outbox_locks: dict[int, asyncio.Lock] = {}
+        self.renders = DayRenders()
 
     # ------------------------------------------------------------------ reading
 
@@ -148,6 +150,16 @@ class ProgrammeService:
         if programme is None:
             return []
         return programme.index.search(query, limit, now=self.clock())
+
+    async def day_messages(
+        self, guild_id: int, programme: Programme, day: date
+    ) -> list[dict[str, Any]]:
+        """A day's programme as messages (``send_message`` keyword arguments), rendered once
+        per programme, day, timezone and date (`bot.render.cache`)."""
+        config = await self.config(guild_id)
+        now = self.clock()
+        today = now.astimezone(config.tz).date()
+        return self.renders.answer(guild_id, programme, day, config.tz, today, now)
 
     async def today(self, guild_id: int) -> date:
         """Today's date in the guild's timezone."""
