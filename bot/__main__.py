@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 from dataclasses import dataclass, field
 from datetime import date
@@ -325,6 +324,7 @@ async def run_bot(settings: Settings) -> int:
     """Run until closed; SIGINT/SIGTERM close the bot cleanly."""
     from bot.client import QIWeekBot
     from bot.schedule import Schedule
+    from bot.signals import install_stop_handlers
     from bot.store import Store, StoreError
 
     store = Store(settings.db_path)
@@ -337,8 +337,8 @@ async def run_bot(settings: Settings) -> int:
             log.info("received %s: shutting down", signame)
             stopping.append(loop.create_task(bot.close()))
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, request_stop, sig.name)
+    # Not loop.add_signal_handler: its wake-up byte can be dropped under load (bot.signals).
+    restore = install_stop_handlers(loop, request_stop)
     try:
         async with bot:
             await bot.start(settings.token.reveal())
@@ -348,6 +348,7 @@ async def run_bot(settings: Settings) -> int:
     finally:
         for task in stopping:
             await task
+        restore()
     return EXIT_OK
 
 

@@ -65,8 +65,10 @@ class Services:
         await self.programme.seed(guild_id)
 
     async def close(self) -> None:
-        """Stop background work (debounced re-plans); claims stay resumable."""
+        """Stop background work (debounced re-plans, queued share notices); claims stay
+        resumable."""
         await self.interest.close()
+        await self.shares.close()
 
 
 def build_services(bot: QIWeekBot) -> Services:

@@ -6,6 +6,7 @@ import asyncio
 import importlib
 import logging
 import pkgutil
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import discord
@@ -25,6 +26,13 @@ log = logging.getLogger(__name__)
 # The bot never joins voice: don't warn at every start that voice libraries are missing.
 discord.VoiceClient.warn_nacl = False
 discord.VoiceClient.warn_dave = False
+
+#: How long close() waits for running event handlers (SIGTERM to exit stays well under the
+#: 90 s a service manager allows).
+DRAIN_TIMEOUT = 10.0
+# discord.py's names for the tasks of app commands and component callbacks.
+_HANDLER_TASK_NAMES = frozenset({"CommandTree-invoker"})
+_VIEW_DISPATCH_PREFIX = "discord-ui-view-dispatch-"
 
 GENERIC_ERROR = (
     "Sorry, something went wrong on our side and it has been logged. Please try again in a "
@@ -139,6 +147,11 @@ class QIWeekBot(commands.Bot):
         self.sync_commands = sync_commands
         self._prepared: dict[int, asyncio.Event] = {}
         self._preparing: set[asyncio.Task[Any]] = set()
+        # Listener tasks still running (on_message...): close() lets them finish first.
+        self._handlers: set[asyncio.Task[Any]] = set()
+        self._stopping = False
+        self._closing: asyncio.Future[None] | None = None
+        self._closers: set[asyncio.Task[Any]] = set()
 
     @property
     def services(self) -> Services:
@@ -198,8 +211,60 @@ class QIWeekBot(commands.Bot):
     async def on_guild_join(self, guild: discord.Guild) -> None:
         await self.prepare_guild(guild.id)
 
+    def _schedule_event(
+        self,
+        coro: Callable[..., Coroutine[Any, Any, Any]],
+        event_name: str,
+        *args: Any,
+        **kwargs: Any,
+    ) -> asyncio.Task[Any]:
+        """discord.py runs each listener in a task: keep them, so close() can wait for them."""
+        task = super()._schedule_event(coro, event_name, *args, **kwargs)
+        self._handlers.add(task)
+        task.add_done_callback(self._handlers.discard)
+        return task
+
+    def dispatch(self, event: str, /, *args: Any, **kwargs: Any) -> None:
+        if self._stopping:
+            return  # closing: no new work (a missed message is found again by backfill)
+        super().dispatch(event, *args, **kwargs)
+
+    def _running_handlers(self) -> set[asyncio.Task[Any]]:
+        """Listener tasks, app command invocations and component callbacks not yet done (not
+        the task that asked to close: it waits for the close)."""
+        running = {t for t in self._handlers if not t.done()}
+        for task in asyncio.all_tasks():
+            name = task.get_name()
+            if name in _HANDLER_TASK_NAMES or name.startswith(_VIEW_DISPATCH_PREFIX):
+                running.add(task)
+        running -= self._closers
+        return {t for t in running if not t.done()}
+
+    async def drain_handlers(self, within: float = DRAIN_TIMEOUT) -> int:
+        """Wait (at most ``within`` seconds) until no event handler is running, including
+        those started meanwhile from events already received; returns how many were still
+        running when the time ran out (they are left to close())."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while running := self._running_handlers():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return len(running)
+            await asyncio.wait(running, timeout=remaining)
+        return 0
+
     async def close(self) -> None:
-        """Stop the scheduler (no job fires into a closing client), then Discord, then the DB."""
+        """Stop the scheduler (no job fires into a closing client), let the event handlers
+        already running finish (bounded: `DRAIN_TIMEOUT`), stop taking events, then close
+        Discord, then the DB (a handler cut off by the store closing would lose its work)."""
+        caller = asyncio.current_task()
+        if caller is not None:
+            self._closers.add(caller)
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(self._close())
+        await asyncio.shield(self._closing)
+
+    async def _close(self) -> None:
         await self.schedule.aclose()
         if self._services is not None:  # None when the bot never got as far as setup_hook
             await self._services.close()
@@ -211,7 +276,13 @@ class QIWeekBot(commands.Bot):
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
         try:
+            left = await self.drain_handlers()
+            self._stopping = True
+            if left:
+                log.warning("closing with %d event handler(s) still running", left)
             await super().close()
+            # Handlers that were waiting on Discord end quickly now that its session is closed.
+            await self.drain_handlers(within=1.0)
         finally:
             await self.store.close()
 

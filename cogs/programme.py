@@ -42,7 +42,6 @@ from bot.render.programme import (
     NHS_BLUE,
     ambiguous_session_text,
     no_sessions_text,
-    session_choice_name,
     session_pages,
 )
 from bot.services.programme import ImportPreview, ProgrammePostError, ProgrammeService
@@ -68,13 +67,8 @@ async def session_choices(
     best first), at most 25; the value is the session id. Reused by /interested and co."""
     if guild_id is None:
         return []
-    sessions = await services.programme.search(guild_id, current, limit=limits.CHOICES)
-    if not sessions:
-        return []
-    config = await services.setup.config(guild_id)
-    return [
-        app_commands.Choice(name=session_choice_name(s, config.tz), value=s.id) for s in sessions
-    ]
+    choices = await services.programme.session_choices(guild_id, current)
+    return [app_commands.Choice(name=name, value=value) for name, value in choices]
 
 
 #: How many sessions a "matches several sessions" answer lists before "and N more".

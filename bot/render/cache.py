@@ -17,18 +17,22 @@ from typing import Any
 import discord
 
 from bot.programme import Programme
+from bot.render import limits
 from bot.render.components import interest_select_view
-from bot.render.programme import DayPart, day_parts
+from bot.render.programme import DayPart, day_parts, session_choice_name
 
 #: Days kept per guild before the oldest are dropped (a week of days x a few "today"s).
 MAX_DAYS = 32
+#: Autocomplete answers kept per guild (typed prefixes are few; a flood is simply re-done).
+MAX_CHOICES = 2048
 
 
 class _GuildRenders:
-    __slots__ = ("days", "programme", "views")
+    __slots__ = ("choices", "days", "programme", "views")
 
     def __init__(self, programme: Programme) -> None:
         self.programme = programme
+        self.choices: dict[tuple[str, tzinfo], list[tuple[str, str]]] = {}
         self.days: dict[tuple[date, tzinfo, date], list[DayPart]] = {}
         self.views: dict[tuple[date, int, tzinfo, tuple[str, ...]], discord.ui.View | None] = {}
 
@@ -90,6 +94,33 @@ class DayRenders:
         entry.views[key] = view
         return view
 
+    def choices(
+        self,
+        guild_id: int,
+        programme: Programme,
+        query: str,
+        tz: tzinfo,
+        now: datetime,
+        limit: int = limits.CHOICES,
+    ) -> list[tuple[str, str]]:
+        """`/session` autocomplete: (name, session id) of the best matches for ``query``.
+
+        Typed text ranks the same whatever the time, so its answer is kept (per programme and
+        timezone); the empty query lists sessions still to come first, so it is worked out
+        each time (cheap: no matching).
+        """
+        entry = self._entry(guild_id, programme)
+        key = (query, tz)
+        found = entry.choices.get(key)
+        if found is None:
+            sessions = programme.index.search(query, limit, now=now)
+            found = [(session_choice_name(s, tz), s.id) for s in sessions]
+            if query.strip():
+                if len(entry.choices) >= MAX_CHOICES:
+                    entry.choices.clear()
+                entry.choices[key] = found
+        return found
+
     def answer(
         self,
         guild_id: int,
@@ -110,4 +141,4 @@ class DayRenders:
         return messages
 
 
-__all__ = ["MAX_DAYS", "DayRenders"]
+__all__ = ["MAX_CHOICES", "MAX_DAYS", "DayRenders"]

@@ -161,6 +161,15 @@ class ProgrammeService:
         today = now.astimezone(config.tz).date()
         return self.renders.answer(guild_id, programme, day, config.tz, today, now)
 
+    async def session_choices(self, guild_id: int, query: str) -> list[tuple[str, str]]:
+        """Autocomplete: (name, session id) of the sessions matching ``query``, best first
+        (`search`), named in the guild's timezone; typed queries are answered from memory."""
+        programme = await self.get_programme(guild_id)
+        if programme is None:
+            return []
+        config = await self.config(guild_id)
+        return self.renders.choices(guild_id, programme, query, config.tz, self.clock())
+
     async def today(self, guild_id: int) -> date:
         """Today's date in the guild's timezone."""
         config = await self.config(guild_id)

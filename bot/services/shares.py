@@ -7,6 +7,7 @@ Only the minimum of a message is kept (`share_from_message`), never attachment b
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 from datetime import datetime
@@ -15,6 +16,7 @@ from enum import Enum
 import discord
 
 from bot.delivery import Claim, Delivery, Kind
+from bot.delivery.fanout import REQUESTS_PER_NEW_DM
 from bot.delivery.keys import share_notice_key
 from bot.digest import Share
 from bot.render.digest import share_notice
@@ -103,6 +105,10 @@ class ShareCollector:
         self.matcher = digest.matcher
         # (guild, member) whose notice is settled: spares a query on each of their later shares.
         self._noticed: set[tuple[int, int]] = set()
+        # Notices waiting for the paced worker, oldest first (one per member at a time).
+        self._notices: dict[tuple[int, int], tuple[discord.abc.User, Share]] = {}
+        self._notice_task: asyncio.Task[None] | None = None
+        self._closing = False
 
     def wants(self, message: discord.Message) -> bool:
         """The cheap, synchronous filter every guild message passes (no await, no database)."""
@@ -137,7 +143,7 @@ class ShareCollector:
             edited_at=edited_at or edit_time(message),
         )
         if stored and notify:
-            await self.maybe_send_notice(message.author, share)
+            self.queue_notice(message.author, share)
         return stored
 
     async def handle_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
@@ -249,6 +255,54 @@ class ShareCollector:
         return removed
 
     # ---------------------------------------------------------- one-off notice
+
+    def queue_notice(self, author: discord.abc.User, share: Share) -> None:
+        """Hand the one-off notice to the paced worker: the share is stored already, so the
+        gateway handler returns at once (ingest does not wait on DMs: 2 requests each).
+
+        Notices still queued at a stop are not sent; the member's next share queues theirs
+        again (`share_notice_sent` is set only once the notice is dealt with).
+        """
+        key = (share.guild_id, share.author_id)
+        if key in self._noticed or key in self._notices or self._closing:
+            return
+        self._notices[key] = (author, share)
+        if self._notice_task is None or self._notice_task.done():
+            self._notice_task = asyncio.create_task(self._send_notices(), name="share notices")
+
+    @property
+    def notices_pending(self) -> int:
+        """Notices queued and not yet dealt with (tests wait on it)."""
+        return len(self._notices)
+
+    async def _send_notices(self) -> None:
+        """One notice at a time, each request through the fan-out's shared pacer (so the
+        notices and the reminders' DMs together stay under Discord's global limit)."""
+        pacer = self.delivery.fanout.pacer
+        while self._notices and not self._closing:
+            key, (author, share) = next(iter(self._notices.items()))
+            try:
+                for _ in range(REQUESTS_PER_NEW_DM):
+                    await pacer.wait()
+                await self.maybe_send_notice(author, share)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("share notice to %s failed", share.author_id)
+            finally:
+                self._notices.pop(key, None)
+
+    async def close(self, within: float = 5.0) -> None:
+        """Stop the notice worker once the notice in hand is dealt with (cut off only after
+        ``within`` seconds); queued ones wait for the member's next share."""
+        self._closing = True
+        task, self._notice_task = self._notice_task, None
+        if task is None or task.done():
+            return
+        done, _ = await asyncio.wait({task}, timeout=within)
+        if not done:
+            task.cancel()  # its ledger claim stays open: resumed with the member's next share
+            await asyncio.gather(task, return_exceptions=True)
 
     async def maybe_send_notice(self, author: discord.abc.User, share: Share) -> None:
         """DM a member the first time one of their shares is collected; once, ever, per server.

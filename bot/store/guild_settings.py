@@ -85,6 +85,8 @@ async def get_config(store: Store, settings: Settings, guild_id: int) -> GuildCo
     Read 1-4 times per interaction, so kept in memory per guild after the first read; every
     write (`update_config`, `forget_config`) drops it, so the next read sees the change.
     """
+    if not isinstance(store, Store):  # a bare reader (the CLI's read-only preview)
+        return await _read_config(store, settings, guild_id)
     cache = _cache(store)
     cached = cache.get(guild_id)
     if cached is not None and cached[0] is settings:
