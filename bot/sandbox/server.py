@@ -19,6 +19,7 @@ from aiohttp import web
 
 from . import limits
 from .actions import ActionsMixin
+from .events import ScheduledEventsMixin
 from .gateway import GatewayConnection, GatewayMixin, GatewaySession
 from .models import (
     AttachmentUpload,
@@ -32,6 +33,7 @@ from .models import (
     Snowflakes,
     now_iso,
 )
+from .threads import THREAD_TYPES, ThreadsMixin
 
 MANAGE_GUILD = 1 << 5
 ADMINISTRATOR = 1 << 3
@@ -47,7 +49,8 @@ EVERYONE_PERMISSIONS = (
     | (1 << 31)  # use application commands
     | (1 << 38)  # send messages in threads
 )
-BOT_PERMISSIONS = EVERYONE_PERMISSIONS | (1 << 13) | (1 << 17) | (1 << 33) | (1 << 44)
+# Manage Messages, Mention Everyone, Manage Events, Create Public Threads, Create Events.
+BOT_PERMISSIONS = EVERYONE_PERMISSIONS | (1 << 13) | (1 << 17) | (1 << 33) | (1 << 35) | (1 << 44)
 EPHEMERAL = 64
 LOADING = 128
 
@@ -73,7 +76,7 @@ class _Req:
         self.record = record
 
 
-class FakeDiscord(GatewayMixin, ActionsMixin):
+class FakeDiscord(GatewayMixin, ActionsMixin, ScheduledEventsMixin, ThreadsMixin):
     """A wire-level fake Discord (REST under ``/api/v10`` plus gateway at ``/gateway``).
 
     Args:
@@ -145,6 +148,8 @@ class FakeDiscord(GatewayMixin, ActionsMixin):
         self.commands: dict[int | None, dict[tuple[str, int], dict[str, Any]]] = {}
         self._command_ids: dict[tuple[int | None, str, int], int] = {}
         self.scheduled_events: dict[int, dict[str, Any]] = {}
+        self._events_init()  # issue 12: events.py
+        self._threads_init()  # issue 12: threads.py
         self._seed()
         self._routes = self._build_routes()
 
@@ -367,9 +372,13 @@ class FakeDiscord(GatewayMixin, ActionsMixin):
             "channels": [
                 {k: v for k, v in c.items() if k != "guild_id"}
                 for c in self._channels.values()
-                if c.get("guild_id")
+                if c.get("guild_id") and c["type"] not in THREAD_TYPES
             ],
-            "threads": [],
+            "threads": [
+                copy.deepcopy(t)
+                for t in self.threads.values()
+                if not t["thread_metadata"]["archived"]
+            ],
             "presences": [],
             "stage_instances": [],
             "guild_scheduled_events": list(self.scheduled_events.values()),
@@ -720,6 +729,7 @@ class FakeDiscord(GatewayMixin, ActionsMixin):
         gid = sf.format("gid")
         cid = sf.format("cid")
         mid = sf.format("mid")
+        eid = sf.format("eid")
         tok = r"(?P<token>[^/]+)"
         table: list[tuple[str, str, Handler, str]] = [
             ("GET", "/users/@me", self._h_me, "bot"),
@@ -744,7 +754,7 @@ class FakeDiscord(GatewayMixin, ActionsMixin):
             ("GET", rf"/channels/{cid}", self._h_get_channel, "bot"),
             ("POST", rf"/channels/{cid}/typing", self._h_typing, "bot"),
             ("GET", rf"/channels/{cid}/messages", self._h_history, "bot"),
-            ("POST", rf"/channels/{cid}/messages", self._h_post_message, "bot"),
+            ("POST", rf"/channels/{cid}/messages", self._th_post_message, "bot"),
             ("GET", rf"/channels/{cid}/messages/{mid}", self._h_get_message, "bot"),
             ("PATCH", rf"/channels/{cid}/messages/{mid}", self._h_edit_message, "bot"),
             ("DELETE", rf"/channels/{cid}/messages/{mid}", self._h_delete_message, "bot"),
@@ -772,26 +782,15 @@ class FakeDiscord(GatewayMixin, ActionsMixin):
             ("GET", rf"/guilds/{gid}/roles", self._h_guild_roles, "bot"),
             ("GET", rf"/guilds/{gid}/members", self._h_list_members, "bot"),
             ("GET", rf"/guilds/{gid}/members/{sf.format('uid')}", self._h_get_member, "bot"),
-            ("GET", rf"/guilds/{gid}/scheduled-events", self._h_list_events, "bot"),
-            ("POST", rf"/guilds/{gid}/scheduled-events", self._h_create_event, "bot"),
-            (
-                "GET",
-                rf"/guilds/{gid}/scheduled-events/{sf.format('eid')}",
-                self._h_get_event,
-                "bot",
-            ),
-            (
-                "PATCH",
-                rf"/guilds/{gid}/scheduled-events/{sf.format('eid')}",
-                self._h_edit_event,
-                "bot",
-            ),
-            (
-                "DELETE",
-                rf"/guilds/{gid}/scheduled-events/{sf.format('eid')}",
-                self._h_delete_event,
-                "bot",
-            ),
+            # Scheduled events, threads, crossposts: bot/sandbox/events.py and threads.py.
+            ("GET", rf"/guilds/{gid}/scheduled-events", self._ev_list, "bot"),
+            ("POST", rf"/guilds/{gid}/scheduled-events", self._ev_create, "bot"),
+            ("GET", rf"/guilds/{gid}/scheduled-events/{eid}", self._ev_get, "bot"),
+            ("PATCH", rf"/guilds/{gid}/scheduled-events/{eid}", self._ev_edit, "bot"),
+            ("DELETE", rf"/guilds/{gid}/scheduled-events/{eid}", self._ev_delete, "bot"),
+            ("GET", rf"/guilds/{gid}/scheduled-events/{eid}/users", self._ev_users, "bot"),
+            ("POST", rf"/channels/{cid}/messages/{mid}/threads", self._th_create, "bot"),
+            ("POST", rf"/channels/{cid}/messages/{mid}/crosspost", self._xp_crosspost, "bot"),
             ("POST", rf"/interactions/{sf.format('iid')}/{tok}/callback", self._h_callback, "cb"),
             ("POST", rf"/webhooks/{app}/{tok}", self._h_followup, "webhook"),
             (
@@ -1352,93 +1351,6 @@ class FakeDiscord(GatewayMixin, ActionsMixin):
                 ids = sorted(u for u in r["_users"] if u > after)[:limit]
                 return self._json([self._users[u].user_payload() for u in ids])
         return self._json([])
-
-    # ---------------------------------------------------------- scheduled events
-
-    def _validate_event(self, body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
-        errors: dict[str, Any] = {}
-
-        def bad(key: str, msg: str) -> None:
-            errors[key] = {"_errors": [{"code": "BASE_TYPE_BAD_LENGTH", "message": msg}]}
-
-        if creating or "name" in body:
-            if not 1 <= len(body.get("name") or "") <= 100:
-                bad("name", "Must be between 1 and 100 in length.")
-        if body.get("description") is not None and len(body["description"]) > 1000:
-            bad("description", "Must be 1000 or fewer in length.")
-        if creating and body.get("entity_type") == 3:
-            location = (body.get("entity_metadata") or {}).get("location") or ""
-            if not 1 <= len(location) <= 100:
-                bad("entity_metadata", "location must be between 1 and 100 in length.")
-            if not body.get("scheduled_end_time"):
-                bad("scheduled_end_time", "Required for external events.")
-        if creating and not body.get("scheduled_start_time"):
-            bad("scheduled_start_time", "This field is required")
-        return errors
-
-    async def _h_list_events(self, req: _Req, gid: str) -> web.Response:
-        return self._json(list(self.scheduled_events.values()))
-
-    async def _h_create_event(self, req: _Req, gid: str) -> web.Response:
-        body = req.json if isinstance(req.json, dict) else {}
-        errors = self._validate_event(body, creating=True)
-        if errors:
-            return self._reject(req, errors, body)
-        active = [e for e in self.scheduled_events.values() if e["status"] in (1, 2)]
-        if len(active) >= 100:
-            return self._fail(
-                req, 400, 30038, "Maximum number of guild scheduled events reached (100)"
-            )
-        eid = self._ids.next()
-        event = {
-            "id": str(eid),
-            "guild_id": gid,
-            "channel_id": body.get("channel_id"),
-            "creator_id": str(self.bot_user.id),
-            "creator": self.bot_user.user_payload(),
-            "name": body["name"],
-            "description": body.get("description"),
-            "scheduled_start_time": body["scheduled_start_time"],
-            "scheduled_end_time": body.get("scheduled_end_time"),
-            "privacy_level": body.get("privacy_level", 2),
-            "status": 1,
-            "entity_type": body.get("entity_type", 3),
-            "entity_id": None,
-            "entity_metadata": body.get("entity_metadata"),
-            "user_count": 0,
-            "image": None,
-            "recurrence_rule": body.get("recurrence_rule"),
-        }
-        self.scheduled_events[eid] = event
-        await self.dispatch("GUILD_SCHEDULED_EVENT_CREATE", copy.deepcopy(event))
-        return self._json(event)
-
-    async def _h_get_event(self, req: _Req, gid: str, eid: str) -> web.Response:
-        event = self.scheduled_events.get(int(eid))
-        if event is None:
-            return self._error(404, 10070, "Unknown Guild Scheduled Event")
-        return self._json(event)
-
-    async def _h_edit_event(self, req: _Req, gid: str, eid: str) -> web.Response:
-        event = self.scheduled_events.get(int(eid))
-        if event is None:
-            return self._error(404, 10070, "Unknown Guild Scheduled Event")
-        body = req.json if isinstance(req.json, dict) else {}
-        errors = self._validate_event(body, creating=False)
-        if errors:
-            return self._reject(req, errors, body)
-        for key, value in body.items():
-            if key in event:
-                event[key] = value
-        await self.dispatch("GUILD_SCHEDULED_EVENT_UPDATE", copy.deepcopy(event))
-        return self._json(event)
-
-    async def _h_delete_event(self, req: _Req, gid: str, eid: str) -> web.Response:
-        event = self.scheduled_events.pop(int(eid), None)
-        if event is None:
-            return self._error(404, 10070, "Unknown Guild Scheduled Event")
-        await self.dispatch("GUILD_SCHEDULED_EVENT_DELETE", event)
-        return web.Response(status=204)
 
     # ----------------------------------------------------------- interactions
 
