@@ -34,13 +34,15 @@ GENERIC_ERROR = (
 
 
 def intents() -> discord.Intents:
-    """Guilds, members, guild messages (with content) and reactions: what the features read."""
+    """Guilds, members, guild messages (with content), reactions and scheduled events: what the
+    features read."""
     result = discord.Intents.none()
     result.guilds = True
     result.members = True
     result.guild_messages = True
     result.message_content = True
     result.guild_reactions = True
+    result.guild_scheduled_events = True  # issue 12: "Interested" on the mirrored events
     return result
 
 
@@ -61,6 +63,8 @@ class Services:
     interest: Any = None
     digest: Any = None
     announcements: Any = None
+    events: Any = None  # issue 12: bot.services.events.EventMirror
+    live: Any = None  # issue 12: bot.services.live.LiveSessions
 
 
 GuildPreparer = Callable[[int], Awaitable[None]]

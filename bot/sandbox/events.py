@@ -265,7 +265,7 @@ class ScheduledEventsMixin:
     async def _ev_list(self: FakeDiscord, req: _Req, gid: str) -> web.Response:
         await self.tick_events()
         events = [copy.deepcopy(e) for e in self.scheduled_events.values()]
-        if str(req.query.get("with_user_count", "")).lower() != "true":
+        if str(req.query.get("with_user_count", "")).lower() not in ("true", "1"):
             for e in events:
                 e.pop("user_count", None)
         return self._json(events)

@@ -18,6 +18,7 @@ import asyncio
 import enum
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -116,6 +117,9 @@ class AnnouncementService:
     def __init__(self, bot: QIWeekBot) -> None:
         self.bot = bot
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        #: Issue 12 integration point: told (guild, channel, message) once a post exists, so
+        #: an Announcement channel's post is published; must not block (it spawns its work).
+        self.after_post: Callable[[int, int, int | None], None] | None = None
 
     @property
     def store(self) -> Any:
@@ -254,6 +258,8 @@ class AnnouncementService:
                 return Outcome(a)  # being sent by someone else right now
             message_id = result.message_id
             await store_announcements.set_message(self.store, a.id, message_id)
+        if self.after_post is not None:
+            self.after_post(a.guild_id, a.channel_id, message_id)
         dms = await self._send_dms(a) if a.session_id else 0
         await store_announcements.finish(
             self.store, a.id, "late" if late else "sent", message_id=message_id, sent_at=now
