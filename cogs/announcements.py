@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, Literal
 
 import discord
@@ -31,9 +32,11 @@ from bot.render.announcements import (
     stats_embeds,
 )
 from bot.render.limits import CHOICES
+from bot.render.live import figures_pages
 from bot.services.announcements import PLANNER, AnnouncementService, Draft
-from bot.store import audit, stats
+from bot.store import audit, native, stats
 from bot.store.guild_settings import GuildConfig, get_config
+from bot.store.native import SessionFigures
 from cogs.programme import session_autocomplete
 
 log = logging.getLogger(__name__)
@@ -378,6 +381,22 @@ class AnnouncementCommands:
         await interaction.followup.send(
             embeds=stats_embeds(figures, config.tz), ephemeral=True, allowed_mentions=NO_MENTIONS
         )
+        # Issue 12: per session, registered by source, attended, feedback.
+        per_session = await native.session_figures(self.bot.store, interaction.guild_id)
+        rows = await stats.registrations_per_session(
+            self.bot.store, interaction.guild_id, include_empty=True
+        )
+        rows.sort(key=lambda r: (r.start is None, r.start or datetime.min, r.session_id))
+        pages = figures_pages(
+            [
+                (r.title or r.session_id, per_session.get(r.session_id) or SessionFigures())
+                for r in rows
+            ]
+        )
+        for page in pages:
+            await interaction.followup.send(
+                embeds=page.embeds, ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
 
     @app_commands.command(name="export", description="Download figures as a file")
     @app_commands.describe(
@@ -403,7 +422,8 @@ class AnnouncementCommands:
             rows = await stats.registrations_per_session(
                 self.bot.store, guild_id, include_empty=True
             )
-            data = interest_csv(rows, config.tz)
+            figures = await native.session_figures(self.bot.store, guild_id)
+            data = interest_csv(rows, config.tz, figures)
             filename = f"qiweek-interest-{stamp}.csv"
             summary = (
                 f"Registrations per session: {len(rows)} sessions, "

@@ -9,6 +9,7 @@ through the MRO, so the group is defined once and the check is written once
 from __future__ import annotations
 
 from datetime import time
+from typing import Literal
 
 import discord
 from discord import app_commands
@@ -41,6 +42,7 @@ class SetupCommands:
         daily_post_time="Local time of the daily programme post, HH:MM",
         digest_time="Local time of the daily digest, HH:MM",
         reminder_leads="Minutes before a session for reminders, comma-separated, e.g. 60,15",
+        scheduled_events="Show the sessions in the server's Events list (on also resumes it)",
     )
     async def setup(
         self,
@@ -53,6 +55,7 @@ class SetupCommands:
         daily_post_time: app_commands.Range[str, 1, 5] | None = None,
         digest_time: app_commands.Range[str, 1, 5] | None = None,
         reminder_leads: app_commands.Range[str, 1, 60] | None = None,
+        scheduled_events: Literal["on", "off"] | None = None,
     ) -> None:
         assert interaction.guild_id is not None
         changes: dict[str, object] = {}
@@ -85,10 +88,21 @@ class SetupCommands:
                 problems.append(f"`{name}`: {exc}")
         if problems:
             raise UserFacingError("Nothing was changed.\n" + "\n".join(problems))
+        events = self.bot.services.events
+        if scheduled_events is not None and events is None:
+            raise UserFacingError(
+                "Scheduled events are not available: that feature is not running."
+            )
+        if scheduled_events is not None:
+            # Issue 12: stored by the events feature (its own table), applied by the replan.
+            await events.set_enabled(interaction.guild_id, scheduled_events == "on")
+            changes["scheduled_events"] = scheduled_events
+        stored = {k: v for k, v in changes.items() if k != "scheduled_events"}
         if changes:
             # Re-planning a large programme may take a moment: answer within Discord's 3 s.
             await interaction.response.defer(ephemeral=True, thinking=True)
-            await update_config(self.bot.store, interaction.guild_id, **changes)
+            if stored:
+                await update_config(self.bot.store, interaction.guild_id, **stored)
             await audit.record(
                 self.bot.store,
                 interaction.guild_id,
@@ -100,6 +114,12 @@ class SetupCommands:
         config = await get_config(self.bot.store, self.bot.settings, interaction.guild_id)
         title = "Settings saved and applied" if changes else "Current settings"
         embed = settings_embed(config, title=title, changed=set(changes))
+        if events is not None:
+            embed.add_field(
+                name="Scheduled events" + (" (changed)" if scheduled_events else ""),
+                value=await events.describe(interaction.guild_id),
+                inline=False,
+            )
         if interaction.response.is_done():
             await interaction.followup.send(embed=embed, ephemeral=True)
         else:

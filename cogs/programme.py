@@ -20,6 +20,7 @@ from discord.ext import commands
 
 from bot.calendar import ics_filename, sessions_ics
 from bot.errors import UserFacingError
+from bot.mirror import event_url
 from bot.programme import (
     ACCEPTED_EXTENSIONS,
     DayError,
@@ -31,6 +32,7 @@ from bot.programme import (
     parse_day,
 )
 from bot.render import limits
+from bot.render.live import interested_text
 from bot.render.programme import (
     NHS_BLUE,
     DayPart,
@@ -43,8 +45,7 @@ from bot.render.programme import (
     session_view,
 )
 from bot.services.programme import ImportPreview, ProgrammePostError, ProgrammeService
-from bot.store import audit
-from bot.store.interest import count_interested
+from bot.store import audit, native
 
 if TYPE_CHECKING:
     from bot.client import QIWeekBot
@@ -237,8 +238,12 @@ class ProgrammeCog(commands.Cog, name="Programme"):
                 "speaker and pick it from the list; `/programme` shows each day's sessions."
             )
         config = await service.config(guild_id)
-        count = await count_interested(self.bot.store, guild_id, found.id)
-        pages = session_pages(found, config.tz, interested=count)
+        # Issue 12: the count from both sources, and the link to the session's Discord event.
+        sources = (await native.interest_by_source(self.bot.store, guild_id)).get(found.id, {})
+        interested = interested_text(sources.get(native.COMMAND, 0), sources.get(native.EVENT, 0))
+        event_id = await native.event_of_session(self.bot.store, guild_id, found.id)
+        link = event_url(guild_id, event_id) if event_id else None
+        pages = session_pages(found, config.tz, interested=interested, event_url=link)
         programme = await service.get_programme(guild_id)
         name = programme.event.name if programme is not None else "QI Week"
         alarm = min(config.reminder_leads) if config.reminder_leads else None

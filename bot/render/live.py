@@ -14,7 +14,9 @@ from discord.utils import escape_markdown
 from bot import ids
 from bot.mirror import shorten
 from bot.programme import Session
+from bot.render import limits
 from bot.render.programme import NHS_BLUE
+from bot.store.native import SessionFigures
 
 THREAD_NAME_MAX = 100
 #: Discord accepts 60, 1440, 4320 or 10080 minutes; a day covers the session and the talk after.
@@ -116,3 +118,31 @@ def feedback_answer(title: str, rating: int | None, attended: bool) -> str:
         parts.append("you attended")
     said = " and ".join(parts) if parts else "nothing yet"
     return f"Thank you! For **{escape_markdown(title)}** we have: {said}. Press again to change it."
+
+
+def figures_line(title: str, figures: SessionFigures) -> str:
+    """One session's figures for `/organiser stats`."""
+    mean = f", mean {figures.mean:.1f}" if figures.mean is not None else ""
+    return (
+        f"**{escape_markdown(shorten(title, 80))}**: {figures.registered} registered "
+        f"({figures.by_command} by command or button, {figures.by_event} on Discord's Events), "
+        f"{figures.attended} attended, {figures.feedback} rated{mean}"
+    )
+
+
+def figures_pages(rows: list[tuple[str, SessionFigures]]) -> list[limits.Page]:
+    """Per-session figures, as many messages as they need (every limit respected)."""
+    lines = [figures_line(title, f) for title, f in rows if not f.is_empty]
+    if not lines:
+        lines = ["No registrations, attendance or feedback yet."]
+    return limits.pack_blocks(
+        lines, title="Sessions: registered, attended, feedback", colour=NHS_BLUE, separator="\n"
+    )
+
+
+def interested_text(by_command: int, by_event: int) -> str:
+    """The `/session` "Interested" figure from both sources."""
+    total = by_command + by_event
+    if not by_event:
+        return str(total)
+    return f"{total} ({by_command} here, {by_event} on Discord's Events)"

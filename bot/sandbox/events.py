@@ -116,6 +116,8 @@ class ScheduledEventsMixin:
     def _events_init(self: FakeDiscord) -> None:
         self._event_users: dict[int, set[int]] = {}
         self.event_history: list[dict[str, Any]] = []
+        #: Most bot events uncompleted at once, over the fake's life (checked after each create).
+        self.max_bot_uncompleted = 0
 
     # ------------------------------------------------------------------ controls
 
@@ -287,6 +289,9 @@ class ScheduledEventsMixin:
         event = self._event_payload(eid, body, self.bot_user)
         self.scheduled_events[eid] = event
         self.event_history.append({"action": "create", "id": str(eid), "name": event["name"]})
+        self.max_bot_uncompleted = max(
+            self.max_bot_uncompleted, len(self.bot_events(SCHEDULED, ACTIVE))
+        )
         await self.dispatch("GUILD_SCHEDULED_EVENT_CREATE", copy.deepcopy(event))
         return self._json(event)
 

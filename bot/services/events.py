@@ -40,6 +40,7 @@ PLANNER = "events"
 MISSING_PERMISSION = "the bot lacks the Create Events permission"
 MAX_EVENTS = 30038
 MISSING_PERMISSIONS = 50013
+INVALID_FORM = 50035
 Alert = Callable[[int, str], Awaitable[None]]
 
 
@@ -94,6 +95,21 @@ class EventMirror:
     async def set_enabled(self, guild_id: int, enabled: bool) -> None:
         """`/organiser setup scheduled_events`: on also lifts a pause (the admin fixed it)."""
         await native.set_enabled(self.store, guild_id, enabled)
+
+    async def describe(self, guild_id: int) -> str:
+        """For `/organiser setup`: on or off, paused and why, and how many events are mirrored."""
+        state = await native.sync_state(self.store, guild_id)
+        on = self.settings.scheduled_events if state.enabled is None else state.enabled
+        source = "default" if state.enabled is None else "server setting"
+        if not on:
+            return f"off · {source}"
+        live = [m for m in (await native.mirrors(self.store, guild_id)).values()]
+        count = sum(m.status == "live" for m in live)
+        text = f"on · {source} · {count} sessions in the Events list (at most "
+        text += f"{self.settings.events_max} at once)"
+        if state.paused_reason:
+            text += f"\n**Paused**: {state.paused_reason}."
+        return text
 
     async def _pause(self, guild_id: int, reason: str) -> None:
         if await native.set_paused(self.store, guild_id, reason):
@@ -314,6 +330,10 @@ class EventMirror:
             try:
                 created = await http.create_guild_scheduled_event(guild_id, **_payload(spec))
             except discord.HTTPException as exc:
+                if exc.code == INVALID_FORM:
+                    # One session Discord refuses (say it started meanwhile): skip it only.
+                    log.warning("guild %s: event for %s refused: %s", guild_id, spec.name, exc)
+                    continue
                 if exc.code != MAX_EVENTS:
                     raise
                 # Someone filled the server meanwhile: stop creating; the next sync recounts.

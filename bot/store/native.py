@@ -278,3 +278,43 @@ async def unfinished_crossposts(store: Store, guild_id: int, since: str) -> list
         (guild_id, since),
     ) as cur:
         return [row[0] async for row in cur]
+
+
+# ------------------------------------------------------------------------------ figures
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFigures:
+    """Per session, for `/organiser stats` and the interest export."""
+
+    by_command: int = 0
+    by_event: int = 0
+    attended: int = 0
+    feedback: int = 0
+    mean: float | None = None
+
+    @property
+    def registered(self) -> int:
+        return self.by_command + self.by_event
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.registered or self.attended or self.feedback)
+
+
+async def session_figures(store: Store, guild_id: int) -> dict[str, SessionFigures]:
+    """Registered (by command or button, by Discord event), attended, feedback count and mean."""
+    sources = await interest_by_source(store, guild_id)
+    feedback = await feedback_figures(store, guild_id)
+    out = {}
+    for session_id in sources.keys() | feedback.keys():
+        src = sources.get(session_id, {})
+        fb = feedback.get(session_id)
+        out[session_id] = SessionFigures(
+            by_command=src.get(COMMAND, 0),
+            by_event=src.get(EVENT, 0),
+            attended=fb.attended if fb else 0,
+            feedback=fb.ratings if fb else 0,
+            mean=fb.mean if fb else None,
+        )
+    return out
