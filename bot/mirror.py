@@ -1,10 +1,11 @@
 """Sessions as Discord scheduled events (issue 12), the pure part: what each event says, which
 sessions are in the rolling window, and what to do to make the server match.
 
-Discord's rules (see bot/sandbox/events.py): an EXTERNAL event needs a name (1-100), a location
-(1-100), start and end; a description holds at most 1,000 characters; a server holds at most
-100 SCHEDULED or ACTIVE events. The window is the next sessions in time order, at most
-`QIWEEK_EVENTS_MAX` and never more than the room the server has left.
+Discord's rules (taught to the sandbox in bot/sandbox/routes_events.py): an EXTERNAL event needs
+a name (1-100), a location (1-100), start and end; a description holds at most 1,000
+characters; a server holds at most 100 SCHEDULED or ACTIVE events. The window is the next
+sessions in time order, at most `QIWEEK_EVENTS_MAX` and never more than the room the server
+has left.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bot.sandbox import FakeDiscord
-from bot.sandbox.events import CREATE_EVENTS
+from bot.sandbox.routes_events import CREATE_EVENTS
 from bot.store import native
 from tests.harness import BotRunner, import_programme, now, write_programme
 

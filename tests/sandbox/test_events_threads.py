@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 
 from bot.sandbox import FakeDiscord
-from bot.sandbox.events import CREATE_EVENTS, MANAGE_EVENTS
+from bot.sandbox.routes_events import CREATE_EVENTS, MANAGE_EVENTS
 
 
 @pytest_asyncio.fixture

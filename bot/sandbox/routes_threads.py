@@ -1,4 +1,4 @@
-"""Threads on messages and crossposts in Announcement channels, with Discord's rules (issue 12).
+"""REST routes of the fake Discord: threads on messages and crossposts (issue 12).
 
 From Discord's API documentation (resources/channel, Start Thread from Message, Crosspost
 Message) and the project's reference notes:
@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from .server import FakeDiscord, _Req
+    from .server import FakeDiscord
+    from .wire import _Req
 
 CREATE_PUBLIC_THREADS = 1 << 35
 ARCHIVE_DURATIONS = (60, 1440, 4320, 10080)
@@ -33,7 +34,7 @@ THREAD_TYPES = (10, 11, 12)
 ALREADY_THREADED = "A thread has already been created for this message"
 
 
-class ThreadsMixin:
+class ThreadRoutesMixin:
     """Routes and test controls for threads and crossposts (mixed into FakeDiscord)."""
 
     def _threads_init(self: FakeDiscord) -> None:

@@ -1,4 +1,4 @@
-"""Guild Scheduled Events in the fake Discord, with Discord's own rules (issue 12).
+"""REST routes of the fake Discord: Guild Scheduled Events, with Discord's own rules (issue 12).
 
 Taught from Discord's API documentation (resources/guild-scheduled-event) and the project's
 reference notes:
@@ -26,7 +26,8 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from .models import FakeUser
-    from .server import FakeDiscord, _Req
+    from .server import FakeDiscord
+    from .wire import _Req
 
 CREATE_EVENTS = 1 << 44
 MANAGE_EVENTS = 1 << 33
@@ -106,7 +107,7 @@ def validate_event(
     return errors
 
 
-class ScheduledEventsMixin:
+class EventRoutesMixin:
     """Routes and test controls for Guild Scheduled Events (mixed into FakeDiscord)."""
 
     #: The fake's notion of now for event validation and EXTERNAL start/end (tests that give
