@@ -201,3 +201,97 @@ async def test_a_refusal_pauses_until_the_permission_is_back(
     fake.set_bot_permission(CREATE_EVENTS, True)
     await fake.dispatch_role_update()
     await fake.wait_for(lambda: len(fake.bot_events()) == 2, message="the event after the fix")
+
+
+async def my_sessions_text(fake: FakeDiscord, user: str) -> str:
+    it = await fake.slash(user, "my-sessions")
+    await it.response(timeout=5)
+    original = await it.wait_original(lambda m: not (m["flags"] & 128))
+    return str(original.get("content")) + str(original.get("embeds"))
+
+
+async def registered(bot: Any, user_id: int) -> list[str]:
+    from bot.store.interest import sessions_of
+
+    return await sessions_of(bot.store, bot.guilds[0].id, user_id)
+
+
+async def test_interested_on_the_event_registers_and_un_marking_unregisters(
+    runner: BotRunner, fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    fake = fake_discord
+    start = now() + timedelta(seconds=70)
+    path = write_programme(
+        tmp_path / "p.yaml", [{"id": "huddle", "title": "Safety huddle", "start": start}]
+    )
+    # Members the bot has never seen (not in its member cache): the raw gateway event counts.
+    fake.add_user("newcomer", global_name="New Comer", dispatch=False)
+    bot = await runner.start(QIWEEK_PROGRAMME=path, QIWEEK_REMINDER_LEADS=1)
+    await fake.wait_for(lambda: fake.bot_events(), message="the event")
+    event_id = int(fake.bot_events()[0]["id"])
+    member, member2 = fake.users["member"], fake.users["member2"]
+
+    # member2 registered with /interested before: un-marking the event keeps that.
+    it = await fake.slash("member2", "interested", session="huddle")
+    assert "registered" in (await it.response())["data"]["content"]
+    for user in ("member", "member2", "newcomer"):
+        await fake.mark_interested(user, event_id)
+    # The listener runs as a task: wait on the database.
+    for uid in (member, fake.users["newcomer"]):
+        await _wait_registered(bot, uid, ["huddle"])
+    assert "Safety huddle" in await my_sessions_text(fake, "member")
+
+    await fake.unmark_interested("member2", event_id)
+    await fake.unmark_interested("newcomer", event_id)
+    await _wait_registered(bot, fake.users["newcomer"], [])
+    assert await registered(bot, member2) == ["huddle"]  # came from /interested: kept
+
+    # /session shows both sources and links the event.
+    it = await fake.slash("member", "session", session="huddle")
+    answer = await it.response()
+    fields = {f["name"]: f["value"] for f in answer["data"]["embeds"][0]["fields"]}
+    assert fields["Interested"] == "2 (1 here, 1 on Discord's Events)"
+    url = f"https://discord.com/events/{fake.guild.id}/{event_id}"
+    assert url in fields["In the server's Events"]
+
+    # The member marked on Discord gets the DM reminder like anyone registered.
+    await fake.wait_for(lambda: fake.dms("member"), timeout=20, message="the reminder DM")
+    assert "Safety huddle" in fake.dms("member")[0]["content"]
+    assert fake.dms("newcomer") == []
+
+
+async def _wait_registered(bot: Any, user_id: int, expected: list[str]) -> None:
+    for _ in range(250):
+        if await registered(bot, user_id) == expected:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{user_id} registered for {await registered(bot, user_id)}")
+
+
+async def test_subscribers_marked_while_the_bot_was_away_are_caught_up_paged(
+    runner: BotRunner, fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    fake = fake_discord
+    path = write_programme(
+        tmp_path / "p.yaml",
+        [{"id": "cafe", "title": "QI café", "start": now() + timedelta(hours=3)}],
+    )
+    bot = await runner.start(QIWEEK_PROGRAMME=path)
+    await fake.wait_for(lambda: fake.bot_events(), message="the event")
+    event_id = int(fake.bot_events()[0]["id"])
+    await fake.mark_interested("member", event_id)
+    await _wait_registered(bot, fake.users["member"], ["cafe"])
+    await runner.stop()
+    before = len(fake.requests_to("GET", rf"/scheduled-events/{event_id}/users"))
+    names = [f"m{i}" for i in range(130)]
+    for name in names:
+        fake.add_user(name, dispatch=False)
+        fake.mark_interested_quietly(name, event_id)
+    fake._event_users[event_id].discard(fake.users["member"])  # un-marked while away
+    bot = await runner.start(QIWEEK_PROGRAMME=path)
+    await _wait_registered(bot, fake.users["m129"], ["cafe"])
+    assert await registered(bot, fake.users["m0"]) == ["cafe"]
+    await _wait_registered(bot, fake.users["member"], [])
+    pages = fake.requests_to("GET", rf"/scheduled-events/{event_id}/users")[before:]
+    assert len(pages) == 2 and all(int(p.query["limit"]) == 100 for p in pages)
+    assert len(creates(fake)) == 1
