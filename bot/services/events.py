@@ -163,11 +163,12 @@ class EventMirror:
         return jobs
 
     async def _move(self, guild_id: int) -> None:
-        """The window moves: sync, then plan the next move."""
-        await self.sync(guild_id)
+        """The window moves: re-plan, which syncs at once and plans the next move."""
         schedule = getattr(self.client, "schedule", None)
         if schedule is not None:
             await schedule.replan(guild_id, only=PLANNER)
+        else:
+            await self.sync(guild_id)
 
     # ---------------------------------------------------------------- sync
 
@@ -425,7 +426,7 @@ def _payload(spec: mirror.EventSpec, *, started: bool = False) -> dict[str, Any]
     """The REST body of an EXTERNAL event (an ACTIVE one keeps its start)."""
     body: dict[str, Any] = {
         "name": spec.name,
-        "description": spec.description,
+        "description": spec.description or None,
         "scheduled_end_time": spec.end.isoformat(),
         "entity_metadata": {"location": spec.location},
     }
