@@ -103,13 +103,13 @@ class EventMirror:
         source = "default" if state.enabled is None else "server setting"
         if not on:
             return f"off · {source}"
-        live = [m for m in (await native.mirrors(self.store, guild_id)).values()]
-        count = sum(m.status == "live" for m in live)
-        text = f"on · {source} · {count} sessions in the Events list (at most "
-        text += f"{self.settings.events_max} at once)"
+        count = sum(
+            m.status == "live" for m in (await native.mirrors(self.store, guild_id)).values()
+        )
+        text = f"on: {count} sessions in the Events list (at most {self.settings.events_max})"
         if state.paused_reason:
-            text += f"\n**Paused**: {state.paused_reason}."
-        return text
+            text += f", **paused**: {state.paused_reason}"
+        return f"{text} · {source}"
 
     async def _pause(self, guild_id: int, reason: str) -> None:
         if await native.set_paused(self.store, guild_id, reason):

@@ -295,3 +295,23 @@ async def test_subscribers_marked_while_the_bot_was_away_are_caught_up_paged(
     pages = fake.requests_to("GET", rf"/scheduled-events/{event_id}/users")[before:]
     assert len(pages) == 2 and all(int(p.query["limit"]) == 100 for p in pages)
     assert len(creates(fake)) == 1
+
+
+async def test_setup_turns_the_mirror_off_and_on(
+    runner: BotRunner, fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    fake = fake_discord
+    t0 = now() + timedelta(hours=1)
+    path = write_programme(tmp_path / "p.yaml", [{"id": "a", "title": "A", "start": t0}])
+    bot = await runner.start(QIWEEK_PROGRAMME=path, QIWEEK_SCHEDULED_EVENTS="off")
+    await bot.schedule.replan(fake.guild.id)
+    assert creates(fake) == [] and fake.requests_to("GET", EVENTS) == []
+    it = await fake.slash("organiser", "organiser setup", scheduled_events="on")
+    await it.response()
+    [answer] = await it.followups(1, timeout=5)
+    fields = {f["name"]: f["value"] for f in answer["embeds"][0]["fields"]}
+    assert fields["Scheduled events (changed)"].endswith("server setting")
+    await fake.wait_for(lambda: len(fake.bot_events()) == 1, message="the event once on")
+    it = await fake.slash("organiser", "organiser setup", scheduled_events="off")
+    await it.response()
+    assert await bot.services.events.describe(fake.guild.id) == "off · server setting"
