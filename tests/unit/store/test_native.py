@@ -49,6 +49,10 @@ async def test_un_marking_removes_only_an_event_registration(store: Store) -> No
     assert await native.interest_by_source(store, GUILD) == {"s1": {"command": 1, "event": 1}}
     assert await native.remove_event_interest(store, GUILD, "s1", 2)
     assert await remove_interest(store, GUILD, "s1", 1)  # /not-interested removes either
+    # Marked on Discord, then /interested: the member's own now, un-marking keeps it.
+    assert await native.add_event_interest(store, GUILD, "s2", 3)
+    assert not await add_interest(store, GUILD, "s2", 3)
+    assert not await native.remove_event_interest(store, GUILD, "s2", 3)
 
 
 async def test_feedback_is_one_changeable_answer_per_member(store: Store) -> None:
