@@ -192,7 +192,10 @@ class EventMirror:
             await self._pause(guild_id, MISSING_PERMISSION)
             return SyncReport(skipped="paused")
         programme = await self.programme.get_programme(guild_id)
-        sessions = list(programme.sessions) if programme is not None else []
+        if programme is None:
+            # Not loaded (yet): an empty list here would cancel every event.
+            return SyncReport(skipped="no programme")
+        sessions = list(programme.sessions)
         report = SyncReport()
         try:
             server = await self.client.http.get_scheduled_events(guild_id, False)
