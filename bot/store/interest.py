@@ -57,6 +57,12 @@ async def add_interests(
         )
         if cur.rowcount == 1:
             added.append(session_id)
+        else:  # marked on the Discord event before: now the member's own (issue 12)
+            await store.db.execute(
+                "UPDATE interests SET source = 'command' WHERE guild_id = ? AND session_id = ?"
+                " AND user_id = ? AND source = 'event'",
+                (guild_id, session_id, user_id),
+            )
     return added
 
 
