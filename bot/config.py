@@ -6,15 +6,16 @@ The token is held in a wrapper whose repr and str never show it.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from urllib.parse import urlparse
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo
+
+from bot.timezones import check_timezone
 
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
@@ -85,10 +86,6 @@ class Settings:
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    @property
-    def custom_endpoints(self) -> bool:
-        return self.api_base != DEFAULT_API_BASE or self.gateway_url != DEFAULT_GATEWAY_URL
-
     def summary(self) -> str:
         """One line for `check` and the start-up log; never includes the token."""
         scope = f"guild {self.guild_id}" if self.guild_id else "global commands"
@@ -154,31 +151,29 @@ def parse_leads(text: str, *, maximum: int = 1440) -> tuple[int, ...]:
     return tuple(sorted(leads, reverse=True))
 
 
-def check_timezone(name: str) -> str:
-    """The IANA name if zoneinfo knows it; ValueError otherwise.
-
-    Case does not matter when it matches exactly one IANA name (``europe/london`` gives
-    ``Europe/London``); this applies to `QIWEEK_TIMEZONE` and `/organiser setup timezone:` alike.
-    The canonical spelling is returned, so it is what is stored and shown.
-    """
-    name = name.strip()
-    matches = [z for z in _timezone_names() if z.casefold() == name.casefold()]
-    if name in matches:
-        return name
-    if len(matches) == 1:
-        return matches[0]
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"{name!r} is not a known timezone (use an IANA name such as Europe/London)"
-        ) from None
-    return name
+#: The settings an organiser may also change per server, and how each is checked.
+SETTING_PARSERS: dict[str, Callable[[str], object]] = {
+    "timezone": check_timezone,
+    "daily_post_time": parse_time,
+    "digest_time": parse_time,
+    "reminder_leads": parse_leads,
+}
 
 
-@functools.cache
-def _timezone_names() -> frozenset[str]:
-    return frozenset(available_timezones())
+def parse_each(raw: Mapping[str, tuple[str, str | None]]) -> tuple[dict[str, object], list[str]]:
+    """Check each given setting (name -> (label, text); None is "not given") with its
+    `SETTING_PARSERS` entry: the values that passed, and one "label: why" per one that did not.
+    Shared by the environment and `/organiser setup`, so both accept the same."""
+    values: dict[str, object] = {}
+    problems: list[str] = []
+    for name, (label, text) in raw.items():
+        if text is None:
+            continue
+        try:
+            values[name] = SETTING_PARSERS[name](text)
+        except ValueError as exc:
+            problems.append(f"{label}: {exc}")
+    return values, problems
 
 
 def parse_settings(values: Mapping[str, str], *, require_token: bool = True) -> Settings:
@@ -235,31 +230,16 @@ def parse_settings(values: Mapping[str, str], *, require_token: bool = True) -> 
         if raw is not None:
             kwargs[key] = Path(raw)
 
-    raw = get("QIWEEK_TIMEZONE")
-    if raw is not None:
-        try:
-            kwargs["timezone"] = check_timezone(raw)
-        except ValueError as exc:
-            problems.append(f"QIWEEK_TIMEZONE: {exc}")
-
-    for name, key in (
-        ("QIWEEK_DAILY_POST_TIME", "daily_post_time"),
-        ("QIWEEK_DIGEST_TIME", "digest_time"),
-    ):
-        raw = get(name)
-        if raw is None:
-            continue
-        try:
-            kwargs[key] = parse_time(raw)
-        except ValueError as exc:
-            problems.append(f"{name}: {exc}")
-
-    raw = get("QIWEEK_REMINDER_LEADS")
-    if raw is not None:
-        try:
-            kwargs["reminder_leads"] = parse_leads(raw)
-        except ValueError as exc:
-            problems.append(f"QIWEEK_REMINDER_LEADS: {exc}")
+    parsed, bad = parse_each(
+        {
+            "timezone": ("QIWEEK_TIMEZONE", get("QIWEEK_TIMEZONE")),
+            "daily_post_time": ("QIWEEK_DAILY_POST_TIME", get("QIWEEK_DAILY_POST_TIME")),
+            "digest_time": ("QIWEEK_DIGEST_TIME", get("QIWEEK_DIGEST_TIME")),
+            "reminder_leads": ("QIWEEK_REMINDER_LEADS", get("QIWEEK_REMINDER_LEADS")),
+        }
+    )
+    kwargs.update(parsed)
+    problems.extend(bad)
 
     raw = get("QIWEEK_HASHTAGS")
     if raw is not None:

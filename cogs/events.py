@@ -1,8 +1,8 @@
 """Discord-native (issue 12): sessions in the server's Events, "Interested" there, "Starting now"
 with a thread, feedback buttons at the end, and published announcements.
 
-Thin: builds the services (until the composition root of issue 9 does), registers their
-planners, listens to the gateway, and handles the feedback buttons.
+Thin: the services come from the composition root (`bot.app`); this cog listens to the gateway
+and handles the feedback buttons.
 
 discord.py 2.7 drops `on_scheduled_event_user_add/remove` when the user is not in its cache (the
 bot does not chunk members at start), so the raw GUILD_SCHEDULED_EVENT_USER_ADD / _REMOVE
@@ -13,22 +13,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 from discord.ext import commands
 
 from bot import ids
-from bot.client import send_ephemeral
-from bot.programme import Programme, Session
+from bot.app import Services
+from bot.client import QIWeekBot, send_ephemeral
 from bot.render import live as render
-from bot.services.events import PLANNER as EVENTS_PLANNER
-from bot.services.events import EventMirror
-from bot.services.live import CROSSPOST_PLANNER, Crossposter, LiveSessions
-from bot.services.live import PLANNER as LIVE_PLANNER
-
-if TYPE_CHECKING:
-    from bot.client import QIWeekBot
 
 log = logging.getLogger(__name__)
 
@@ -72,25 +65,6 @@ class RawEventUsers:
         self.originals.clear()
 
 
-class LazyProgramme:
-    """The programme service, looked up when used (its cog loads after this one)."""
-
-    def __init__(self, bot: QIWeekBot) -> None:
-        self.bot = bot
-
-    async def get_programme(self, guild_id: int) -> Programme | None:
-        service = self.bot.services.programme
-        return await service.get_programme(guild_id) if service is not None else None
-
-    async def get_session(
-        self, guild_id: int, session_id: str, *, include_cancelled: bool = False
-    ) -> Session | None:
-        service = self.bot.services.programme
-        if service is None:
-            return None
-        return await service.get_session(guild_id, session_id, include_cancelled=include_cancelled)
-
-
 class FeedbackButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]], template=ids.FEEDBACK_TEMPLATE
 ):
@@ -111,10 +85,12 @@ class FeedbackButton(
         return cls(match["session_id"], match["answer"])
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
-        live = getattr(getattr(interaction.client, "services", None), "live", None)
-        if live is None or interaction.guild_id is None:
+        # discord.py builds this item from its custom_id: the services come from the client.
+        client = interaction.client
+        if not isinstance(client, QIWeekBot) or interaction.guild_id is None:
             await send_ephemeral(interaction, "Feedback is not available here right now.")
             return
+        live = client.services.live
         try:
             title, feedback = await live.answer(
                 interaction.guild_id, self.session_id, interaction.user.id, self.answer
@@ -132,77 +108,31 @@ class FeedbackButton(
 
 
 class EventsCog(commands.Cog, name="Events"):
-    """Owns the event mirror, the live-session service and the crossposter."""
+    """Gateway glue of the event mirror, and the persistent feedback buttons."""
 
-    def __init__(self, bot: QIWeekBot) -> None:
+    def __init__(self, bot: QIWeekBot, services: Services) -> None:
         self.bot = bot
+        self.events = services.events
         self.raw = RawEventUsers(bot)
-        programme = LazyProgramme(bot)
-        self.mirror = EventMirror(
-            client=bot,
-            store=bot.store,
-            settings=bot.settings,
-            clock=bot.clock,
-            programme=programme,
-            on_interest_changed=self._interest_changed,
-        )
-        self.live = LiveSessions(
-            client=bot,
-            store=bot.store,
-            ledger=bot.ledger,
-            settings=bot.settings,
-            clock=bot.clock,
-            programme=programme,
-        )
-        self.crossposter = Crossposter(
-            client=bot, store=bot.store, ledger=bot.ledger, clock=bot.clock
-        )
-
-    def _interest_changed(self, guild_id: int) -> None:
-        interest = self.bot.services.interest
-        if interest is not None:
-            interest.replan_soon(guild_id)
 
     async def cog_load(self) -> None:
-        bot = self.bot
-        bot.services.events = self.mirror
-        bot.services.live = self.live
-        bot.schedule.register(EVENTS_PLANNER, self.mirror.plan)
-        bot.schedule.register(LIVE_PLANNER, self.live.plan)
-        bot.schedule.register(CROSSPOST_PLANNER, self.crossposter.plan)
-        bot.add_dynamic_items(FeedbackButton)
+        self.bot.add_dynamic_items(FeedbackButton)
         self.raw.install()
-        if bot.services.announcements is not None:
-            bot.services.announcements.after_post = self._after_post
-
-    def _after_post(self, guild_id: int, channel_id: int, message_id: int | None) -> None:
-        self.crossposter.after_post(guild_id, channel_id, message_id)
 
     async def cog_unload(self) -> None:
-        bot = self.bot
-        for name in (EVENTS_PLANNER, LIVE_PLANNER, CROSSPOST_PLANNER):
-            bot.schedule.unregister(name)
-        bot.remove_dynamic_items(FeedbackButton)
+        self.bot.remove_dynamic_items(FeedbackButton)
         self.raw.uninstall()
-        announcements = bot.services.announcements
-        if announcements is not None and announcements.after_post == self._after_post:
-            announcements.after_post = None
-        await self.crossposter.close()
-        if bot.services.events is self.mirror:
-            bot.services.events = None
-        if bot.services.live is self.live:
-            bot.services.live = None
 
     @commands.Cog.listener(f"on_{RAW_EVENT}")
     async def on_event_user(self, guild_id: int, event_id: int, user_id: int, added: bool) -> None:
-        await self.mirror.on_event_user(guild_id, event_id, user_id, added)
+        await self.events.on_event_user(guild_id, event_id, user_id, added)
 
     @commands.Cog.listener()
     async def on_guild_role_update(self, before: discord.Role, after: discord.Role) -> None:
         me = after.guild.me
         if me is not None and after in me.roles:
-            await self.mirror.on_permissions_changed(after.guild.id)
+            await self.events.on_permissions_changed(after.guild.id)
 
 
 async def setup(bot: QIWeekBot) -> None:
-    await bot.add_cog(EventsCog(bot))
+    await bot.add_cog(EventsCog(bot, bot.services))

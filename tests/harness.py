@@ -15,6 +15,7 @@ from bot.config import Settings, parse_settings
 from bot.sandbox import FakeDiscord
 from bot.schedule import Schedule
 from bot.store import Store
+from bot.store.ledger import Status
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_PROGRAMME = ROOT / "data" / "programme.yaml"
@@ -58,6 +59,7 @@ class BotRunner:
         clock: Clock = utc_now,
         before_login: Callable[[QIWeekBot], None] | None = None,
         wait_prepared: bool = True,
+        extensions: list[str] | None = None,
         **env: Any,
     ) -> QIWeekBot:
         """Log in, connect, and wait until ready (and the guild planned, by default)."""
@@ -72,6 +74,7 @@ class BotRunner:
             store=store,
             schedule=Schedule(clock=clock),
             clock=clock,
+            extensions=extensions,
             # The fake sends every guild at once: don't wait discord.py's default 2 s for more.
             guild_ready_timeout=0.05,
         )
@@ -136,6 +139,17 @@ def components(message: dict[str, Any]) -> list[dict[str, Any]]:
 
 def fixed(moment: datetime) -> Callable[[], datetime]:
     return lambda: moment
+
+
+def away_from_midnight(tz: str = "Europe/London") -> Clock:
+    """The real clock, or in the last 30 minutes before local midnight the real clock 61
+    minutes behind: a test that reads "today" from it and hands it to the bot cannot see the
+    day turn between its reading and the bot's. Behind, never ahead: the scheduler fires on the
+    real clock, so a catch-up still runs at once and tomorrow's jobs stay in the future."""
+    local = datetime.now(UTC).astimezone(ZoneInfo(tz))
+    late = local.hour * 60 + local.minute >= 23 * 60 + 30
+    offset = timedelta(minutes=-61) if late else timedelta(0)
+    return lambda: datetime.now(UTC) + offset
 
 
 # Monday of the sample week, 07:00 BST: before the 08:00 daily post, so nothing posts itself.
@@ -223,3 +237,86 @@ LONDON = ZoneInfo("Europe/London")
 
 
 GUILD = 1001
+
+
+def utc(*args: int) -> datetime:
+    """A UTC datetime from its parts (``utc(2026, 9, 14, 11, 30)``)."""
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+
+
+def programme_problems(
+    data: str | bytes, filename: str = "p.yaml", tz: str = "Europe/London"
+) -> list[str]:
+    """The problems (as ``place: message``) a programme file is refused with; fails if accepted."""
+    import pytest
+
+    from bot.programme import ProgrammeError, parse_programme
+
+    raw = data.encode() if isinstance(data, str) else data
+    with pytest.raises(ProgrammeError) as caught:
+        parse_programme(raw, filename, tz)
+    return [str(p) for p in caught.value.problems]
+
+
+def make_session(title: str, start: datetime, minutes: int = 60, **kwargs: Any) -> Any:
+    """A Session with an id derived as the parser would (London time) unless ``id=`` is given."""
+    from bot.programme import Session, derive_session_id
+
+    sid = kwargs.pop("id", None) or derive_session_id(title, start, "Europe/London")
+    return Session(
+        id=str(sid), title=title, start=start, end=start + timedelta(minutes=minutes), **kwargs
+    )
+
+
+def yaml_alias_bomb(levels: int = 9) -> bytes:
+    """A ~1 KB programme whose aliases would expand to 9**levels values ("billion laughs")."""
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for level in range(1, levels):
+        previous = f"*a{level - 1}"
+        lines.append(f"a{level}: &a{level} [{','.join([previous] * 9)}]")
+    body = "\n".join(f"  {line}" for line in lines)
+    return (
+        f"event:\n  name: Bomb\nx-anchors:\n{body}\nsessions:\n"
+        f"  - title: *a{levels - 1}\n    start: 2026-09-14 10:00\n    duration_minutes: 30\n"
+    ).encode()
+
+
+#: A 493-byte-class calendar whose VTIMEZONE repeats every minute for ever: expanding it (as
+#: icalendar does for a file's own timezones) took 80 s and 1.4 GB.
+VTIMEZONE_BOMB = (
+    b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//hostile//EN\r\n"
+    b"BEGIN:VTIMEZONE\r\nTZID:Hostile Minutely\r\nBEGIN:STANDARD\r\n"
+    b"DTSTART:16010101T000000\r\nRRULE:FREQ=MINUTELY\r\n"
+    b"TZOFFSETFROM:+0000\r\nTZOFFSETTO:+0100\r\nEND:STANDARD\r\n"
+    b"BEGIN:DAYLIGHT\r\nDTSTART:16010101T000030\r\nRRULE:FREQ=MINUTELY\r\n"
+    b"TZOFFSETFROM:+0100\r\nTZOFFSETTO:+0000\r\nEND:DAYLIGHT\r\nEND:VTIMEZONE\r\n"
+    b"BEGIN:VEVENT\r\nUID:hostile\r\nSUMMARY:Hostile\r\n"
+    b"DTSTART;TZID=Hostile Minutely:20260914T100000\r\n"
+    b"DTEND;TZID=Hostile Minutely:20260914T110000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)
+
+
+async def wait_quiet(bot: QIWeekBot, *, horizon: float = 2.0, within: float = 15.0) -> None:
+    """Wait on state, not time, until the bot can send nothing more on its own: no job running
+    or due within ``horizon`` seconds, no debounced re-plan pending, and no delivery claimed
+    but unconfirmed. A duplicate would have reached the fake by then, so asserting counts
+    after this is meaningful (and a correct bot is not kept waiting)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    guild_ids = [g.id for g in bot.guilds]
+    while True:
+        soon = datetime.now(UTC) + timedelta(seconds=horizon)
+        due = [job for job, at in bot.schedule.jobs() if at is not None and at <= soon]
+        open_claims = 0
+        for guild_id in guild_ids:
+            counts = await bot.ledger.counts(guild_id)
+            open_claims += counts.get(Status.CLAIMED, 0)
+        if not (bot.schedule.busy or due or bot.services.interest.replan_pending or open_claims):
+            return
+        if loop.time() > deadline:
+            raise AssertionError(
+                f"the bot did not go quiet within {within}s: busy={bot.schedule.busy}, "
+                f"due={due}, replan={bot.services.interest.replan_pending}, "
+                f"claimed={open_claims}"
+            )
+        await asyncio.sleep(0.02)  # polling interval, not a guess at how long sending takes

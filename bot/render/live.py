@@ -5,9 +5,6 @@ Pure: domain -> message parts within Discord's limits. No mass mentions: nothing
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 import discord
 from discord.utils import escape_markdown
 
@@ -15,6 +12,7 @@ from bot import ids
 from bot.mirror import shorten
 from bot.programme import Session
 from bot.render import limits
+from bot.render.message import Message
 from bot.render.programme import NHS_BLUE
 from bot.store.native import SessionFigures
 
@@ -25,32 +23,12 @@ RATINGS = ("1", "2", "3", "4", "5")
 ATTENDED = "a"
 
 
-@dataclass
-class LiveMessage:
-    """Keyword arguments for `Messageable.send` (plus the nonce, added by the sender)."""
-
-    content: str = ""
-    embed: discord.Embed | None = None
-    view: discord.ui.View | None = None
-    allowed_mentions: discord.AllowedMentions = field(default_factory=discord.AllowedMentions.none)
-
-    def kwargs(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"allowed_mentions": self.allowed_mentions}
-        if self.content:
-            out["content"] = self.content
-        if self.embed is not None:
-            out["embed"] = self.embed
-        if self.view is not None:
-            out["view"] = self.view
-        return out
-
-
 def thread_name(session: Session) -> str:
     """The session's title, within Discord's 100 characters."""
     return shorten(session.title, THREAD_NAME_MAX) or session.id[:THREAD_NAME_MAX]
 
 
-def starting_now(session: Session) -> LiveMessage:
+def starting_now(session: Session) -> Message:
     """The "Starting now" post: title, host, times, and a Join button when there is a link."""
     start, end = int(session.start.timestamp()), int(session.end.timestamp())
     lines = [f"<t:{start}:t> to <t:{end}:t>"]
@@ -70,7 +48,7 @@ def starting_now(session: Session) -> LiveMessage:
         view.add_item(
             discord.ui.Button(style=discord.ButtonStyle.link, label="Join", url=session.join_url)
         )
-    return LiveMessage(embed=embed, view=view)
+    return Message(embed=embed, view=view)
 
 
 class FeedbackView(discord.ui.View):
@@ -97,10 +75,10 @@ class FeedbackView(discord.ui.View):
         )
 
 
-def feedback_prompt(session: Session) -> LiveMessage:
+def feedback_prompt(session: Session) -> Message:
     """The end-of-session post in the thread."""
     title = escape_markdown(shorten(session.title, 200))
-    return LiveMessage(
+    return Message(
         content=(
             f"**{title}** has ended. How was it? Rate it from 1 (not useful) to 5 (very "
             "useful), and tell us if you attended. You can change your answer later."

@@ -31,7 +31,8 @@ from bot import mirror
 from bot.clock import Clock
 from bot.config import Settings
 from bot.programme import Programme
-from bot.schedule import PlannedJob
+from bot.schedule import PlannedJob, Schedule
+from bot.services.audit import AuditTrail
 from bot.store import Store, native
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,8 @@ class EventMirror:
     store: Store
     settings: Settings
     clock: Clock
+    schedule: Schedule
+    audit: AuditTrail
     programme: ProgrammeSource
     #: Called after a registration from an event changed (re-plan the reminders).
     on_interest_changed: Callable[[int], None] = lambda guild_id: None
@@ -92,9 +95,14 @@ class EventMirror:
         state = await native.sync_state(self.store, guild_id)
         return self.settings.scheduled_events if state.enabled is None else state.enabled
 
-    async def set_enabled(self, guild_id: int, enabled: bool) -> None:
-        """`/organiser setup scheduled_events`: on also lifts a pause (the admin fixed it)."""
+    async def set_enabled(self, guild_id: int, enabled: bool, *, user_id: int) -> None:
+        """`/organiser setup scheduled_events`: stored, recorded, applied at once; on also lifts
+        a pause (the admin has fixed the permission)."""
         await native.set_enabled(self.store, guild_id, enabled)
+        await self.audit.record(
+            guild_id, user_id, "setup", f"scheduled_events={'on' if enabled else 'off'}"
+        )
+        await self.schedule.replan(guild_id, only=PLANNER)
 
     async def describe(self, guild_id: int) -> str:
         """For `/organiser setup`: on or off, paused and why, and how many events are mirrored."""
@@ -164,11 +172,7 @@ class EventMirror:
 
     async def _move(self, guild_id: int) -> None:
         """The window moves: re-plan, which syncs at once and plans the next move."""
-        schedule = getattr(self.client, "schedule", None)
-        if schedule is not None:
-            await schedule.replan(guild_id, only=PLANNER)
-        else:
-            await self.sync(guild_id)
+        await self.schedule.replan(guild_id, only=PLANNER)
 
     # ---------------------------------------------------------------- sync
 
@@ -419,10 +423,13 @@ class EventMirror:
                 return users
             after = max(ids)
 
-    async def event_link(self, guild_id: int, session_id: str) -> str | None:
-        """`https://discord.com/events/<guild>/<event>` for `/session`, when mirrored."""
+    async def session_facts(self, guild_id: int, session_id: str) -> tuple[int, int, str | None]:
+        """For `/session`: registered by command or button, by the Discord event, and the
+        event's link (`https://discord.com/events/<guild>/<event>`) when it is mirrored."""
+        counts = await native.interest_sources(self.store, guild_id, session_id)
         event_id = await native.event_of_session(self.store, guild_id, session_id)
-        return mirror.event_url(guild_id, event_id) if event_id else None
+        link = mirror.event_url(guild_id, event_id) if event_id else None
+        return counts.get(native.COMMAND, 0), counts.get(native.EVENT, 0), link
 
 
 def _payload(spec: mirror.EventSpec, *, started: bool = False) -> dict[str, Any]:

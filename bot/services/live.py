@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -26,12 +27,20 @@ from typing import Any, Protocol
 import discord
 
 from bot.clock import Clock, from_db, to_db
-from bot.config import Settings
+from bot.delivery import Claim, Delivery, Kind, Part, Status
+from bot.delivery.keys import (
+    crosspost_key,
+    crosspost_prefix,
+    feedback_key,
+    live_key,
+    live_thread_key,
+    parse_key,
+)
 from bot.programme import Programme, Session
 from bot.render import live as render
 from bot.schedule import PlannedJob
-from bot.store import Claim, Ledger, Store, native
-from bot.store.guild_settings import get_config
+from bot.services.setup import GuildSetup
+from bot.store import Store, native
 
 log = logging.getLogger(__name__)
 
@@ -53,30 +62,14 @@ class ProgrammeSource(Protocol):
     ) -> Session | None: ...
 
 
-def _stamp(session: Session) -> int:
-    return int(session.start.timestamp())
-
-
-def live_key(guild_id: int, session: Session) -> str:
-    return f"live:{guild_id}:{session.id}:{_stamp(session)}"
-
-
-def thread_key(guild_id: int, session: Session) -> str:
-    return f"live-thread:{guild_id}:{session.id}:{_stamp(session)}"
-
-
-def feedback_key(guild_id: int, session: Session) -> str:
-    return f"feedback:{guild_id}:{session.id}:{_stamp(session)}"
-
-
 @dataclass(eq=False)
 class LiveSessions:
     """The "Starting now" post, its thread, and the feedback prompt and answers."""
 
     client: discord.Client
     store: Store
-    ledger: Ledger
-    settings: Settings
+    delivery: Delivery
+    setup: GuildSetup
     clock: Clock
     programme: ProgrammeSource
 
@@ -120,60 +113,61 @@ class LiveSessions:
         if session is None:
             return
         now = self.clock()
-        key = live_key(guild_id, session)
         if now < session.start:
             return  # moved later: its new job runs then
-        config = await get_config(self.store, self.settings, guild_id)
+        ledger = self.delivery.ledger
+        key = live_key(guild_id, session.id, session.start)
+        config = await self.setup.config(guild_id)
         channel_id = config.programme_channel_id
-        row = await self.ledger.get(key)
-        interrupted = row is not None and row.status == "claimed"
+        row = await ledger.get(key)
+        interrupted = row is not None and row.status is Status.CLAIMED
         if now >= session.end and not interrupted:
-            await self.ledger.skip(key, kind="live", guild_id=guild_id, reason="session over")
+            await ledger.skip(key, kind=Kind.LIVE, guild_id=guild_id, reason="session over")
             return
         if channel_id is None:
-            await self.ledger.skip(
-                key, kind="live", guild_id=guild_id, reason="no programme channel"
-            )
+            await ledger.skip(key, kind=Kind.LIVE, guild_id=guild_id, reason="no programme channel")
             return
-        message = render.starting_now(session)
-
-        async def send(nonce: str) -> int:
-            channel = self.client.get_partial_messageable(channel_id, guild_id=guild_id)
-            sent = await channel.send(**message.kwargs(), nonce=nonce)
-            return sent.id
-
+        part = Part(key, render.starting_now(session).kwargs())
         try:
-            await self.ledger.deliver(key, kind="live", guild_id=guild_id, send=send)
+            await self.delivery.post(
+                self.delivery.text_channel(channel_id, guild_id),
+                [part],
+                kind=Kind.LIVE,
+                guild_id=guild_id,
+            )
         except discord.HTTPException as exc:
             log.warning("guild %s: starting-now post for %s failed: %s", guild_id, session_id, exc)
             return
-        posted = await self.ledger.get(key)
-        if posted is not None and posted.status == "sent" and posted.message_id:
+        posted = await ledger.get(key)
+        if posted is not None and posted.status is Status.SENT and posted.message_id:
             await self._open_thread(guild_id, channel_id, posted.message_id, session)
 
     async def _open_thread(
         self, guild_id: int, channel_id: int, message_id: int, session: Session
     ) -> None:
-        async def create(_nonce: str) -> int:
-            try:
-                thread = await self.client.http.start_thread_with_message(
-                    channel_id,
-                    message_id,
-                    name=render.thread_name(session),
-                    auto_archive_duration=render.THREAD_ARCHIVE_MINUTES,
-                )
-            except discord.HTTPException as exc:
-                if exc.code == THREAD_EXISTS:  # made by a run that died before recording it
-                    return message_id
-                raise
-            return int(thread["id"])
-
+        """Once (a ledger row of its own, holding the thread id): a create that Discord answers
+        160004 was made by a run that died before recording it; the thread's id is the
+        message's."""
+        ledger = self.delivery.ledger
+        key = live_thread_key(guild_id, session.id, session.start)
+        claim = await ledger.claim(key, kind=Kind.LIVE_THREAD, guild_id=guild_id)
+        if not claim.should_send:
+            return
         try:
-            await self.ledger.deliver(
-                thread_key(guild_id, session), kind="live-thread", guild_id=guild_id, send=create
+            thread = await self.client.http.start_thread_with_message(
+                channel_id,
+                message_id,
+                name=render.thread_name(session),
+                auto_archive_duration=render.THREAD_ARCHIVE_MINUTES,
             )
+            thread_id = int(thread["id"])
         except discord.HTTPException as exc:
-            log.warning("guild %s: thread for %s failed: %s", guild_id, session.id, exc)
+            if exc.code != THREAD_EXISTS:
+                await ledger.mark_failed(key, f"{type(exc).__name__}: {exc}"[:500])
+                log.warning("guild %s: thread for %s failed: %s", guild_id, session.id, exc)
+                return
+            thread_id = message_id
+        await ledger.mark_sent(key, thread_id)
 
     # ---------------------------------------------------------------- end
 
@@ -184,26 +178,24 @@ class LiveSessions:
         now = self.clock()
         if now < session.end:
             return
-        key = feedback_key(guild_id, session)
-        thread = await self.ledger.get(thread_key(guild_id, session))
-        if thread is None or thread.status != "sent" or not thread.message_id:
-            await self.ledger.skip(key, kind="feedback", guild_id=guild_id, reason="no thread")
+        ledger = self.delivery.ledger
+        key = feedback_key(guild_id, session.id, session.start)
+        thread = await ledger.get(live_thread_key(guild_id, session.id, session.start))
+        if thread is None or thread.status is not Status.SENT or not thread.message_id:
+            await ledger.skip(key, kind=Kind.FEEDBACK, guild_id=guild_id, reason="no thread")
             return
-        row = await self.ledger.get(key)
-        interrupted = row is not None and row.status == "claimed"
+        row = await ledger.get(key)
+        interrupted = row is not None and row.status is Status.CLAIMED
         if now > session.end + FEEDBACK_GRACE and not interrupted:
-            await self.ledger.skip(key, kind="feedback", guild_id=guild_id, reason="too late")
+            await ledger.skip(key, kind=Kind.FEEDBACK, guild_id=guild_id, reason="too late")
             return
-        thread_id = thread.message_id
-        message = render.feedback_prompt(session)
-
-        async def send(nonce: str) -> int:
-            channel = self.client.get_partial_messageable(thread_id, guild_id=guild_id)
-            sent = await channel.send(**message.kwargs(), nonce=nonce)
-            return sent.id
-
         try:
-            await self.ledger.deliver(key, kind="feedback", guild_id=guild_id, send=send)
+            await self.delivery.post(
+                self.delivery.text_channel(thread.message_id, guild_id),
+                [Part(key, render.feedback_prompt(session).kwargs())],
+                kind=Kind.FEEDBACK,
+                guild_id=guild_id,
+            )
         except discord.HTTPException as exc:
             log.warning("guild %s: feedback prompt for %s failed: %s", guild_id, session_id, exc)
 
@@ -236,13 +228,11 @@ class Crossposter:
 
     client: discord.Client
     store: Store
-    ledger: Ledger
+    delivery: Delivery
     clock: Clock
+    #: Re-plans the crosspost retries (the schedule's `replan`, given by the composition root).
+    replan: Callable[[int], Awaitable[object]] | None = None
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set, init=False, repr=False)
-
-    @staticmethod
-    def key(guild_id: int, channel_id: int, message_id: int) -> str:
-        return f"crosspost:{guild_id}:{channel_id}:{message_id}"
 
     async def is_announcement_channel(self, channel_id: int) -> bool:
         channel = self.client.get_channel(channel_id)
@@ -257,7 +247,7 @@ class Crossposter:
         """Hook for the announcement service: publish in the background, never blocking."""
         if message_id is None:
             return
-        task = asyncio.ensure_future(self.publish(guild_id, channel_id, message_id))
+        task = asyncio.ensure_future(self._publish_or_plan(guild_id, channel_id, message_id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -267,11 +257,18 @@ class Crossposter:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    async def _publish_or_plan(self, guild_id: int, channel_id: int, message_id: int) -> None:
+        if not await self.publish(guild_id, channel_id, message_id) and self.replan is not None:
+            await self.replan(guild_id)  # a deferred or failed publish gets its retry job
+
     async def _wait_for_room(self, guild_id: int, channel_id: int) -> timedelta:
         """Zero when a publish fits in Discord's hourly budget now, else how long until one does."""
         now = self.clock()
         recent = await native.crossposts_since(
-            self.store, guild_id, channel_id, to_db(now - timedelta(hours=1))
+            self.store,
+            guild_id,
+            crosspost_prefix(guild_id, channel_id),
+            to_db(now - timedelta(hours=1)),
         )
         if len(recent) < PUBLISHES_PER_HOUR:
             return timedelta(0)
@@ -283,24 +280,25 @@ class Crossposter:
         failed with the reason, retried by the planner) when the hour's budget is used."""
         if not await self.is_announcement_channel(channel_id):
             return False
-        key = self.key(guild_id, channel_id, message_id)
+        ledger = self.delivery.ledger
+        key = crosspost_key(guild_id, channel_id, message_id)
         wait = await self._wait_for_room(guild_id, channel_id)
-        claim = await self.ledger.claim(key, kind="crosspost", guild_id=guild_id, retry_failed=True)
+        claim = await ledger.claim(key, kind=Kind.CROSSPOST, guild_id=guild_id, retry_failed=True)
         if not claim.should_send:
             return claim is Claim.DONE
         if wait > timedelta(0):
-            await self.ledger.mark_failed(key, f"deferred: hourly publish budget, {wait}")
+            await ledger.mark_failed(key, f"deferred: hourly publish budget, {wait}")
             return False
         try:
             await self.client.http.publish_message(channel_id, message_id)
         except discord.HTTPException as exc:
             if exc.code == ALREADY_CROSSPOSTED:
-                await self.ledger.mark_sent(key, message_id)
+                await ledger.mark_sent(key, message_id)
                 return True
-            await self.ledger.mark_failed(key, f"{type(exc).__name__}: {exc}"[:500])
+            await ledger.mark_failed(key, f"{type(exc).__name__}: {exc}"[:500])
             log.warning("crosspost of %s failed (retried later): %s", message_id, exc)
             return False
-        await self.ledger.mark_sent(key, message_id)
+        await ledger.mark_sent(key, message_id)
         return True
 
     async def plan(self, guild_id: int, now: datetime) -> list[PlannedJob]:
@@ -308,20 +306,16 @@ class Crossposter:
         jobs = []
         since = to_db(now - CROSSPOST_RETRY_FOR)
         for key in await native.unfinished_crossposts(self.store, guild_id, since):
-            _, _, channel, message = key.split(":")
-            wait = await self._wait_for_room(guild_id, int(channel))
+            parsed = parse_key(key)
+            channel, message = parsed.int("channel"), parsed.int("message")
+            assert channel is not None and message is not None
+            wait = await self._wait_for_room(guild_id, channel)
             jobs.append(
                 PlannedJob(
                     f"{channel}:{message}",
                     now + wait,
-                    lambda c=int(channel), m=int(message): self._retry(guild_id, c, m),
+                    lambda c=channel, m=message: self._publish_or_plan(guild_id, c, m),
                     f"crosspost {message}",
                 )
             )
         return jobs
-
-    async def _retry(self, guild_id: int, channel_id: int, message_id: int) -> None:
-        await self.publish(guild_id, channel_id, message_id)
-        schedule = getattr(self.client, "schedule", None)
-        if schedule is not None:
-            await schedule.replan(guild_id, only=CROSSPOST_PLANNER)

@@ -171,6 +171,19 @@ async def event_registrations(store: Store, guild_id: int, session_id: str) -> s
         return {row[0] async for row in cur}
 
 
+async def interest_sources(store: Store, guild_id: int, session_id: str) -> dict[str, int]:
+    """{'command': n, 'event': m} for one session (`/session`)."""
+    out = {COMMAND: 0, EVENT: 0}
+    async with store.db.execute(
+        "SELECT source, COUNT(*) FROM interests WHERE guild_id = ? AND session_id = ?"
+        " GROUP BY source",
+        (guild_id, session_id),
+    ) as cur:
+        async for source, count in cur:
+            out[source] = int(count)
+    return out
+
+
 async def interest_by_source(store: Store, guild_id: int) -> dict[str, dict[str, int]]:
     """{session_id: {'command': n, 'event': m}} for the figures."""
     out: dict[str, dict[str, int]] = {}
@@ -259,13 +272,13 @@ async def feedback_figures(store: Store, guild_id: int) -> dict[str, FeedbackFig
 # ---------------------------------------------------------------------------- crossposts
 
 
-async def crossposts_since(store: Store, guild_id: int, channel_id: int, since: str) -> list[str]:
-    """Update times (oldest first) of this channel's crossposts made since `since` (db text):
-    Discord allows about 10 an hour per channel."""
+async def crossposts_since(store: Store, guild_id: int, prefix: str, since: str) -> list[str]:
+    """Update times (oldest first) of one channel's crossposts (keys starting with `prefix`)
+    made since `since` (db text): Discord allows about 10 an hour per channel."""
     async with store.db.execute(
         "SELECT updated_at FROM deliveries WHERE guild_id = ? AND kind = 'crosspost'"
-        " AND status = 'sent' AND key LIKE ? AND updated_at >= ? ORDER BY updated_at",
-        (guild_id, f"crosspost:{guild_id}:{channel_id}:%", since),
+        " AND status = 'sent' AND substr(key, 1, ?) = ? AND updated_at >= ? ORDER BY updated_at",
+        (guild_id, len(prefix), prefix, since),
     ) as cur:
         return [row[0] async for row in cur]
 

@@ -316,4 +316,5 @@ async def test_setup_turns_the_mirror_off_and_on(
     await fake.wait_for(lambda: len(fake.bot_events()) == 1, message="the event once on")
     it = await fake.slash("organiser", "organiser setup", scheduled_events="off")
     await it.response()
+    await it.followups(1, timeout=5)
     assert await bot.services.events.describe(fake.guild.id) == "off · server setting"

@@ -11,8 +11,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.delivery.keys import feedback_key, live_key, live_thread_key
 from bot.sandbox import FakeDiscord
-from bot.services.live import Crossposter, feedback_key, live_key, thread_key
+from bot.services.live import Crossposter
 from bot.store import native
 from tests.harness import BotRunner, button, now, text_of, write_programme
 
@@ -54,7 +55,7 @@ async def test_starting_now_thread_and_feedback_once_across_restarts(
     guild = fake.guild.id
     programme = await bot.services.programme.get_programme(guild)
     s = programme.get("huddle")
-    row = await bot.ledger.get(live_key(guild, s))
+    row = await bot.ledger.get(live_key(guild, s.id, s.start))
     assert row is not None and row.status == "sent"
     await bot.services.live.run_start(guild, "huddle")  # a second run finds it done
     assert len(starting_posts(fake)) == 1 and len(fake.threads) == 1
@@ -68,8 +69,8 @@ async def test_starting_now_thread_and_feedback_once_across_restarts(
     prompt = prompt[0]
     labels = [c["label"] for r in prompt["components"] for c in r["components"]]
     assert labels == ["1", "2", "3", "4", "5", "I attended"]
-    assert (await bot.ledger.get(feedback_key(guild, s))).status == "sent"  # type: ignore[union-attr]
-    assert (await bot.ledger.get(thread_key(guild, s))).message_id == thread_id  # type: ignore[union-attr]
+    assert (await bot.ledger.get(feedback_key(guild, s.id, s.start))).status == "sent"  # type: ignore[union-attr]
+    assert (await bot.ledger.get(live_thread_key(guild, s.id, s.start))).message_id == thread_id  # type: ignore[union-attr]
 
     # The buttons survive a restart and count after the thread is archived.
     bot = await runner.restart(QIWEEK_PROGRAMME=path, QIWEEK_SCHEDULED_EVENTS="off")
@@ -110,7 +111,8 @@ async def test_a_session_over_while_the_bot_was_down_gets_no_starting_now(
     bot = await runner.start(QIWEEK_PROGRAMME=path, QIWEEK_SCHEDULED_EVENTS="off")
     programme = await bot.services.programme.get_programme(fake.guild.id)
     await bot.services.live.run_start(fake.guild.id, "past")
-    row = await bot.ledger.get(live_key(fake.guild.id, programme.get("past")))
+    past = programme.get("past")
+    row = await bot.ledger.get(live_key(fake.guild.id, past.id, past.start))
     assert row is not None and row.status == "skipped" and starting_posts(fake) == []
 
 
@@ -141,7 +143,7 @@ async def test_publishes_beyond_ten_an_hour_wait_for_room_and_are_retried(
     fake.make_announcement_channel()
     bot = await runner.start(QIWEEK_SCHEDULED_EVENTS="off")
     channel = fake.channels["announcements"]
-    crossposter: Crossposter = bot.get_cog("Events").crossposter  # type: ignore[union-attr]
+    crossposter: Crossposter = bot.services.crossposter
     ids = []
     for i in range(11):
         msg = await fake.post_message("owner", "announcements", f"news {i}")
