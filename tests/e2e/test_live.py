@@ -157,3 +157,30 @@ async def test_publishes_beyond_ten_an_hour_wait_for_room_and_are_retried(
     assert len(fake.requests_to("POST", r"/crosspost$")) == 10 and fake.count_429 == 0
     jobs = await crossposter.plan(fake.guild.id, bot.clock())
     assert len(jobs) == 1 and jobs[0].run_at > bot.clock() + timedelta(minutes=59)
+
+
+async def test_a_thread_create_cut_by_a_stop_is_recorded_not_repeated(
+    runner: BotRunner, fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    fake = fake_discord
+    start = now() + timedelta(seconds=2)
+    path = write_programme(
+        tmp_path / "p.yaml", [{"id": "cafe", "start": start, "end": start + timedelta(minutes=5)}]
+    )
+    held = fake.delay("POST", r"/threads$", 1.0, times=1)
+    await runner.start(QIWEEK_PROGRAMME=path, QIWEEK_SCHEDULED_EVENTS="off")
+    await fake.wait_for(lambda: held.hits == 1, timeout=10, message="the thread create")
+    await runner.stop()  # the create is still held: its answer never reaches the bot
+    await fake.wait_for(lambda: fake.threads, message="Discord made the thread anyway")
+    bot = await runner.start(QIWEEK_PROGRAMME=path, QIWEEK_SCHEDULED_EVENTS="off")
+    s = (await bot.services.programme.get_programme(fake.guild.id)).get("cafe")
+    key = live_thread_key(fake.guild.id, s.id, s.start)
+    for _ in range(250):
+        row = await bot.ledger.get(key)
+        if row is not None and row.status == "sent":
+            break
+        await asyncio.sleep(0.02)
+    [thread] = fake.threads.values()
+    assert row is not None and row.status == "sent" and row.message_id == int(thread["id"])
+    assert [r.status for r in fake.requests_to("POST", r"/threads$")] == [201, 400]
+    assert len(starting_posts(fake)) == 1
