@@ -10,8 +10,10 @@ Dependency order (each line uses only what is above it):
   ledger -> delivery (+ the shared fan-out pacer and DM channel cache)
   audit, setup
   programme -> interest, reminders, change notices (listening to programme changes)
-  digest -> shares (collecting), stats and exports
-  events mirror, live sessions, crossposter (issue 12) -> announcements
+  digest -> shares (collecting)
+  events mirror, live sessions (attendance, feedback), crossposter (issue 12)
+  report; stats and exports (which include the report's)
+  announcements (published by the crossposter)
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from bot.services.interest import InterestService
 from bot.services.live import Crossposter, LiveSessions
 from bot.services.programme import ProgrammeService
 from bot.services.reminders import MemberDms, ReminderService
+from bot.services.report import ReportService
 from bot.services.setup import GuildSetup
 from bot.services.shares import ShareCollector
 from bot.services.stats import StatsService
@@ -58,6 +61,7 @@ class Services:
     changes: ChangeNotices
     digest: DigestService
     shares: ShareCollector
+    report: ReportService
     stats: StatsService
     announcements: AnnouncementService
     events: EventMirror  # issue 12: sessions in the server's Events, "Interested" there
@@ -116,7 +120,6 @@ def build_services(bot: QIWeekBot) -> Services:
         audit=audit,
     )
     shares = ShareCollector(store, delivery, digest, audit)
-    stats = StatsService(store=store, clock=clock, setup=setup, digest=digest, audit=audit)
     # Issue 12. `alert` is where organiser alerts go: the log until the organiser alerts
     # channel (issue 10) exists; hand its send here.
     event_mirror = EventMirror(
@@ -138,6 +141,17 @@ def build_services(bot: QIWeekBot) -> Services:
         delivery=delivery,
         clock=clock,
         replan=lambda guild_id: schedule.replan(guild_id, only=live_module.CROSSPOST_PLANNER),
+    )
+    report = ReportService(
+        store=store,
+        clock=clock,
+        programme=programme.get_programme,
+        setup=setup,
+        audit=audit,
+        lifecycle=live,  # attendance and feedback (issue 12)
+    )
+    stats = StatsService(
+        store=store, clock=clock, setup=setup, digest=digest, report=report, audit=audit
     )
     announcement_service = AnnouncementService(
         store=store,
@@ -168,6 +182,7 @@ def build_services(bot: QIWeekBot) -> Services:
         changes=notices,
         digest=digest,
         shares=shares,
+        report=report,
         stats=stats,
         announcements=announcement_service,
         events=event_mirror,

@@ -23,6 +23,7 @@ from bot.services.setup import SetupRequest
 from cogs.announcements import AnnouncementCommands, require_postable
 from cogs.digest import DigestOrganiserCommands
 from cogs.programme import ProgrammeOrganiserCommands
+from cogs.report import ReportCommands
 
 
 class SetupCommands:
@@ -115,6 +116,7 @@ MIXINS: tuple[type, ...] = (
     AnnouncementCommands,
     ProgrammeOrganiserCommands,
     DigestOrganiserCommands,
+    ReportCommands,
 )
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -220,6 +220,16 @@ class LiveSessions:
         else:
             raise ValueError(f"unknown feedback answer {answer!r}")
         return title, feedback
+
+    # ------------------------------------------------ the report's LifecycleData
+
+    async def attendance(self, guild_id: int) -> Mapping[str, int]:
+        """Members who said they attended, per session (for the impact report)."""
+        return await native.attendance(self.store, guild_id)
+
+    async def feedback(self, guild_id: int) -> Mapping[str, Sequence[int]]:
+        """The ratings given, per session (for the impact report)."""
+        return await native.ratings(self.store, guild_id)
 
 
 @dataclass(eq=False)

@@ -331,3 +331,26 @@ async def session_figures(store: Store, guild_id: int) -> dict[str, SessionFigur
             mean=fb.mean if fb else None,
         )
     return out
+
+
+async def attendance(store: Store, guild_id: int) -> dict[str, int]:
+    """Members who pressed "I attended", per session."""
+    async with store.db.execute(
+        "SELECT session_id, COUNT(*) FROM session_feedback WHERE guild_id = ? AND attended = 1"
+        " GROUP BY session_id",
+        (guild_id,),
+    ) as cur:
+        return {row[0]: int(row[1]) async for row in cur}
+
+
+async def ratings(store: Store, guild_id: int) -> dict[str, list[int]]:
+    """Every rating (1-5) given, per session (counts only leave the bot; no member ids)."""
+    out: dict[str, list[int]] = {}
+    async with store.db.execute(
+        "SELECT session_id, rating FROM session_feedback WHERE guild_id = ?"
+        " AND rating IS NOT NULL ORDER BY session_id",
+        (guild_id,),
+    ) as cur:
+        async for session_id, rating in cur:
+            out.setdefault(session_id, []).append(int(rating))
+    return out

@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.delivery.keys import feedback_key, live_key, live_thread_key
+from bot.delivery.keys import crosspost_key, feedback_key, live_key, live_thread_key
 from bot.sandbox import FakeDiscord
 from bot.services.live import Crossposter
 from bot.store import native
@@ -102,6 +102,12 @@ async def test_starting_now_thread_and_feedback_once_across_restarts(
     [row] = [r for r in rows if r["session_id"] == "huddle"]
     assert (row["attended"], row["feedback_count"], row["feedback_mean"]) == ("2", "1", "4.00")
     assert row["registered_command"] == "0" and row["registered_discord_event"] == "0"
+    # The impact report counts the same attendance and feedback (its LifecycleData).
+    it = await fake.slash("organiser", "organiser export", what="report-csv")
+    message = await it.wait_original(lambda m: m["attachments"], timeout=30)
+    rows = list(csv.DictReader(io.StringIO(message["attachments"][0]["bytes"].decode("utf-8-sig"))))
+    [host] = [r for r in rows if r["organisation"] == "Example NHS Trust"]
+    assert host["attended"] == "2" and host["feedback_count"] in ("1", "<5")
 
 
 async def test_a_session_over_while_the_bot_was_down_gets_no_starting_now(
@@ -132,6 +138,13 @@ async def test_an_announcement_in_an_announcement_channel_is_published_once(
     [posted] = await fake.wait_for(lambda: fake.bot_messages("announcements"), message="post")
     await fake.wait_for(lambda: fake.crossposted, message="the crosspost")
     assert fake.crossposted == [int(posted["id"])]
+    key = crosspost_key(fake.guild.id, fake.channels["announcements"], int(posted["id"]))
+    for _ in range(250):
+        row = await bot.ledger.get(key)
+        if row is not None and row.status == "sent":
+            break
+        await asyncio.sleep(0.02)
+    assert row is not None and row.status == "sent"
     bot = await runner.restart(QIWEEK_SCHEDULED_EVENTS="off")
     await bot.schedule.replan(fake.guild.id)
     await asyncio.sleep(0.3)
