@@ -329,7 +329,16 @@ class EventMirror:
             report.dropped += 1
         for event_id, spec in plan.edit:
             active = live[spec.session_id].status == 2
-            await http.edit_scheduled_event(guild_id, event_id, **_payload(spec, started=active))
+            try:
+                await http.edit_scheduled_event(
+                    guild_id, event_id, **_payload(spec, started=active)
+                )
+            except discord.HTTPException as exc:
+                if exc.status != 400:
+                    raise
+                # Finished meanwhile (180000) or refused: this event only; the rest goes on.
+                log.warning("guild %s: edit of event %s refused: %s", guild_id, event_id, exc)
+                continue
             await native.save_mirror(
                 self.store, guild_id, spec.session_id, event_id, spec.fingerprint
             )

@@ -318,3 +318,25 @@ async def test_setup_turns_the_mirror_off_and_on(
     await it.response()
     await it.followups(1, timeout=5)
     assert await bot.services.events.describe(fake.guild.id) == "off · server setting"
+
+
+async def test_one_refused_edit_does_not_stop_the_others(
+    runner: BotRunner, fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    fake = fake_discord
+    t0 = now() + timedelta(hours=2)
+    first = [{"id": "a", "title": "A", "start": t0}, {"id": "b", "title": "B", "start": t0}]
+    path = write_programme(tmp_path / "p.yaml", first)
+    bot = await runner.start(QIWEEK_PROGRAMME=path)
+    await fake.wait_for(lambda: len(fake.bot_events()) == 2, message="2 events")
+    fake.inject("PATCH", r"/scheduled-events/\d+$", 400, code=180000, message="finished")
+    later = [{**s, "start": t0 + timedelta(hours=1)} for s in first]
+    data = write_programme(tmp_path / "new.yaml", later).read_bytes()
+    await import_programme(fake, "new.yaml", data)
+    await fake.wait_for(lambda: len(fake.requests_to("PATCH", EVENTS[:-1])) >= 2, message="edits")
+    moved = [
+        e for e in fake.bot_events() if e["scheduled_start_time"] != first[0]["start"].isoformat()
+    ]
+    assert len(moved) == 1  # the other was refused; the next sync tries it again
+    report = await bot.services.events.sync(fake.guild.id)
+    assert report.edited == 1 and len(creates(fake)) == 2
