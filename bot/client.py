@@ -41,13 +41,15 @@ GENERIC_ERROR = (
 
 
 def intents() -> discord.Intents:
-    """Guilds, members, guild messages (with content) and reactions: what the features read."""
+    """Guilds, members, guild messages (with content), reactions and scheduled events: what the
+    features read."""
     result = discord.Intents.none()
     result.guilds = True
     result.members = True
     result.guild_messages = True
     result.message_content = True
     result.guild_reactions = True
+    result.guild_scheduled_events = True  # issue 12: "Interested" on the mirrored events
     return result
 
 
@@ -148,7 +150,7 @@ class QIWeekBot(commands.Bot):
         self._prepared: dict[int, asyncio.Event] = {}
         self._preparing: set[asyncio.Task[Any]] = set()
         # Listener tasks still running (on_message...): close() lets them finish first.
-        self._handlers: set[asyncio.Task[Any]] = set()
+        self._handler_tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
         self._closing: asyncio.Future[None] | None = None
         self._closers: set[asyncio.Task[Any]] = set()
@@ -220,8 +222,8 @@ class QIWeekBot(commands.Bot):
     ) -> asyncio.Task[Any]:
         """discord.py runs each listener in a task: keep them, so close() can wait for them."""
         task = super()._schedule_event(coro, event_name, *args, **kwargs)
-        self._handlers.add(task)
-        task.add_done_callback(self._handlers.discard)
+        self._handler_tasks.add(task)
+        task.add_done_callback(self._handler_tasks.discard)
         return task
 
     def dispatch(self, event: str, /, *args: Any, **kwargs: Any) -> None:
@@ -232,7 +234,7 @@ class QIWeekBot(commands.Bot):
     def _running_handlers(self) -> set[asyncio.Task[Any]]:
         """Listener tasks, app command invocations and component callbacks not yet done (not
         the task that asked to close: it waits for the close)."""
-        running = {t for t in self._handlers if not t.done()}
+        running = {t for t in self._handler_tasks if not t.done()}
         for task in asyncio.all_tasks():
             name = task.get_name()
             if name in _HANDLER_TASK_NAMES or name.startswith(_VIEW_DISPATCH_PREFIX):

@@ -78,6 +78,9 @@ class Settings:
     digest_time: time = time(17, 30)
     hashtags: tuple[str, ...] = ("#QIWeek",)
     share_retention_days: int = 90
+    # Issue 12: mirror sessions as Discord scheduled events, at most this many at once.
+    scheduled_events: bool = True
+    events_max: int = 90
 
     @property
     def tz(self) -> ZoneInfo:
@@ -257,6 +260,23 @@ def parse_settings(values: Mapping[str, str], *, require_token: bool = True) -> 
         else:
             problems.append(
                 f"QIWEEK_SHARE_RETENTION_DAYS={raw!r} is not a whole number of days from 1 to 3650"
+            )
+
+    raw = get("QIWEEK_SCHEDULED_EVENTS")
+    if raw is not None:
+        if raw.lower() in ("on", "off"):
+            kwargs["scheduled_events"] = raw.lower() == "on"
+        else:
+            problems.append(f"QIWEEK_SCHEDULED_EVENTS={raw!r} is not on or off")
+
+    raw = get("QIWEEK_EVENTS_MAX")
+    if raw is not None:
+        if raw.isdigit() and 1 <= int(raw) <= 100:
+            kwargs["events_max"] = int(raw)
+        else:
+            problems.append(
+                f"QIWEEK_EVENTS_MAX={raw!r} is not a whole number from 1 to 100 (Discord holds at "
+                "most 100 scheduled or active events per server)"
             )
 
     if problems:
