@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib
+import json
 import logging
 import pkgutil
 from collections.abc import Callable, Coroutine
@@ -19,7 +21,7 @@ from bot.clock import Clock, utc_now
 from bot.config import Settings
 from bot.errors import NotOrganiser, UserFacingError
 from bot.schedule import Schedule
-from bot.store import Ledger, Store
+from bot.store import Ledger, Store, bot_state
 
 log = logging.getLogger(__name__)
 
@@ -175,16 +177,28 @@ class QIWeekBot(commands.Bot):
         if self.sync_commands:
             await self.sync_app_commands()
 
-    async def sync_app_commands(self) -> list[app_commands.AppCommand]:
-        """Guild sync (instant) when QIWEEK_GUILD_ID is set, else global."""
-        if self.settings.guild_id:
-            guild = discord.Object(id=self.settings.guild_id)
+    async def sync_app_commands(self, *, force: bool = False) -> list[app_commands.AppCommand]:
+        """Guild sync (instant) when QIWEEK_GUILD_ID is set, else global.
+
+        Skipped when the tree is the one last synced for this application and target (its
+        hash is kept in the database): a restart does not spend a rate-limited PUT, and the
+        commands are ready sooner. Any change to a command (name, option, permission, text)
+        changes the hash, so it is synced. ``force`` syncs anyway.
+        """
+        guild = discord.Object(id=self.settings.guild_id) if self.settings.guild_id else None
+        if guild is not None:
             self.tree.copy_global_to(guild=guild)
-            synced = await self.tree.sync(guild=guild)
-            log.info("synced %d commands to guild %s", len(synced), self.settings.guild_id)
-        else:
-            synced = await self.tree.sync()
-            log.info("synced %d global commands", len(synced))
+        target = str(guild.id) if guild is not None else "global"
+        state_name = f"commands:{self.application_id}:{target}"
+        tree_hash = command_tree_hash(self.tree, guild)
+        if not force and await bot_state.get_state(self.store, state_name) == tree_hash:
+            log.info("commands unchanged since the last sync (%s): not synced again", target)
+            return []
+        # Forget the old hash first: a sync that fails half-way is redone at the next start.
+        await bot_state.clear_state(self.store, state_name)
+        synced = await self.tree.sync(guild=guild)
+        await bot_state.set_state(self.store, state_name, tree_hash)
+        log.info("synced %d commands (%s)", len(synced), target)
         return synced
 
     async def prepare_guild(self, guild_id: int) -> None:
@@ -287,6 +301,13 @@ class QIWeekBot(commands.Bot):
             await self.drain_handlers(within=1.0)
         finally:
             await self.store.close()
+
+
+def command_tree_hash(tree: app_commands.CommandTree, guild: discord.abc.Snowflake | None) -> str:
+    """A hash of exactly what `CommandTree.sync` would send for ``guild`` (None: global)."""
+    payload = [command.to_dict(tree) for command in tree.get_commands(guild=guild)]
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def discover_extensions() -> list[str]:

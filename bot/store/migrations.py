@@ -218,4 +218,14 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (guild_id, session_id, user_id)
     );
     """,
+    # 6: small facts about the bot itself (issue 15): `commands:<application>:<guild|global>`
+    # holds the hash of the command tree last synced, so a start with an unchanged tree skips
+    # the (rate-limited) sync.
+    """
+    CREATE TABLE bot_state (
+        name       TEXT PRIMARY KEY,
+        value      TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    """,
 ]
