@@ -1,4 +1,4 @@
-"""Command line: `python -m bot [run|check|preview]` (also the `qiweek-bot` console script).
+"""Command line: `python -m bot [run|check|preview|rehearse]` (also the `qiweek-bot` script).
 
 Exit codes: 0 success (and a clean shutdown on SIGINT/SIGTERM); 1 a configuration or programme
 problem (every problem listed, no traceback); 2 bad command-line usage.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from datetime import date
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--env-file", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    sub = parser.add_subparsers(dest="command", metavar="{run,check,preview}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,check,preview,rehearse}")
     sub.add_parser("run", parents=[common], help="connect to Discord and run the bot (the default)")
     sub.add_parser(
         "check",
@@ -57,7 +58,55 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument(
         "--guild", type=int, metavar="ID", help="only this server (default: every server)"
     )
+    rehearse = sub.add_parser(
+        "rehearse",
+        parents=[common],
+        help=(
+            "play the event week in a few minutes against a built-in Discord stand-in (no token "
+            "or Discord account): the real bot, simulated members, a transcript and a summary"
+        ),
+    )
+    rehearse.add_argument(
+        "--programme", type=Path, metavar="FILE", help="default: the configured one"
+    )
+    rehearse.add_argument(
+        "--minutes", type=_positive_float, default=5.0, help="wall-clock length (default: 5)"
+    )
+    rehearse.add_argument(
+        "--members", type=_positive_int, default=200, help="simulated members (default: 200)"
+    )
+    rehearse.add_argument(
+        "--out", type=Path, default=Path("rehearsal"), metavar="DIR", help="default: rehearsal/"
+    )
+    rehearse.add_argument(
+        "--seed", type=int, default=2026, help="the same seed plays the same week"
+    )
+    rehearse.add_argument(
+        "--chaos",
+        action="store_true",
+        help="inject disconnects, 5xx/429 bursts, closed DMs, slow responses and kill -9 restarts",
+    )
     return parser
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 600:
+        raise argparse.ArgumentTypeError(f"{text!r}: give more than 0 and at most 600")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 2 <= value <= 5000:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 2 to 5000")
+    return value
 
 
 def _day_argument(text: str) -> date:
@@ -159,14 +208,30 @@ def cmd_preview(env_file: str, day: date | None, guild: int | None = None) -> in
     return print_preview(settings, day, guild)
 
 
+def cmd_rehearse(args: argparse.Namespace) -> int:
+    settings = load_settings(args.env_file, require_token=False)
+    if settings is None:
+        return EXIT_CONFIG
+    from bot.rehearsal import Options, rehearse
+
+    options = Options(args.programme, args.minutes, args.members, args.out, args.seed, args.chaos)
+    return rehearse(settings, options)
+
+
 async def run_bot(settings: Settings) -> int:
     """Run until closed; SIGINT/SIGTERM close the bot cleanly."""
     from bot.client import QIWeekBot
+    from bot.clock import REHEARSAL_CLOCK_ENV, Clock, Timeline, utc_now
     from bot.schedule import Schedule
     from bot.store import Store, StoreError
 
-    store = Store(settings.db_path)
-    bot = QIWeekBot(settings=settings, store=store, schedule=Schedule())
+    # Only `rehearse` sets this (internal): the compressed event time of a rehearsal.
+    rehearsal = os.environ.get(REHEARSAL_CLOCK_ENV)
+    timeline = Timeline.decode(rehearsal) if rehearsal else None
+    clock: Clock = timeline or utc_now
+    store = Store(settings.db_path, clock=clock)
+    schedule = Schedule(clock=clock, timeline=timeline)
+    bot = QIWeekBot(settings=settings, store=store, schedule=schedule, clock=clock)
     loop = asyncio.get_running_loop()
     stopping: list[asyncio.Task[None]] = []
 
@@ -199,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_check(args.env_file)
     if command == "preview":
         return cmd_preview(args.env_file, args.day, args.guild)
+    if command == "rehearse":
+        return cmd_rehearse(args)
     settings = load_settings(args.env_file, require_token=True)
     if settings is None:
         return EXIT_CONFIG
