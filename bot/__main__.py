@@ -179,6 +179,8 @@ def channel_warnings(settings: Settings) -> list[str]:
 
 
 def cmd_check(settings_env: str) -> int:
+    from bot.programme import programme_warnings
+
     settings = load_settings(settings_env, require_token=True)
     if settings is None:
         # Still check the programme with what can be read, so every problem is listed at once.
@@ -195,6 +197,9 @@ def cmd_check(settings_env: str) -> int:
         return EXIT_CONFIG
     for warning in channel_warnings(settings):
         print(f"warning: {warning}", file=sys.stderr)
+    programme = programme_from_file(settings.programme_path, settings.timezone)[0]
+    for likely in programme_warnings(programme) if programme is not None else []:
+        print(f"warning: {settings.programme_path}: {likely}", file=sys.stderr)
     print(settings.summary())
     return EXIT_OK
 

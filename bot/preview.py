@@ -78,7 +78,7 @@ async def _database_sections(settings: Settings, guild: int | None) -> list[Prev
             guilds = [g for g in guilds if g == guild]
         for guild_id in guilds:
             config = await get_config(store, settings, guild_id)
-            programme = await programme_store.load_programme(store, guild_id)
+            programme = await programme_store.read_stored_programme(store, guild_id)
             source = await programme_store.programme_source(store, guild_id)
             overridden = ", ".join(sorted(config.overridden)) or "none"
             heading = [
