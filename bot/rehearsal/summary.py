@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.delivery.keys import Kind, parse_key
 from bot.programme import Programme
 from bot.rehearsal.plan import Week
 from bot.sandbox import FakeDiscord
+from bot.store.ledger import Status
 
 
 @dataclass(frozen=True)
@@ -83,25 +85,39 @@ def _day_of(message: dict[str, Any], week: Week) -> str:
 
 def expected_sends(
     week: Week, final: Programme, guild_id: int, announcements: int
-) -> list[tuple[str, str]]:
-    """(ledger key prefix, what) of every send the week must account for."""
-    expected = []
-    for day in week.days:
-        expected.append((f"daily:{guild_id}:{day.isoformat()}", f"daily post of {day}"))
-    for day in week.event_days:
-        expected.append((f"digest:{guild_id}:{day.isoformat()}", f"digest of {day}"))
+) -> list[tuple[Kind, dict[str, str], str]]:
+    """(kind, key fields, what) of every send the week must account for."""
+    guild = str(guild_id)
+    expected = [
+        (Kind.DAILY, {"guild": guild, "day": day.isoformat()}, f"daily post of {day}")
+        for day in week.days
+    ]
+    expected += [
+        (Kind.DIGEST, {"guild": guild, "day": day.isoformat()}, f"digest of {day}")
+        for day in week.event_days
+    ]
     last = week.event_days[-1].isoformat()
-    expected.append((f"weekly:{guild_id}:{last}", "weekly roundup"))
+    expected.append((Kind.WEEKLY, {"guild": guild, "day": last}, "weekly roundup"))
     for session in final.sessions:
         for lead in week.reminder_leads:
-            expected.append(
-                (
-                    f"reminder:{guild_id}:{session.id}:{lead}:",
-                    f"{lead}-min reminder of {session.id}",
-                )
-            )
-    expected += [(f"announcement:{n}", f"announcement #{n}") for n in range(1, announcements + 1)]
+            fields = {"guild": guild, "session": session.id, "lead": str(lead)}
+            expected.append((Kind.REMINDER, fields, f"{lead}-min reminder of {session.id}"))
+    expected += [
+        (Kind.ANNOUNCEMENT, {"announcement": str(n)}, f"announcement #{n}")
+        for n in range(1, announcements + 1)
+    ]
     return expected
+
+
+def _accounted(rows: list[Row], kind: Kind, fields: dict[str, str]) -> bool:
+    """Whether some row of ``kind`` with those key fields was sent or skipped."""
+    for row in rows:
+        if row.kind != kind or row.status not in (Status.SENT, Status.SKIPPED):
+            continue
+        parsed = parse_key(row.key)
+        if all(parsed.fields.get(name) == value for name, value in fields.items()):
+            return True
+    return False
 
 
 def summarise(
@@ -115,7 +131,7 @@ def summarise(
 ) -> dict[str, Any]:
     """The summary's counts (without wall_seconds, faults and the run's own warnings)."""
     present = {int(m["id"]): m for m in rest_messages(fake)}
-    sent = [r for r in rows if r.status == "sent"]
+    sent = [r for r in rows if r.status == Status.SENT]
     by_kind: dict[str, list[Row]] = {}
     for row in sent:
         by_kind.setdefault(row.kind, []).append(row)
@@ -131,34 +147,36 @@ def summarise(
 
     reminder_messages = [
         present[r.message_id]
-        for r in by_kind.get("reminder", []) + by_kind.get("reminder-mentions", [])
+        for r in by_kind.get(Kind.REMINDER, []) + by_kind.get(Kind.REMINDER_MENTIONS, [])
         if r.message_id in present
     ]
     dm_channels = {str(c) for c in fake._dm_by_user.values()}
     dms = [m for m in rest_messages(fake) if m["channel_id"] in dm_channels]
-    failed = [r for r in rows if r.status in ("failed", "claimed")]
+    failed = [r for r in rows if r.status in (Status.FAILED, Status.CLAIMED)]
     vanished = [r for r in sent if r.message_id is not None and r.message_id not in present]
     missing = [
         what
-        for prefix, what in expected_sends(week, final, fake.guild.id, announcements)
-        if not any(r.key.startswith(prefix) and r.status in ("sent", "skipped") for r in rows)
+        for kind, fields, what in expected_sends(week, final, fake.guild.id, announcements)
+        if not _accounted(rows, kind, fields)
     ]
-    skipped = Counter(f"{r.kind}: {r.reason or 'no reason'}" for r in rows if r.status == "skipped")
+    skipped = Counter(
+        f"{r.kind}: {r.reason or 'no reason'}" for r in rows if r.status == Status.SKIPPED
+    )
     return {
         "sessions": len(week.programme.sessions),
         "days": len(week.days),
         "event_days": len(week.event_days),
         "members": members,
-        "daily_posts": days_of("daily"),
-        "reminders": len(by_kind.get("reminder", [])),
+        "daily_posts": days_of(Kind.DAILY),
+        "reminders": len(by_kind.get(Kind.REMINDER, [])),
         "dms": len(dms),
         "channel_mentions": sum(len(m.get("mentions") or []) for m in reminder_messages),
-        "change_notices": len(by_kind.get("change", [])),
-        "change_dms": len(by_kind.get("change-dm", [])),
-        "digests": days_of("digest"),
-        "roundups": days_of("weekly"),
-        "announcements": len(by_kind.get("announcement", [])),
-        "announcement_dms": len(by_kind.get("announcement-dm", [])),
+        "change_notices": len(by_kind.get(Kind.CHANGE, [])),
+        "change_dms": len(by_kind.get(Kind.CHANGE_DM, [])),
+        "digests": days_of(Kind.DIGEST),
+        "roundups": days_of(Kind.WEEKLY),
+        "announcements": len(by_kind.get(Kind.ANNOUNCEMENT, [])),
+        "announcement_dms": len(by_kind.get(Kind.ANNOUNCEMENT_DM, [])),
         "duplicates": duplicates(fake),
         "lookalikes": lookalikes(fake),
         "failed_sends": len(failed) + len(vanished) + len(missing),
