@@ -105,3 +105,18 @@ def test_a_chaos_rehearsal_loses_and_doubles_nothing(tmp_path: Path) -> None:
     )
     assert len(summary["failed"]) >= not_done
     assert code == (0 if summary["failed_sends"] == 0 else 1)
+
+
+def test_a_programme_with_problems_is_refused_with_each_problem(tmp_path: Path) -> None:
+    bad = TEST_DATA / "programme" / "bad.yaml"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "rehearse", "--programme", str(bad), "--out", "out"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert "cannot be rehearsed" in proc.stderr and "start is missing" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "out" / "summary.json").exists()
