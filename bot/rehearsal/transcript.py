@@ -45,7 +45,10 @@ margin:6px 6px 0 0;font-size:13px}.btn.primary{background:#5865f2}.btn.success{b
 background:#1e1f22;border-radius:4px;padding:4px 10px;margin-top:6px;color:#b5bac1}
 .att{display:inline-block;border:1px solid #3f4147;background:#2b2d31;border-radius:4px;
 padding:4px 10px;margin-top:4px}.ed{color:#949ba4;font-size:11px}
-.q{border-left:3px solid #4e5058;padding-left:8px;display:block}.empty{color:#949ba4}
+.q{border-left:3px solid #4e5058;padding-left:8px;display:block}
+.sub{color:#949ba4;font-size:12px}code{background:#2b2d31;border-radius:3px;padding:0 3px;
+font-size:13px}.re{display:inline-block;background:#2b2d31;border:1px solid #3f4147;
+border-radius:8px;padding:0 6px;margin:4px 4px 0 0;font-size:12px}.empty{color:#949ba4}
 a{color:#00a8fc}
 """
 
@@ -118,6 +121,8 @@ class Renderer:
             out,
         )
         out = re.sub(r"(?m)^&gt; (.*)$", r'<span class="q">\1</span>', out)
+        out = re.sub(r"(?m)^-# (.*)$", r'<span class="sub">\1</span>', out)
+        out = re.sub(r"`([^`\n]+)`", r"<code>\1</code>", out)
         out = _BOLD.sub(r"<b>\1</b>", out)
         return _LINK.sub(r'<a href="\2">\1</a>', out)
 
@@ -175,6 +180,13 @@ class Renderer:
             )
         if msg.get("components"):
             body.append(f"<div>{self.components(msg['components'])}</div>")
+        reactions = [
+            f'<span class="re">{html.escape((r.get("emoji") or {}).get("name") or "?")} '
+            f"{r.get('count', 0)}</span>"
+            for r in msg.get("reactions") or []
+        ]
+        if reactions:
+            body.append(f"<div>{''.join(reactions)}</div>")
         when = at.strftime("%H:%M")
         return f'<div class="msg"><div class="t">{when}</div><div>{"".join(body)}</div></div>'
 

@@ -72,3 +72,15 @@ def test_relative_timestamps_read_from_the_message_time() -> None:
     assert relative(timedelta(minutes=15)) == "in 15 minutes"
     assert relative(timedelta(hours=-1)) == "1 hour ago"
     assert relative(timedelta(seconds=20)) == "in 20 seconds"
+
+
+def test_subtext_code_and_reactions_render() -> None:
+    fake = FakeDiscord(clock=lambda: AT)
+    cid = fake.channels["general"]
+    fake._new_message(
+        cid, {"content": "Share #QIWeek\n-# small print with `/reminders`"}, [], fake.user("member")
+    )
+    fake._messages[cid][-1]["reactions"] = [{"emoji": {"id": None, "name": "👏"}, "count": 3}]
+    page = render_transcript(fake, LONDON, "Rehearsal")
+    assert '<span class="sub">small print with <code>/reminders</code></span>' in page
+    assert '<span class="re">👏 3</span>' in page
