@@ -10,7 +10,7 @@ Dependency order (each line uses only what is above it):
   ledger -> delivery (+ the shared fan-out pacer and DM channel cache)
   audit, setup
   programme -> interest, reminders, change notices (listening to programme changes)
-  digest -> shares (collecting), stats and exports
+  digest -> shares (collecting); report; stats and exports (which include the report's)
   announcements
 """
 
@@ -29,6 +29,7 @@ from bot.services.digest import DigestService
 from bot.services.interest import InterestService
 from bot.services.programme import ProgrammeService
 from bot.services.reminders import MemberDms, ReminderService
+from bot.services.report import ReportService
 from bot.services.setup import GuildSetup
 from bot.services.shares import ShareCollector
 from bot.services.stats import StatsService
@@ -54,6 +55,7 @@ class Services:
     changes: ChangeNotices
     digest: DigestService
     shares: ShareCollector
+    report: ReportService
     stats: StatsService
     announcements: AnnouncementService
 
@@ -108,7 +110,12 @@ def build_services(bot: QIWeekBot) -> Services:
         audit=audit,
     )
     shares = ShareCollector(store, delivery, digest, audit)
-    stats = StatsService(store=store, clock=clock, setup=setup, digest=digest, audit=audit)
+    report = ReportService(
+        store=store, clock=clock, programme=programme.get_programme, setup=setup, audit=audit
+    )
+    stats = StatsService(
+        store=store, clock=clock, setup=setup, digest=digest, report=report, audit=audit
+    )
     announcement_service = AnnouncementService(
         store=store,
         delivery=delivery,
@@ -134,6 +141,7 @@ def build_services(bot: QIWeekBot) -> Services:
         changes=notices,
         digest=digest,
         shares=shares,
+        report=report,
         stats=stats,
         announcements=announcement_service,
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -30,6 +30,7 @@ from bot.render.announcements import (
 )
 from bot.render.limits import CHOICES
 from bot.services.announcements import AnnouncementService, Draft
+from bot.services.stats import ExportKind
 from bot.store.guild_settings import GuildConfig
 from cogs.programme import session_choices
 
@@ -373,12 +374,13 @@ class AnnouncementCommands:
     @app_commands.command(name="export", description="Download figures as a file")
     @app_commands.describe(
         what="interest: registrations per session (CSV); shares: the #QIWeek shares (CSV); "
-        "digest: the digest (Markdown)"
+        "digest: the digest (Markdown); report: the impact report (HTML page); "
+        "report-csv: figures per host organisation (CSV)"
     )
     async def export(
         self,
         interaction: discord.Interaction,
-        what: Literal["interest", "shares", "digest"],
+        what: ExportKind,
     ) -> None:
         guild_id = interaction.guild_id
         assert guild_id is not None

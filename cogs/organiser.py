@@ -21,6 +21,7 @@ from bot.services.setup import SetupRequest
 from cogs.announcements import AnnouncementCommands, require_postable
 from cogs.digest import DigestOrganiserCommands
 from cogs.programme import ProgrammeOrganiserCommands
+from cogs.report import ReportCommands
 
 
 class SetupCommands:
@@ -99,6 +100,7 @@ MIXINS: tuple[type, ...] = (
     AnnouncementCommands,
     ProgrammeOrganiserCommands,
     DigestOrganiserCommands,
+    ReportCommands,
 )
 
 

@@ -35,6 +35,7 @@ from bot.render.words import plural
 __all__ = [
     "CSV_COLUMNS",
     "PRIVACY_REMINDER",
+    "csv_cell",
     "digest_markdown",
     "digest_pages",
     "opted_out_text",
@@ -217,7 +218,7 @@ def weekly_pages(
     )
 
 
-def _csv_cell(value: object) -> str:
+def csv_cell(value: object) -> str:
     """Text for a CSV cell; a leading ``= + - @`` gets an apostrophe so Excel never runs it."""
     text = "" if value is None else str(value)
     if text.startswith(_FORMULA_STARTS):
@@ -245,7 +246,7 @@ def shares_csv(shares: Iterable[Share], tz: tzinfo) -> bytes:
             share.image_url,
             share.reaction_count,
         )
-        writer.writerow([_csv_cell(value) for value in row])
+        writer.writerow([csv_cell(value) for value in row])
     return buffer.getvalue().encode("utf-8-sig")
 
 

@@ -14,12 +14,13 @@ from bot.clock import Clock
 from bot.render.announcements import interest_csv
 from bot.services.audit import AuditTrail
 from bot.services.digest import DigestService
+from bot.services.report import ReportService
 from bot.services.setup import GuildSetup
 from bot.store import Store
 from bot.store import stats as stats_store
 from bot.store.stats import Stats
 
-ExportKind = Literal["interest", "shares", "digest"]
+ExportKind = Literal["interest", "shares", "digest", "report", "report-csv"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +42,14 @@ class StatsService:
         clock: Clock,
         setup: GuildSetup,
         digest: DigestService,
+        report: ReportService,
         audit: AuditTrail,
     ) -> None:
         self.store = store
         self.clock = clock
         self.setup = setup
         self.digest = digest
+        self.report = report
         self.audit = audit
 
     async def figures(self, guild_id: int) -> tuple[Stats, tzinfo]:
@@ -67,6 +70,21 @@ class StatsService:
                 f"qiweek-interest-{stamp}.csv",
                 f"Registrations per session: {len(rows)} sessions, "
                 f"{sum(r.registrations for r in rows)} registrations.",
+            )
+        elif what == "report":
+            _, page = await self.report.html(guild_id)
+            result = Export(
+                page,
+                f"qiweek-report-{stamp}.html",
+                "The impact report: one self-contained page "
+                "(open it in a browser, print it on A4).",
+            )
+        elif what == "report-csv":
+            report, table = await self.report.csv(guild_id)
+            result = Export(
+                table,
+                f"qiweek-organisations-{stamp}.csv",
+                f"Figures per host organisation: {len(report.organisations)} organisations.",
             )
         elif what == "shares":
             result = Export(
