@@ -70,8 +70,10 @@ class Services:
 
     async def prepare_guild(self, guild_id: int) -> None:
         """What a guild needs before its schedule is planned: its programme, seeded from
-        ``QIWEEK_PROGRAMME`` (and any stored change not yet told to the listeners)."""
+        ``QIWEEK_PROGRAMME`` (and any stored change not yet told to the listeners); and the
+        share notices a stop left claimed, resumed."""
         await self.programme.seed(guild_id)
+        await self.shares.resume_notices(guild_id)
 
     async def close(self) -> None:
         """Stop background work (debounced re-plans, queued share notices); claims stay

@@ -12,12 +12,13 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime
 from enum import Enum
+from typing import Any
 
 import discord
 
 from bot.delivery import Claim, Delivery, Kind
 from bot.delivery.fanout import REQUESTS_PER_NEW_DM
-from bot.delivery.keys import share_notice_key
+from bot.delivery.keys import parse_key, share_notice_key
 from bot.digest import Share
 from bot.render.digest import share_notice
 from bot.services.audit import AuditTrail
@@ -88,6 +89,18 @@ def _is_member_message(message: discord.Message) -> bool:
         and message.type in _ORDINARY
         and message.guild is not None
     )
+
+
+class _DmTarget:
+    """Someone to DM known only by id (a notice resumed after a restart: no message in hand)."""
+
+    def __init__(self, client: discord.Client, user_id: int) -> None:
+        self.client = client
+        self.id = user_id
+
+    async def send(self, *args: Any, **kwargs: Any) -> discord.Message:
+        channel = await self.client.create_dm(discord.Object(id=self.id))
+        return await channel.send(*args, **kwargs)
 
 
 class ShareCollector:
@@ -269,6 +282,26 @@ class ShareCollector:
         self._notices[key] = (author, share)
         if self._notice_task is None or self._notice_task.done():
             self._notice_task = asyncio.create_task(self._send_notices(), name="share notices")
+
+    async def resume_notices(self, guild_id: int) -> int:
+        """Queue again the notices an earlier run left claimed (stopped mid-send, even by a
+        kill -9): the worker resumes each with its key's nonce, so a DM that did reach Discord
+        is not sent twice. A member with no share stored any more (opted out) is not told.
+        Returns how many were queued."""
+        queued = 0
+        for key in await self.delivery.ledger.interrupted(guild_id, Kind.SHARE_NOTICE):
+            user_id = parse_key(key).int("user")
+            if user_id is None:
+                continue
+            share = await store_shares.latest_share(self.store, guild_id, user_id)
+            if share is None:
+                await self.delivery.ledger.mark_skipped(key, "no share stored any more")
+                continue
+            self.queue_notice(_DmTarget(self.client, user_id), share)
+            queued += 1
+        if queued:
+            log.info("guild %s: %d interrupted share notice(s) resumed", guild_id, queued)
+        return queued
 
     @property
     def notices_pending(self) -> int:

@@ -178,6 +178,16 @@ class Ledger:
             updated_at=from_db(row["updated_at"]),
         )
 
+    async def interrupted(self, guild_id: int, kind: str) -> list[str]:
+        """Keys of a guild and kind left claimed by an earlier run (it stopped mid-send): the
+        caller resumes them (a claim by this run takes them over, same nonce)."""
+        async with self.store.db.execute(
+            "SELECT key FROM deliveries WHERE guild_id = ? AND kind = ? AND status = 'claimed'"
+            " AND owner != ? ORDER BY claimed_at",
+            (guild_id, kind, self.store.run_id),
+        ) as cur:
+            return [row[0] async for row in cur]
+
     async def counts(self, guild_id: int, kind: str | None = None) -> dict[str, int]:
         """Rows per status for a guild (optionally one kind): the figures for `/organiser stats`."""
         sql = "SELECT status, COUNT(*) FROM deliveries WHERE guild_id = ?"

@@ -284,6 +284,17 @@ async def all_shares(store: Store, guild_id: int) -> list[Share]:
         return [_row_to_share(row) async for row in cur]
 
 
+async def latest_share(store: Store, guild_id: int, author_id: int) -> Share | None:
+    """A member's most recent stored share in a guild (None when none is stored)."""
+    async with store.db.execute(
+        f"SELECT {_COLUMNS} FROM shares WHERE guild_id = ? AND author_id = ?"
+        " ORDER BY created_at DESC, message_id DESC LIMIT 1",
+        (guild_id, author_id),
+    ) as cur:
+        row = await cur.fetchone()
+    return _row_to_share(row) if row is not None else None
+
+
 async def count_shares(store: Store, guild_id: int) -> int:
     async with store.db.execute(
         "SELECT COUNT(*) FROM shares WHERE guild_id = ?", (guild_id,)
@@ -375,6 +386,7 @@ __all__ = [
     "is_manual",
     "is_opted_out",
     "is_removed",
+    "latest_share",
     "mark_notice_sent",
     "notice_sent",
     "opt_in",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import discord
 import pytest
@@ -12,6 +13,17 @@ import pytest
 from bot.sandbox import FakeDiscord
 from bot.store import shares as store_shares
 from tests.harness import BotRunner
+
+
+async def _until(probe: Any, check: Any, within: float = 10.0) -> Any:
+    """Poll an async store query until ``check`` holds (state, not time)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not check(value := await probe()):
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out; last value {value!r}")
+        await asyncio.sleep(0.02)
+    return value
 
 
 async def test_close_lets_a_running_message_handler_finish_before_the_store_closes(
@@ -76,3 +88,29 @@ async def test_the_share_notice_is_queued_off_the_ingest_path(
     for user in ("member", "member2"):
         assert await store_shares.notice_sent(bot.store, guild, fake_discord.users[user])
     assert len(fake_discord.dms("member")) == 1  # once, ever
+
+
+async def test_a_notice_left_claimed_by_a_killed_run_is_resumed_at_the_next_start(
+    runner: BotRunner, fake_discord: FakeDiscord
+) -> None:
+    fake = fake_discord
+    bot = await runner.start()
+    guild = fake.guild.id
+    member = fake.users["member"]
+    # The process dies (kill -9) while the notice is being sent: the ledger keeps the claim.
+    fake.delay("POST", r"/users/@me/channels$", 1.0, times=1)
+    await fake.post_message("member", "general", "Our board #QIWeek")
+    key = f"share-notice:{guild}:{member}"
+    await _until(lambda: bot.ledger.get(key), lambda row: row is not None)
+    worker = bot.services.shares._notice_task
+    assert worker is not None
+    worker.cancel()  # as a kill would: nothing more of this run happens
+    await asyncio.gather(worker, return_exceptions=True)
+    row = await bot.ledger.get(key)
+    assert row is not None and row.status == "claimed"
+
+    bot = await runner.restart()
+    await _until(lambda: bot.ledger.get(key), lambda row: row is not None and row.status == "sent")
+    await fake.wait_for(lambda: fake.dms("member"))
+    assert len(fake.dms("member")) == 1  # Discord kept the first copy (same nonce)
+    assert await store_shares.notice_sent(bot.store, guild, member)
