@@ -36,6 +36,16 @@ DRAIN_TIMEOUT = 10.0
 _HANDLER_TASK_NAMES = frozenset({"CommandTree-invoker"})
 _VIEW_DISPATCH_PREFIX = "discord-ui-view-dispatch-"
 
+
+class _NotRun:
+    """What `_schedule_event` returns for a handler it does not run (discord.py ignores it)."""
+
+    def done(self) -> bool:
+        return True
+
+
+_NOT_RUN: Any = _NotRun()
+
 GENERIC_ERROR = (
     "Sorry, something went wrong on our side and it has been logged. Please try again in a "
     "moment; if it keeps happening, tell an organiser."
@@ -234,7 +244,13 @@ class QIWeekBot(commands.Bot):
         *args: Any,
         **kwargs: Any,
     ) -> asyncio.Task[Any]:
-        """discord.py runs each listener in a task: keep them, so close() can wait for them."""
+        """discord.py runs each listener in a task: keep them, so close() can wait for them.
+
+        `commands.Bot.on_message` (prefix commands, which this bot has none of) is not run:
+        it would cost a task and a context per guild message, the busiest event there is.
+        """
+        if getattr(coro, "__func__", None) is commands.Bot.on_message:
+            return _NOT_RUN
         task = super()._schedule_event(coro, event_name, *args, **kwargs)
         self._handler_tasks.add(task)
         task.add_done_callback(self._handler_tasks.discard)

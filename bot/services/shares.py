@@ -103,6 +103,57 @@ class _DmTarget:
         return await channel.send(*args, **kwargs)
 
 
+class ShareWriter:
+    """New shares from the gateway, written in batches: each share waits for the commit of the
+    transaction that holds it (`store_shares.upsert_shares`), so nothing is told about a share
+    (its notice, a digest) before it is stored; a share whose batch failed raises to its
+    handler, like a lone write. While one batch is being written the next gathers, so under a
+    burst the writes are few and large, and alone a share is written at once."""
+
+    MAX_BATCH = 500
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._pending: list[tuple[Share, datetime | None, asyncio.Future[bool]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def write(self, share: Share, edited_at: datetime | None) -> bool:
+        """Store ``share``; True when it is stored (its author has not opted out, the message
+        was not removed from the digest)."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((share, edited_at, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._write(), name="share writer")
+        return await future
+
+    async def flush(self) -> None:
+        """Wait until every share handed in so far is written (or failed): a later event on
+        the same message (edit, delete, reaction, opt-out) must see it."""
+        while self._task is not None and not self._task.done():
+            await asyncio.wait({self._task})
+
+    async def _write(self) -> None:
+        while self._pending:
+            batch = self._pending[: self.MAX_BATCH]
+            del self._pending[: len(batch)]
+            try:
+                stored = await store_shares.upsert_shares(
+                    self.store, [(share, edited) for share, edited, _ in batch]
+                )
+            except BaseException as exc:
+                for _, _, future in batch:
+                    if not future.done():
+                        future.set_exception(
+                            exc if isinstance(exc, Exception) else asyncio.CancelledError()
+                        )
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for share, _, future in batch:
+                if not future.done():
+                    future.set_result(share.message_id in stored)
+
+
 class ShareCollector:
     """Shares in: built by the composition root, used by the digest cog's listeners."""
 
@@ -122,6 +173,7 @@ class ShareCollector:
         self._notices: dict[tuple[int, int], tuple[discord.abc.User, Share]] = {}
         self._notice_task: asyncio.Task[None] | None = None
         self._closing = False
+        self._writer = ShareWriter(store)
 
     def wants(self, message: discord.Message) -> bool:
         """The cheap, synchronous filter every guild message passes (no await, no database)."""
@@ -134,8 +186,11 @@ class ShareCollector:
 
     async def handle_message(self, message: discord.Message) -> None:
         """on_message: collect the message if it is a share."""
-        if self.wants(message):
-            await self.collect(message)
+        if not self.wants(message):
+            return
+        share = share_from_message(message)
+        if await self._writer.write(share, edit_time(message)):
+            self.queue_notice(message.author, share)
 
     async def collect(
         self,
@@ -147,6 +202,7 @@ class ShareCollector:
     ) -> bool:
         """Store a share (unless its author opted out, it was removed from the digest, or this
         is an older edit than the one stored) and send the one-off notice."""
+        await self._writer.flush()  # after the new shares before this event
         share = share_from_message(message)
         stored = await store_shares.upsert_share(
             self.store,
@@ -164,6 +220,7 @@ class ShareCollector:
 
         Uses the payload's message, so it works for messages no longer in the cache.
         """
+        await self._writer.flush()  # after the new shares before this event
         if payload.guild_id is None or "content" not in payload.data:
             return
         message = payload.message
@@ -188,6 +245,7 @@ class ShareCollector:
 
     async def handle_delete(self, message_ids: Iterable[int]) -> int:
         """A deleted message is no longer a share."""
+        await self._writer.flush()  # after the new shares before this event
         return await store_shares.delete_shares(self.store, message_ids)
 
     async def handle_reactions(
@@ -195,6 +253,7 @@ class ShareCollector:
     ) -> None:
         """Keep a share's reaction total current: read it from the message itself (cached, else
         fetched), so repeated or reordered events always settle on the true count."""
+        await self._writer.flush()  # after the new shares before this event
         if guild_id is None or not await store_shares.share_exists(self.store, message_id):
             return
         message = self._cached_message(message_id)
@@ -232,6 +291,7 @@ class ShareCollector:
         The author's one-off notice is left to the caller (:meth:`notify_author`), so the
         interaction is answered before a DM is attempted.
         """
+        await self._writer.flush()  # after the new shares before this event
         if not _is_member_message(message):
             return AddResult.NOT_A_MEMBER_MESSAGE
         assert message.guild is not None
@@ -260,6 +320,7 @@ class ShareCollector:
         record the removal, so no later edit or event collects it again (only an explicit
         re-add by them does). False when the message was not a share. An organiser removing
         someone else's share is recorded in the audit trail."""
+        await self._writer.flush()  # after the new shares before this event
         removed = await store_shares.remove_share(
             self.store, guild_id, message.author.id, message.id
         )
@@ -386,6 +447,7 @@ class ShareCollector:
 
     async def opt_out(self, guild_id: int, user_id: int) -> int:
         """Erase the member's stored shares and stop collecting; returns how many were erased."""
+        await self._writer.flush()  # after the new shares before this event
         return await store_shares.opt_out(self.store, guild_id, user_id)
 
     async def opt_in(self, guild_id: int, user_id: int) -> bool:

@@ -16,7 +16,7 @@ QI Week digest" by its author or an organiser) brings it back, clearing the remo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from enum import Enum
 
@@ -57,6 +57,62 @@ def _row_to_share(row: aiosqlite.Row) -> Share:
         created_at=from_db(row["created_at"]),
         reaction_count=row["reaction_count"],
     )
+
+
+def _upsert_sql(refresh_reactions: bool) -> str:
+    reactions = ", reaction_count = excluded.reaction_count" if refresh_reactions else ""
+    return (
+        f"INSERT INTO shares ({_COLUMNS}, manual, edited_at)"
+        " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+        f" WHERE NOT EXISTS ({_OPTED_OUT}) AND (? OR NOT EXISTS ({_REMOVED}))"
+        " ON CONFLICT(message_id) DO UPDATE SET"
+        " author_name = excluded.author_name, content = excluded.content,"
+        " jump_url = excluded.jump_url, attachment_count = excluded.attachment_count,"
+        " image_url = excluded.image_url, manual = MAX(shares.manual, excluded.manual),"
+        f" edited_at = excluded.edited_at{reactions}"
+        f" WHERE {_NOT_OLDER.format(new='excluded.edited_at')}"
+    )
+
+
+def _upsert_params(
+    share: Share, *, manual: bool, edited_at: datetime | None, restore: bool
+) -> tuple[object, ...]:
+    return (
+        share.message_id,
+        share.guild_id,
+        share.channel_id,
+        share.author_id,
+        share.author_name,
+        share.content,
+        share.jump_url,
+        share.attachment_count,
+        share.image_url,
+        to_db(share.created_at),
+        max(0, share.reaction_count),
+        int(manual),
+        edit_time_to_db(edited_at or share.created_at),
+        share.guild_id,
+        share.author_id,
+        int(restore),
+        share.message_id,
+    )
+
+
+async def upsert_shares(store: Store, items: Sequence[tuple[Share, datetime | None]]) -> set[int]:
+    """`upsert_share` (not manual, reactions kept) for many shares in one transaction: one
+    statement run over all of them, then which of them are stored. Returns the message ids
+    stored; nothing of the batch is stored unless all of it is (one commit)."""
+    if not items:
+        return set()
+    rows = [_upsert_params(s, manual=False, edited_at=e, restore=False) for s, e in items]
+    ids = [share.message_id for share, _ in items]
+    async with store.transaction() as db:
+        await db.executemany(_upsert_sql(False), rows)
+        marks = ", ".join("?" * len(ids))
+        async with db.execute(
+            f"SELECT message_id FROM shares WHERE message_id IN ({marks})", ids
+        ) as cur:
+            return {row[0] async for row in cur}
 
 
 async def _upsert(
@@ -398,4 +454,5 @@ __all__ = [
     "shares_between",
     "untag_share",
     "upsert_share",
+    "upsert_shares",
 ]
