@@ -104,8 +104,8 @@ class _DmTarget:
 
 
 class ShareWriter:
-    """New shares from the gateway, written in batches: each share waits for the commit of the
-    transaction that holds it (`store_shares.upsert_shares`), so nothing is told about a share
+    """New shares from the gateway, written in batches: each share waits for its batch to be
+    committed (`store_shares.upsert_shares`), so nothing is told about a share
     (its notice, a digest) before it is stored; a share whose batch failed raises to its
     handler, like a lone write. While one batch is being written the next gathers, so under a
     burst the writes are few and large, and alone a share is written at once."""

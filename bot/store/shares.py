@@ -98,21 +98,46 @@ def _upsert_params(
     )
 
 
+#: Rows per statement of `upsert_shares`: 13 parameters each, under SQLite's oldest limit of
+#: 999 host parameters (3.32+ allows 32,766).
+_BATCH_ROWS = 75
+_NEW_COLUMNS = f"{_COLUMNS}, manual, edited_at"
+
+
+def _batch_sql(rows: int) -> str:
+    values = ", ".join(["(" + ", ".join("?" * 13) + ")"] * rows)
+    return (
+        f"WITH v({_NEW_COLUMNS}) AS (VALUES {values})"
+        f" INSERT INTO shares ({_NEW_COLUMNS}) SELECT {_NEW_COLUMNS} FROM v"
+        " WHERE NOT EXISTS (SELECT 1 FROM member_prefs p WHERE p.guild_id = v.guild_id"
+        " AND p.user_id = v.author_id AND p.digest_opt_out = 1)"
+        " AND NOT EXISTS (SELECT 1 FROM share_removals r WHERE r.message_id = v.message_id)"
+        " ON CONFLICT(message_id) DO UPDATE SET"
+        " author_name = excluded.author_name, content = excluded.content,"
+        " jump_url = excluded.jump_url, attachment_count = excluded.attachment_count,"
+        " image_url = excluded.image_url, manual = MAX(shares.manual, excluded.manual),"
+        " edited_at = excluded.edited_at"
+        f" WHERE {_NOT_OLDER.format(new='excluded.edited_at')}"
+    )
+
+
 async def upsert_shares(store: Store, items: Sequence[tuple[Share, datetime | None]]) -> set[int]:
-    """`upsert_share` (not manual, reactions kept) for many shares in one transaction: one
-    statement run over all of them, then which of them are stored. Returns the message ids
-    stored; nothing of the batch is stored unless all of it is (one commit)."""
+    """`upsert_share` (not manual, reactions kept) for many new shares: the same rules (opt-out
+    and removals checked inside the statement, older edits ignored), one statement (so one
+    atomic commit) per `_BATCH_ROWS`, on the shared connection like every lone write.
+    Returns the message ids stored; each is committed before this returns."""
     if not items:
         return set()
-    rows = [_upsert_params(s, manual=False, edited_at=e, restore=False) for s, e in items]
-    ids = [share.message_id for share, _ in items]
-    async with store.transaction() as db:
-        await db.executemany(_upsert_sql(False), rows)
-        marks = ", ".join("?" * len(ids))
-        async with db.execute(
-            f"SELECT message_id FROM shares WHERE message_id IN ({marks})", ids
-        ) as cur:
-            return {row[0] async for row in cur}
+    rows = [_upsert_params(s, manual=False, edited_at=e, restore=False)[:13] for s, e in items]
+    for start in range(0, len(rows), _BATCH_ROWS):
+        chunk = rows[start : start + _BATCH_ROWS]
+        await store.db.execute(_batch_sql(len(chunk)), [v for row in chunk for v in row])
+    ids = list(dict.fromkeys(share.message_id for share, _ in items))
+    marks = ", ".join("?" * len(ids))
+    async with store.db.execute(
+        f"SELECT message_id FROM shares WHERE message_id IN ({marks})", ids
+    ) as cur:
+        return {row[0] async for row in cur}
 
 
 async def _upsert(

@@ -264,3 +264,6 @@ async def test_a_batch_of_new_shares_is_stored_in_one_go_with_the_same_rules(
     assert stored == {1, 4}
     assert sorted(x.message_id for x in await s.all_shares(store, GUILD)) == [1, 4]
     assert await s.upsert_shares(store, []) == set()
+    many = [(share(1000 + n, author=20 + n % 7), None) for n in range(200)]  # several statements
+    assert await s.upsert_shares(store, many) == {1000 + n for n in range(200)}
+    assert await s.count_shares(store, GUILD) == 202
