@@ -41,6 +41,7 @@ class SetupCommands:
         daily_post_time="Local time of the daily programme post, HH:MM",
         digest_time="Local time of the daily digest, HH:MM",
         reminder_leads="Minutes before a session for reminders, comma-separated, e.g. 60,15",
+        organiser_channel="Where the bot tells organisers of problems (no pings)",
     )
     async def setup(
         self,
@@ -53,6 +54,7 @@ class SetupCommands:
         daily_post_time: app_commands.Range[str, 1, 5] | None = None,
         digest_time: app_commands.Range[str, 1, 5] | None = None,
         reminder_leads: app_commands.Range[str, 1, 60] | None = None,
+        organiser_channel: discord.TextChannel | None = None,
     ) -> None:
         assert interaction.guild_id is not None
         changes: dict[str, object] = {}
@@ -61,6 +63,7 @@ class SetupCommands:
             ("programme_channel_id", programme_channel),
             ("announcements_channel_id", announcements_channel),
             ("digest_channel_id", digest_channel),
+            ("organiser_channel_id", organiser_channel),
         ):
             if channel is not None:
                 try:
