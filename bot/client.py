@@ -6,6 +6,7 @@ import asyncio
 import importlib
 import logging
 import pkgutil
+import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from bot.clock import Clock, utc_now
 from bot.config import Settings
 from bot.errors import NotOrganiser, UserFacingError
 from bot.schedule import Schedule
+from bot.services.alerts import AlertsService
 from bot.store import Ledger, Store
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,8 @@ class Services:
     interest: Any = None
     digest: Any = None
     announcements: Any = None
+    #: `bot.services.alerts.AlertsService`: built in setup_hook, before the cogs load.
+    alerts: Any = None
 
 
 GuildPreparer = Callable[[int], Awaitable[None]]
@@ -87,7 +91,22 @@ class QIWeekTree(app_commands.CommandTree):
         else:
             log.error("command failed %s", context, exc_info=original)
             message = GENERIC_ERROR
+            await report_database_failure(interaction, original)
         await send_ephemeral(interaction, message)
+
+
+async def report_database_failure(interaction: discord.Interaction, error: BaseException) -> None:
+    """A command failed on a database error: tell the organisers (`db_write` alert)."""
+    if not isinstance(error, sqlite3.Error) or interaction.guild_id is None:
+        return
+    alerts = getattr(getattr(interaction.client, "services", None), "alerts", None)
+    if alerts is not None:
+        await alerts.raise_(
+            interaction.guild_id,
+            "db_write",
+            f"A database operation failed ({type(error).__name__}: {error}). Check the disk "
+            "space and the database file's permissions on the bot's host.",
+        )
 
 
 async def send_ephemeral(interaction: discord.Interaction, message: str) -> None:
@@ -143,6 +162,13 @@ class QIWeekBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await self.store.open()
+        self.services.alerts = AlertsService(
+            client=self,
+            store=self.store,
+            ledger=self.ledger,
+            settings=self.settings,
+            clock=self.clock,
+        )
         self.schedule.start()
         for name in self.extension_names:
             await self.load_extension(name)

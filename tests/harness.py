@@ -221,3 +221,13 @@ LONDON = ZoneInfo("Europe/London")
 
 
 GUILD = 1001
+
+
+def reminder_dms(fake: FakeDiscord, user: str | int) -> list[dict[str, Any]]:
+    """DMs to `user` other than the one sign-up confirmation (first contact, issue 10)."""
+    return [m for m in fake.dms(user) if not (m.get("content") or "").startswith("👋")]
+
+
+def first_contact_dms(fake: FakeDiscord, user: str | int) -> list[dict[str, Any]]:
+    """The sign-up confirmation DMs to `user` (at most one is ever expected)."""
+    return [m for m in fake.dms(user) if (m.get("content") or "").startswith("👋")]

@@ -41,8 +41,9 @@ import asyncio
 import hashlib
 import logging
 import re
+import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -53,11 +54,12 @@ import discord
 from bot.calendar import ics_filename, sessions_ics
 from bot.clock import Clock, to_db
 from bot.config import Settings
+from bot.delivery.dm_policy import budget_seconds
 from bot.programme import Programme, ProgrammeDiff, Session
 from bot.render import interest as render
 from bot.schedule import PlannedJob, Schedule
 from bot.services.fanout import (
-    CLOSED_REASON,
+    MENTION_REASONS,
     REQUESTS_PER_NEW_DM,
     TARGET_RATE,
     FanoutResult,
@@ -65,8 +67,10 @@ from bot.services.fanout import (
     fanout_seconds,
     send_dms,
 )
+from bot.services.first_contact import Contact, first_contact, within_answer_time
 from bot.store import Ledger, Store
 from bot.store import changes as changes_store
+from bot.store import dm_channels as dm_store
 from bot.store import interest as interest_store
 from bot.store import prefs as prefs_store
 from bot.store.changes import ChangeNotice
@@ -85,12 +89,15 @@ MIN_LEAD = 5
 MAX_LEAD = 1440
 ACCEPTED_SETTINGS = (
     "`default` (the server's reminder times), `off` (no DMs; channel reminders still happen), "
+    "`mention` (no DMs: you are mentioned in the channel reminder), "
     f"or a number of minutes from {MIN_LEAD} to {MAX_LEAD} (e.g. `30`)"
 )
 #: How long after a registration or setting change the reminders are re-planned (debounce).
 REPLAN_DELAY = 1.0
 #: Past sessions older than this are not looked at again when planning (bounded start-up work).
 CATCH_UP_WINDOW = timedelta(days=2)
+#: A fan-out ending later than this after its lead time is reported to organisers.
+LATE_TOLERANCE = timedelta(seconds=60)
 
 
 class ProgrammeSource(Protocol):
@@ -113,6 +120,8 @@ def parse_reminder_setting(text: str) -> str:
         return "default"
     if value in ("off", "none", "no", "never"):
         return "off"
+    if value in ("mention", "mentions", "channel", "ping"):
+        return "mention"
     match = re.fullmatch(r"(\d{1,5})\s*(m|min|mins|minute|minutes)?", value)
     if match and MIN_LEAD <= int(match.group(1)) <= MAX_LEAD:
         return str(int(match.group(1)))
@@ -121,7 +130,7 @@ def parse_reminder_setting(text: str) -> str:
 
 def leads_for(setting: str, guild_leads: Sequence[int]) -> tuple[int, ...]:
     """The leads (minutes) at which a member with `setting` gets a reminder DM."""
-    if setting == "off":
+    if setting in ("off", "mention"):
         return ()
     if setting.isdigit():
         return (int(setting),)
@@ -164,6 +173,8 @@ class ReminderUnit:
     lead: int
     recipients: tuple[int, ...]
     channel_post: bool
+    #: Members who asked for a channel mention instead of DMs (`/reminders mention`).
+    mentions: tuple[int, ...] = ()
 
     @property
     def due(self) -> datetime:
@@ -192,7 +203,11 @@ def reminder_units(
             recipients = tuple(
                 reg.user_id for reg in regs if lead in leads_for(reg.reminder_setting, guild_leads)
             )
-            units.append(ReminderUnit(session, lead, recipients, lead in guild_leads))
+            at_server_lead = lead in guild_leads
+            mentions = tuple(
+                reg.user_id for reg in regs if at_server_lead and reg.reminder_setting == "mention"
+            )
+            units.append(ReminderUnit(session, lead, recipients, at_server_lead, mentions))
     return units
 
 
@@ -220,13 +235,38 @@ def plan_backwards(
     return starts
 
 
+def unit_seconds(
+    unit: ReminderUnit,
+    known: Collection[int] | None = None,
+    new_dms_per_minute: int | None = None,
+    rate: float = TARGET_RATE,
+) -> float:
+    """How long a unit's fan-out takes: members with a stored DM channel (`known`) cost one
+    request, others two, paced at `rate`; and new DM channels open within the budget
+    (`bot.delivery.dm_policy.budget_seconds`, capped: members beyond are mentioned)."""
+    if known is None:
+        return fanout_seconds(unit.requests, rate)
+    new = sum(1 for user in unit.recipients if user not in known)
+    requests = len(unit.recipients) + new + 1
+    seconds = float(fanout_seconds(requests, rate))
+    if new_dms_per_minute:
+        seconds = max(seconds, budget_seconds(new, new_dms_per_minute))
+    return seconds
+
+
 def start_times(
-    units: Iterable[ReminderUnit], rate: float = TARGET_RATE
+    units: Iterable[ReminderUnit],
+    rate: float = TARGET_RATE,
+    *,
+    known: Collection[int] | None = None,
+    new_dms_per_minute: int | None = None,
 ) -> dict[tuple[str, int], datetime]:
     """When each unit's job runs: early enough for its own fan-out and every later one's that
-    would otherwise overlap it (see `plan_backwards`)."""
+    would otherwise overlap it (see `plan_backwards`). `known`: members whose DM channel is
+    stored (None: assume none is)."""
     return plan_backwards(
-        ((u.session.id, u.lead), u.due, fanout_seconds(u.requests, rate)) for u in units
+        ((u.session.id, u.lead), u.due, unit_seconds(u, known, new_dms_per_minute, rate))
+        for u in units
     )
 
 
@@ -314,6 +354,8 @@ class Registered:
     setting: str
     guild_leads: tuple[int, ...]
     dm_closed: bool = False
+    #: What the sign-up DM did now: "sent", "closed" (50007), or None (none sent now).
+    first_contact: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,6 +366,7 @@ class PickOutcome:
     already: tuple[Session, ...] = ()
     started: tuple[Session, ...] = ()
     unknown: tuple[str, ...] = ()
+    first_contact: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,6 +377,7 @@ class MySessions:
     guild_leads: tuple[int, ...]
     ics: bytes | None
     ics_name: str
+    dm_closed: bool = False
 
 
 class ServiceUnavailable(Exception):
@@ -437,9 +481,42 @@ class InterestService:
     async def register(self, guild_id: int, session: Session, user_id: int) -> Registered:
         """Register for a session that has not started (the caller checked it exists)."""
         changed = await interest_store.add_interest(self.store, guild_id, session.id, user_id)
+        contact = None
         if changed:
             self.replan_soon(guild_id)
-        return await self._registered(guild_id, session, user_id, changed)
+            contact = await self._first_contact(guild_id, session, user_id)
+        return await self._registered(guild_id, session, user_id, changed, contact)
+
+    async def _first_contact(self, guild_id: int, session: Session, user_id: int) -> str | None:
+        """The sign-up confirmation DM (`bot.services.first_contact`), if the member was never
+        DMed; "sent" or "closed" for the answer, None otherwise. Never slower than the answer
+        allows: a DM still in flight carries on in the background."""
+        prefs = await prefs_store.get_prefs(self.store, guild_id, user_id)
+        config = await self._config(guild_id)
+        text = render.first_contact_dm(session, prefs.reminder_setting, config.reminder_leads)
+
+        async def closed(user: int) -> None:
+            await prefs_store.set_dm_closed(self.store, guild_id, user, True)
+
+        async def contact() -> Contact:
+            outcome = await first_contact(
+                self.client,
+                self.ledger,
+                guild_id=guild_id,
+                user_id=user_id,
+                setting=prefs.reminder_setting,
+                text=text,
+                on_alert=partial(self._alert, guild_id),
+                on_closed=closed,
+            )
+            if outcome is Contact.SENT:
+                await prefs_store.clear_dm_closed(self.store, guild_id, [user_id])
+            return outcome
+
+        outcome = await within_answer_time(
+            contact(), spawn=lambda task: self._spawn(task, f"first contact {user_id}")
+        )
+        return outcome.value if outcome in (Contact.SENT, Contact.CLOSED) else None
 
     async def unregister(self, guild_id: int, session_id: str, user_id: int) -> bool:
         changed = await interest_store.remove_interest(self.store, guild_id, session_id, user_id)
@@ -469,7 +546,12 @@ class InterestService:
         return await interest_store.is_interested(self.store, guild_id, session_id, user_id)
 
     async def _registered(
-        self, guild_id: int, session: Session, user_id: int, changed: bool
+        self,
+        guild_id: int,
+        session: Session,
+        user_id: int,
+        changed: bool,
+        first_contact: str | None = None,
     ) -> Registered:
         prefs = await prefs_store.get_prefs(self.store, guild_id, user_id)
         config = await self._config(guild_id)
@@ -479,6 +561,7 @@ class InterestService:
             setting=prefs.reminder_setting,
             guild_leads=config.reminder_leads,
             dm_closed=prefs.dm_closed,
+            first_contact=first_contact,
         )
 
     async def register_many(
@@ -500,13 +583,17 @@ class InterestService:
         added_ids = set(
             await interest_store.add_interests(self.store, guild_id, [s.id for s in found], user_id)
         )
+        contact = None
         if added_ids:
             self.replan_soon(guild_id)
+            first = next(s for s in found if s.id in added_ids)
+            contact = await self._first_contact(guild_id, first, user_id)
         return PickOutcome(
             added=tuple(s for s in found if s.id in added_ids),
             already=tuple(s for s in found if s.id not in added_ids),
             started=tuple(started),
             unknown=tuple(unknown),
+            first_contact=contact,
         )
 
     async def reminder_setting(self, guild_id: int, user_id: int) -> tuple[str, tuple[int, ...]]:
@@ -540,6 +627,7 @@ class InterestService:
         active.sort(key=lambda s: (s.start, s.title, s.id))
         cancelled.sort(key=lambda s: (s.start, s.title, s.id))
         setting, leads = await self.reminder_setting(guild_id, user_id)
+        prefs = await prefs_store.get_prefs(self.store, guild_id, user_id)
         programme = await self.programme.get_programme(guild_id) if self.programme else None
         name = programme.event.name if programme is not None else "QI Week"
         ics = None
@@ -557,6 +645,7 @@ class InterestService:
             guild_leads=leads,
             ics=ics,
             ics_name=ics_filename("qiweek-my-sessions"),
+            dm_closed=prefs.dm_closed,
         )
 
     async def registered_sessions(self, guild_id: int, user_id: int) -> list[Session]:
@@ -579,7 +668,13 @@ class InterestService:
         regs = await interest_store.registrations(self.store, guild_id)
         sessions = [s for s in programme.sessions if s.end > now - CATCH_UP_WINDOW]
         units = reminder_units(sessions, regs, config.reminder_leads)
-        runs = start_times(units)
+        upcoming = {user for u in units if u.due > now for user in u.recipients}
+        known = await dm_store.get_channels(self.store, upcoming)
+        runs = start_times(
+            units,
+            known={user for user, row in known.items() if row.channel_id is not None},
+            new_dms_per_minute=self.settings.new_dms_per_minute,
+        )
         jobs: list[PlannedJob] = []
         for unit in units:
             session = unit.session
@@ -621,18 +716,22 @@ class InterestService:
             await self._record_missed(guild_id, unit, key, build)
             return
         with_post = await self._skip_superseded(guild_id, unit, units, now)
+        # New DM channels may wait for the budget until the reminder is due, not after.
+        deadline = time.monotonic() + (unit.due - now).total_seconds()
         result = await self._fanout(
             guild_id,
             unit.recipients,
             kind="dm",
             key_for=lambda user: dm_key(guild_id, session_id, lead, start, user),
             build=build,
+            deadline=deadline,
         )
         closed = await self._closed_recipients(
             result, partial(dm_key, guild_id, session_id, lead, start)
         )
+        await self._check_late(guild_id, unit, result)
         await self._post_reminder(
-            config, unit, key, closed, interested=len(regs), with_post=with_post
+            config, unit, key, [*closed, *unit.mentions], interested=len(regs), with_post=with_post
         )
 
     async def _skip_superseded(
@@ -677,6 +776,7 @@ class InterestService:
         kind: str,
         key_for: Callable[[int], str],
         build: Callable[[int], dict[str, Any]],
+        deadline: float | None = None,
     ) -> FanoutResult:
         async def closed(user_id: int) -> None:
             await prefs_store.set_dm_closed(self.store, guild_id, user_id, True)
@@ -691,6 +791,8 @@ class InterestService:
             build=build,
             concurrency=self.concurrency,
             on_closed=closed,
+            deadline=deadline,
+            on_alert=partial(self._alert, guild_id),
         )
         if result.sent:
             await prefs_store.clear_dm_closed(self.store, guild_id, result.sent)
@@ -699,13 +801,38 @@ class InterestService:
     async def _closed_recipients(
         self, result: FanoutResult, key_for: Callable[[int], str]
     ) -> list[int]:
-        """Closed DMs of this send, including those found by an earlier (interrupted) run."""
-        closed = list(result.dm_closed)
+        """Members to mention instead of a DM (DMs closed, or not reached: Discord restricted
+        new DMs or the budget ran out), including those found by an earlier (interrupted) run."""
+        closed = list(result.mention)
         for user_id in result.skipped:
             row = await self.ledger.get(key_for(user_id))
-            if row is not None and row.status == "skipped" and row.reason == CLOSED_REASON:
+            if row is not None and row.status == "skipped" and row.reason in MENTION_REASONS:
                 closed.append(user_id)
         return closed
+
+    async def _alert(self, guild_id: int, kind: str, text: str) -> None:
+        """Tell the organisers (`bot.services.alerts`); log only when no service is wired."""
+        alerts = getattr(self.services, "alerts", None)
+        if alerts is None:
+            log.warning("alert %s guild=%s: %s", kind, guild_id, text)
+            return
+        await alerts.raise_(guild_id, kind, text)
+
+    async def _check_late(self, guild_id: int, unit: ReminderUnit, result: FanoutResult) -> None:
+        """Alert when a fan-out could not reach everyone by DM before its lead time."""
+        late = self.clock() - unit.due > LATE_TOLERANCE
+        budget = [u for u in result.restricted if u in unit.recipients]
+        if not late and not budget:
+            return
+        what = f"the {unit.lead}-minute reminder of “{unit.session.title}”"
+        if late:
+            text = f"DMs of {what} finished after its lead time."
+        else:
+            text = (
+                f"{len(budget)} member(s) of {what} could not be DMed in time (new-DM budget "
+                "or Discord's restriction); they were mentioned in the programme channel."
+            )
+        await self._alert(guild_id, "fanout_late", text)
 
     async def _record_missed(
         self,
@@ -801,6 +928,15 @@ class InterestService:
 
         try:
             await self.ledger.deliver(key, kind=kind_of(key), guild_id=guild_id, send=send)
+        except discord.Forbidden as exc:
+            log.error("channel post %s failed: %s", key, exc)
+            await self._alert(
+                guild_id,
+                "channel_permissions",
+                f"The bot cannot post in <#{getattr(channel, 'id', '?')}> (Discord: {exc.text}); "
+                "reminders there are not reaching members. Give the bot View Channel, Send "
+                "Messages and Embed Links there, or choose another channel in /organiser setup.",
+            )
         except discord.HTTPException as exc:
             log.error("channel post %s failed: %s", key, exc)
 
