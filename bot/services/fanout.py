@@ -236,6 +236,8 @@ class FanoutResult:
     skipped: list[int] = field(default_factory=list)
     #: Not DMed, to be mentioned instead: new DMs restricted by Discord, or budget ran out.
     restricted: list[int] = field(default_factory=list)
+    #: Those of `restricted` left out by the new-DM budget alone (not by Discord).
+    over_budget: list[int] = field(default_factory=list)
     new_channels: int = 0
     elapsed: float = 0.0
 
@@ -407,6 +409,8 @@ async def send_dms(
             )
         except NotReached as exc:
             result.restricted.append(user_id)
+            if exc.reason == BUDGET_REASON:
+                result.over_budget.append(user_id)
             try:
                 await ledger.mark_skipped(key, exc.reason)
             except Exception:

@@ -821,7 +821,7 @@ class InterestService:
     async def _check_late(self, guild_id: int, unit: ReminderUnit, result: FanoutResult) -> None:
         """Alert when a fan-out could not reach everyone by DM before its lead time."""
         late = self.clock() - unit.due > LATE_TOLERANCE
-        budget = [u for u in result.restricted if u in unit.recipients]
+        budget = result.over_budget
         if not late and not budget:
             return
         what = f"the {unit.lead}-minute reminder of “{unit.session.title}”"
