@@ -29,6 +29,7 @@ import discord
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.delivery.recovery import recoverer
 from bot.store import Ledger, Store
 from bot.store import alerts as alerts_store
 from bot.store.alerts import Alert
@@ -116,7 +117,11 @@ class AlertsService:
         # Marked posted first: a second alert of the kind arriving meanwhile stays quiet.
         await alerts_store.mark_posted(self.store, alert.id)
         await self.ledger.deliver(
-            alert_key(alert.guild_id, alert.id), kind="alert", guild_id=alert.guild_id, send=send
+            alert_key(alert.guild_id, alert.id),
+            kind="alert",
+            guild_id=alert.guild_id,
+            send=send,
+            recover=recoverer(self.client, channel.id, {"content": content}),  # type: ignore[attr-defined]
         )
         return True
 

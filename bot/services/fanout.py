@@ -47,12 +47,14 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 import discord
 
 from bot.delivery.dm_policy import DmGuard, DmState
+from bot.delivery.recovery import find_sent
 from bot.store import dm_channels as dm_store
 from bot.store.ledger import Ledger
 
@@ -131,6 +133,9 @@ class DmChannels:
 
     def forget(self, user_id: int) -> None:
         self._ids.pop(user_id, None)
+
+    def channel_id(self, user_id: int) -> int | None:
+        return self._ids.get(user_id)
 
     async def load(self, store: Any, user_ids: Sequence[int]) -> None:
         """Read the stored DM channels of these members (once per member per connection)."""
@@ -351,8 +356,17 @@ async def send_dms(
                 raise NotReached(reason)
             await asyncio.sleep(max(0.0, slot - time.monotonic()))
 
+    async def recover(user_id: int, nonce: str, since: datetime) -> int | None:
+        """The DM already in the member's channel (see `bot.delivery.recovery`)."""
+        channel_id = context.channels.channel_id(user_id)
+        if channel_id is None:
+            return None  # never opened: never sent
+        await context.pacer.wait()
+        return await find_sent(client, channel_id, nonce=nonce, since=since, kwargs=build(user_id))
+
     async def attempt(user_id: int, nonce: str) -> int:
         tries = 0
+        began = datetime.now(UTC)
         while True:
             opening = not context.channels.known(user_id)
             try:
@@ -390,6 +404,10 @@ async def send_dms(
                     raise
                 log.info("DM to %s failed (%s); retrying", user_id, exc)
                 await asyncio.sleep(backoff * 2**tries)
+                # The outcome is unknown (the connection dropped): it may have been created.
+                found = await recover(user_id, nonce, began)
+                if found is not None:
+                    return found
             tries += 1
 
     async def one(user_id: int) -> None:
@@ -406,6 +424,7 @@ async def send_dms(
                 kind=kind,
                 guild_id=guild_id,
                 send=lambda nonce: attempt(user_id, nonce),
+                recover=lambda nonce, since: recover(user_id, nonce, since),
             )
         except NotReached as exc:
             result.restricted.append(user_id)

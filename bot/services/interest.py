@@ -55,6 +55,7 @@ from bot.calendar import ics_filename, sessions_ics
 from bot.clock import Clock, to_db
 from bot.config import Settings
 from bot.delivery.dm_policy import budget_seconds
+from bot.delivery.recovery import recoverer
 from bot.programme import Programme, ProgrammeDiff, Session
 from bot.render import interest as render
 from bot.schedule import PlannedJob, Schedule
@@ -926,8 +927,11 @@ class InterestService:
             sent = await channel.send(**message.kwargs(), nonce=nonce)
             return sent.id
 
+        recover = recoverer(self.client, channel.id, message.kwargs())  # type: ignore[attr-defined]
         try:
-            await self.ledger.deliver(key, kind=kind_of(key), guild_id=guild_id, send=send)
+            await self.ledger.deliver(
+                key, kind=kind_of(key), guild_id=guild_id, send=send, recover=recover
+            )
         except discord.Forbidden as exc:
             log.error("channel post %s failed: %s", key, exc)
             await self._alert(
