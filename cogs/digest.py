@@ -6,6 +6,7 @@ Thin: every rule is in `bot.services.digest.DigestService`.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 
 import discord
@@ -17,7 +18,9 @@ from bot.errors import UserFacingError
 from bot.permissions import is_organiser
 from bot.programme import Programme
 from bot.render import limits
+from bot.services.backfill import BackfillService
 from bot.services.digest import NO_MENTIONS, AddResult, DigestService, lookup_programme
+from bot.services.fanout import context_for
 from bot.store import audit
 from bot.store.guild_settings import get_config
 
@@ -100,6 +103,17 @@ class Digest(commands.Cog):
             clock=bot.clock,
             programmes=self._programme,
         )
+        # Shares posted while the bot was down (issue 10): read back on every guild_available
+        # (start, and a reconnect that was not a resume).
+        self.backfill = BackfillService(
+            client=bot,
+            store=bot.store,
+            settings=bot.settings,
+            digest=self.service,
+            clock=bot.clock,
+            pace=context_for(bot).pacer.wait,
+        )
+        self._flusher: asyncio.Future[None] | None = None
         # Context menus cannot live in a cog as decorated methods: build and register them here.
         self.add_menu = app_commands.ContextMenu(name=ADD_MENU, callback=self.add_to_digest)
         self.remove_menu = app_commands.ContextMenu(
@@ -115,12 +129,17 @@ class Digest(commands.Cog):
 
     async def cog_load(self) -> None:
         self.bot.services.digest = self.service
+        self._flusher = asyncio.ensure_future(self.backfill.run_flusher())
         self.bot.tree.add_command(self.add_menu)
         self.bot.tree.add_command(self.remove_menu)
         self.bot.schedule.register("digest", self.service.plan)
 
     async def cog_unload(self) -> None:
         self.bot.schedule.unregister("digest")
+        if self._flusher is not None:
+            self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
+        await self.backfill.close()
         for menu in (self.add_menu, self.remove_menu):
             self.bot.tree.remove_command(menu.name, type=menu.type)
         if self.bot.services.digest is self.service:
@@ -130,7 +149,12 @@ class Digest(commands.Cog):
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
+        self.backfill.seen(message)
         await self.service.handle_message(message)
+
+    @commands.Cog.listener()
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        self.backfill.start(guild)
 
     @commands.Cog.listener()
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import discord
 
 from bot.clock import Clock
-from bot.config import Settings
+from bot.config import DEFAULT_HASHTAGS, Settings
 from bot.digest import Share, compile_hashtags, day_bounds, local_day, parse_digest_day
 from bot.programme import Programme, combine_local
 from bot.render import limits
@@ -123,6 +123,14 @@ def _payload_edit_time(payload: discord.RawMessageUpdateEvent) -> datetime:
     return edit_time(payload.message)
 
 
+def default_hashtags(settings: Settings, year: int) -> tuple[str, ...]:
+    """`QIWEEK_HASHTAGS` when set; else `#QIWeek` and `#QIWeek<year>` (e.g. #QIWeek2026, as the
+    QI Week community writes it: #QIWeek2024 in 2024)."""
+    if settings.hashtags != DEFAULT_HASHTAGS:
+        return settings.hashtags
+    return (*DEFAULT_HASHTAGS, f"#QIWeek{year}")
+
+
 def _is_member_message(message: discord.Message) -> bool:
     return (
         not message.author.bot
@@ -153,7 +161,7 @@ class DigestService:
         self.schedule = schedule
         self.clock = clock
         self.programmes = programmes
-        self.matcher = compile_hashtags(settings.hashtags)
+        self.matcher = compile_hashtags(default_hashtags(settings, clock().year))
         self.hashtag_label = " / ".join(self.matcher.tags) or "#QIWeek"
         # (guild, member) whose notice is settled: spares a query on each of their later shares.
         self._noticed: set[tuple[int, int]] = set()
@@ -174,6 +182,13 @@ class DigestService:
                 first, last = week
                 days = tuple(first + timedelta(days=n) for n in range((last - first).days + 1))
         return GuildContext(config=config, programme=programme, event_days=days)
+
+    def learn_event_year(self, year: int) -> None:
+        """With the default hashtags, also collect `#QIWeek<event year>` (as members write it)."""
+        tags = default_hashtags(self.settings, year)
+        if set(tags) - set(self.matcher.tags):
+            self.matcher = compile_hashtags((*self.matcher.tags, *tags))
+            self.hashtag_label = " / ".join(self.matcher.tags)
 
     def today(self, ctx: GuildContext) -> date:
         return self.clock().astimezone(ctx.tz).date()
@@ -557,6 +572,8 @@ class DigestService:
         """Digest jobs for one guild: today's (caught up if its time passed), every later day of
         the event week, a retention sweep now, and a replan just after local midnight."""
         ctx = await self.context(guild_id)
+        if ctx.event_days:
+            self.learn_event_year(ctx.event_days[0].year)
         tz = ctx.tz
         today = now.astimezone(tz).date()
         jobs: list[PlannedJob] = []
