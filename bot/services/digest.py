@@ -162,7 +162,8 @@ class DigestService:
         self.clock = clock
         self.programmes = programmes
         self.matcher = compile_hashtags(default_hashtags(settings, clock().year))
-        self.hashtag_label = " / ".join(self.matcher.tags) or "#QIWeek"
+        # Shown to members: the configured tags (`#QIWeek` by default; the year tag is implied).
+        self.hashtag_label = " / ".join(compile_hashtags(settings.hashtags).tags) or "#QIWeek"
         # (guild, member) whose notice is settled: spares a query on each of their later shares.
         self._noticed: set[tuple[int, int]] = set()
 
@@ -188,7 +189,6 @@ class DigestService:
         tags = default_hashtags(self.settings, year)
         if set(tags) - set(self.matcher.tags):
             self.matcher = compile_hashtags((*self.matcher.tags, *tags))
-            self.hashtag_label = " / ".join(self.matcher.tags)
 
     def today(self, ctx: GuildContext) -> date:
         return self.clock().astimezone(ctx.tz).date()
