@@ -6,6 +6,7 @@ import asyncio
 import importlib
 import logging
 import pkgutil
+import re
 import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -169,11 +170,25 @@ class QIWeekBot(commands.Bot):
             settings=self.settings,
             clock=self.clock,
         )
+        self.schedule.on_error = self._job_failed
         self.schedule.start()
         for name in self.extension_names:
             await self.load_extension(name)
         if self.sync_commands:
             await self.sync_app_commands()
+
+    async def _job_failed(self, job_id: str, error: BaseException) -> None:
+        """A scheduled job failed on a database error: tell the organisers (`db_write`)."""
+        match = re.match(r"[^:]+:(\d+):", job_id)
+        if not isinstance(error, sqlite3.Error) or match is None or self.services.alerts is None:
+            return
+        await self.services.alerts.raise_(
+            int(match.group(1)),
+            "db_write",
+            f"A scheduled send failed on a database error ({type(error).__name__}: {error}); "
+            "it is retried at the next start. Check the disk space and the database file's "
+            "permissions on the bot's host.",
+        )
 
     async def sync_app_commands(self) -> list[app_commands.AppCommand]:
         """Guild sync (instant) when QIWEEK_GUILD_ID is set, else global."""

@@ -305,6 +305,21 @@ class ProgrammeService:
                 len(exc.problems),
                 "\n".join(f"  - {p}" for p in exc.problems),
             )
+            alerts = getattr(getattr(self.client, "services", None), "alerts", None)
+            if alerts is not None:  # issue 10: organisers are told, not only the log
+                shown = "\n".join(f"- {p}" for p in exc.problems[:10])
+                more = len(exc.problems) - 10
+                await alerts.raise_(
+                    guild_id,
+                    "programme_file",
+                    f"The programme file {path.name} was refused at start ({kept}); "
+                    f"{len(exc.problems)} problem(s):\n{shown}"
+                    + (
+                        f"\n... and {more} more (`python -m bot check` lists all)"
+                        if more > 0
+                        else ""
+                    ),
+                )
             return None
         diff = await self._replace(guild_id, programme, "seed")
         if diff.is_empty:
