@@ -101,3 +101,20 @@ async def test_backfill_reads_at_most_the_limit_and_never_private_channels(
     contents = {s.content for s in await store_shares.all_shares(runner.bot.store, fake.guild.id)}  # type: ignore[union-attr]
     assert not any("private" in c for c in contents)
     assert not fake.requests_to("GET", rf"^/channels/{fake.channels['digest']}/messages$")
+
+
+async def test_a_fresh_session_after_a_reconnect_reads_back_what_it_missed(
+    runner: BotRunner, fake_discord: FakeDiscord
+) -> None:
+    fake = fake_discord
+    await runner.start()
+    await wait_backfilled(fake, 0)
+    missed = await fake.post_message("member", "general", "Sent while the gateway was away #QIWeek")
+    # The event above reached the bot; drop it from what the bot knows, as a lost session would.
+    await wait_stored(runner, {int(missed["id"])})
+    assert runner.bot is not None
+    await store_shares.delete_share(runner.bot.store, int(missed["id"]))
+    before = len(fake.requests)
+    await fake.reconnect_gateway("invalidate")  # not resumable: a fresh IDENTIFY
+    await wait_backfilled(fake, before)
+    await wait_stored(runner, {int(missed["id"])})
