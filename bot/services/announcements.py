@@ -337,8 +337,14 @@ class AnnouncementService:
             build=lambda _user: rendered.kwargs(),
             # Recorded like a reminder's bounce; the announcement itself is in the channel.
             on_closed=partial(prefs.set_dm_closed, self.store, a.guild_id),
+            on_alert=partial(self._alert, a.guild_id),
         )
         return len(result.sent)
+
+    async def _alert(self, guild_id: int, kind: str, text: str) -> None:
+        alerts = getattr(getattr(self.bot, "services", None), "alerts", None)
+        if alerts is not None:
+            await alerts.raise_(guild_id, kind, text)
 
     async def session_title(self, guild_id: int, session_id: str) -> str | None:
         """The session's title, even when it has been cancelled (a cancellation notice)."""

@@ -537,7 +537,7 @@ class InterestService:
         members: set[int] = set()
         for change in changes:
             regs = await interest_store.registrations(self.store, guild_id, change.session_id)
-            members.update(r.user_id for r in regs if r.reminder_setting != "off")
+            members.update(r.user_id for r in regs if r.reminder_setting not in ("off", "mention"))
         config = await self._config(guild_id)
         channel_id = config.programme_channel_id
         notices = len(changes) if channel_id is not None else 0
@@ -1021,7 +1021,7 @@ class InterestService:
     async def _notify_change(self, guild_id: int, change: Change) -> None:
         config = await self._config(guild_id)
         regs = await interest_store.registrations(self.store, guild_id, change.session_id)
-        users = [r.user_id for r in regs if r.reminder_setting != "off"]
+        users = [r.user_id for r in regs if r.reminder_setting not in ("off", "mention")]
         new_end = change.new.end if change.new is not None else change.old.end
         stale = max(change.old.end, new_end) <= self.clock()
         if stale:
@@ -1052,6 +1052,7 @@ class InterestService:
             guild_id, users, kind="change-dm", key_for=key_for, build=lambda _user: dict(kwargs)
         )
         closed = await self._closed_recipients(result, key_for)
+        closed += [r.user_id for r in regs if r.reminder_setting == "mention" and not stale]
         key = change_key(guild_id, change)
         if config.programme_channel_id is None:
             await self.ledger.skip(key, kind="change", guild_id=guild_id, reason="no channel")
