@@ -162,6 +162,23 @@ def budget_seconds(new_channels: int, per_minute: int) -> float:
     return min(minutes * WINDOW, MAX_BUDGET_LEAD)
 
 
+def restricted_text(quarantined: bool) -> str:
+    """What organisers are told when Discord restricts the bot's new DMs."""
+    if quarantined:
+        return (
+            "Discord seems to have restricted this bot's direct messages (anti-spam quarantine "
+            'suspected: repeated "opening direct messages too fast", or DMs failing to members '
+            "who received them before). The bot keeps DMing members it has DMed before and "
+            "mentions everyone else in the programme channel reminder. It tries one new DM again "
+            "after a cool-down. If this lasts, contact Discord support about the bot."
+        )
+    return (
+        'Discord answered "You are opening direct messages too fast" (40003). The bot pauses '
+        "new DM conversations for at least 10 minutes; members it cannot DM meanwhile are "
+        "mentioned in the programme channel reminder instead. Members already DMed still get DMs."
+    )
+
+
 __all__ = [
     "CLOSED_STRIKES",
     "COOLDOWN",
@@ -170,4 +187,5 @@ __all__ = [
     "DmGuard",
     "DmState",
     "budget_seconds",
+    "restricted_text",
 ]

@@ -44,6 +44,7 @@ class Hold:
 
     pattern: re.Pattern[str]
     times: int
+    drop: bool = False  # close the connection instead of answering (answer lost on the way)
     hits: int = 0
     held: list[int] = field(default_factory=list)  # ids of messages created, answers held
     lost: int = 0  # answers never delivered: the client went away first
@@ -79,9 +80,12 @@ class DmRulesMixin:
         """Quarantine the bot: no DMs to users it has not messaged before."""
         self.quarantined = on
 
-    def hold_after_create(self: FakeDiscord, path_regex: str, times: int = 1) -> Hold:
-        """Hold the answers of the next ``times`` message creates matching ``path_regex``."""
-        hold = Hold(re.compile(path_regex), times)
+    def hold_after_create(
+        self: FakeDiscord, path_regex: str, times: int = 1, *, drop: bool = False
+    ) -> Hold:
+        """Hold the answers of the next ``times`` message creates matching ``path_regex``;
+        with ``drop``, close the connection instead: the message exists, its answer is lost."""
+        hold = Hold(re.compile(path_regex), times, drop)
         self._holds.append(hold)
         return hold
 
@@ -128,6 +132,12 @@ class DmRulesMixin:
             if hold.hits < hold.times and hold.pattern.search(req.path):
                 hold.hits += 1
                 hold.held.append(int(message["id"]))
+                if hold.drop:
+                    transport = req.request.transport
+                    if transport is not None:
+                        transport.close()
+                    hold.lost += 1
+                    return
                 # Until released, or until the client is gone (killed, connection dropped).
                 while not hold._released.is_set():
                     transport = req.request.transport

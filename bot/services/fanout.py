@@ -23,9 +23,16 @@ moment (the channel reminder, interaction follow-ups, a daily post), so a fan-ou
 instead of relying on discord.py to back off after them.
 
 A DM to a member whose DM channel is not yet known costs 2 requests (POST /users/@me/channels,
-then POST /channels/{id}/messages); DM channel ids never change, so `DmChannels` keeps them for
-the life of the connection and later DMs to the same member cost 1. discord.py's own cache of
-DM channels holds only the latest 128, too few for a fan-out of thousands.
+then POST /channels/{id}/messages); DM channel ids never change, so `DmChannels` keeps them, in
+memory and in the database (`bot.store.dm_channels`), and later DMs to the same member cost 1,
+after a restart too. discord.py's own cache of DM channels holds only the latest 128.
+
+New DM channels also follow Discord's anti-spam (issue 10, `bot.delivery.dm_policy`): within
+the server's budget until the fan-out's deadline, one at a time, none during a 40003 cool-down,
+and under suspected quarantine only to members DMed before. Members left out are returned in
+`FanoutResult.restricted` for the caller to mention in the channel. A send whose outcome is
+unknown (resumed from a dead run, or a dropped connection) is first looked for in the member's
+DM channel (`bot.delivery.recovery`), since Discord forgets a nonce after a few minutes.
 
 So N recipients need at most R = 2N (+ the channel messages) requests, and take
 ``fanout_seconds(R)`` = ceil(R / 45) seconds. A reminder due at T = start - lead alone starts at
@@ -53,7 +60,7 @@ from typing import Any
 import aiohttp
 import discord
 
-from bot.delivery.dm_policy import DmGuard, DmState
+from bot.delivery.dm_policy import DmGuard, DmState, restricted_text
 from bot.delivery.recovery import find_sent
 from bot.store import dm_channels as dm_store
 from bot.store.ledger import Ledger
@@ -388,26 +395,21 @@ async def send_dms(
                 context.channels.forget(user_id)
                 if store is not None:
                     await dm_store.forget_channel(store, user_id)
-            except discord.HTTPException as exc:
+            except NotReached:
+                raise
+            except Exception as exc:
                 if is_too_fast(exc):
-                    quarantined = guard.on_too_fast()
-                    await alert(restricted_text(quarantined))
+                    await alert(restricted_text(guard.on_too_fast()))
                     raise NotReached(RESTRICTED_REASON) from exc
                 if not _retryable(exc) or tries >= retries:
                     raise
                 log.info("DM to %s failed (%s); retrying", user_id, exc)
                 await asyncio.sleep(backoff * 2**tries)
-            except NotReached:
-                raise
-            except Exception as exc:
-                if not _retryable(exc) or tries >= retries:
-                    raise
-                log.info("DM to %s failed (%s); retrying", user_id, exc)
-                await asyncio.sleep(backoff * 2**tries)
-                # The outcome is unknown (the connection dropped): it may have been created.
-                found = await recover(user_id, nonce, began)
-                if found is not None:
-                    return found
+                if not isinstance(exc, discord.HTTPException) or exc.status >= 500:
+                    # The outcome is unknown: Discord may have created the message.
+                    found = await recover(user_id, nonce, began)
+                    if found is not None:
+                        return found
             tries += 1
 
     async def one(user_id: int) -> None:
@@ -488,23 +490,6 @@ async def send_dms(
     return result
 
 
-def restricted_text(quarantined: bool) -> str:
-    """What organisers are told when Discord restricts the bot's new DMs."""
-    if quarantined:
-        return (
-            "Discord seems to have restricted this bot's direct messages (anti-spam quarantine "
-            'suspected: repeated "opening direct messages too fast", or DMs failing to members '
-            "who received them before). The bot keeps DMing members it has DMed before and "
-            "mentions everyone else in the programme channel reminder. It tries one new DM again "
-            "after a cool-down. If this lasts, contact Discord support about the bot."
-        )
-    return (
-        'Discord answered "You are opening direct messages too fast" (40003). The bot pauses '
-        "new DM conversations for at least 10 minutes; members it cannot DM meanwhile are "
-        "mentioned in the programme channel reminder instead. Members already DMed still get DMs."
-    )
-
-
 __all__ = [
     "BUDGET_REASON",
     "CLOSED_REASON",
@@ -522,6 +507,5 @@ __all__ = [
     "fanout_seconds",
     "is_dm_closed",
     "is_too_fast",
-    "restricted_text",
     "send_dms",
 ]

@@ -376,3 +376,18 @@ async def test_quarantine_still_dms_members_dmed_before(
     assert sorted(result.restricted) == sorted(never)
     assert fake.count_40003 == 1
     assert all(len(fake.dms(u)) == 2 for u in before)
+
+
+async def test_a_dm_whose_answer_was_lost_is_found_not_sent_again(
+    fake: FakeDiscord, client: discord.Client, store: Store
+) -> None:
+    ledger = Ledger(store)
+    [user] = add_members(fake, "lost", 1)
+    fake.nonce_window = 0  # even without Discord's nonce dedupe
+    hold = fake.hold_after_create(dm_route(fake, user), drop=True)
+    result = await fan_out(client, ledger, [user])
+    assert hold.lost == 1 and result.sent == [user]
+    (dm,) = fake.dms(user)
+    row = await ledger.get(key_for(user))
+    assert row is not None and row.status == "sent" and row.message_id == int(dm["id"])
+    assert fake.requests_to("GET", rf"^/channels/{fake.dm_channel_id(user)}/messages$")
