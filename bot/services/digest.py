@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import Enum
 from functools import partial
+from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,8 +35,10 @@ from bot.render.digest import (
     weekly_pages,
 )
 from bot.schedule import PlannedJob, Schedule
+from bot.services.fanout import send_dms
+from bot.services.first_contact import retry_key
 from bot.services.programme import close_past_key, close_past_parts
-from bot.store import Claim, Ledger, Store
+from bot.store import Ledger, Store
 from bot.store import shares as store_shares
 from bot.store.guild_settings import GuildConfig, get_config
 from bot.store.ledger import nonce_for
@@ -354,31 +357,35 @@ class DigestService:
             digest_channel_id=ctx.config.digest_channel_id,
             guild_name=guild.name if guild is not None else "the QI Week server",
         )
-        key = f"share-notice:{guild_id}:{user_id}"
-
-        async def send(nonce: str) -> int:
-            message = await author.send(text, nonce=nonce, allowed_mentions=NO_MENTIONS)
-            return message.id
-
-        try:
-            result = await self.ledger.deliver(
-                key, kind="share-notice", guild_id=guild_id, send=send, retry_failed=True
-            )
-        except discord.Forbidden as exc:
-            if exc.code != 50007:
-                log.warning("share notice to %s refused: %s", user_id, exc)
-                return
-            await self.ledger.mark_skipped(key, "DMs closed (50007)")
-            await store_shares.mark_notice_sent(self.store, guild_id, user_id)
-            self._noticed.add((guild_id, user_id))
+        key = await retry_key(self.ledger, f"share-notice:{guild_id}:{user_id}")
+        # Through the fan-out (issue 10): a new DM channel only within the server's budget and
+        # never while Discord restricts new DMs (a backfill may collect many authors at once).
+        result = await send_dms(
+            self.client,
+            self.ledger,
+            guild_id=guild_id,
+            user_ids=[user_id],
+            kind="share-notice",
+            key_for=lambda _user: key,
+            build=lambda _user: {"content": text, "allowed_mentions": NO_MENTIONS},
+            concurrency=1,
+            retries=1,
+            backoff=0.2,
+            deadline=monotonic(),
+            on_alert=partial(self._alert, guild_id),
+        )
+        if result.dm_closed:
             log.info("share notice to %s skipped: DMs closed", user_id)
-            return
-        except discord.HTTPException as exc:
-            log.warning("share notice to %s failed (retried on their next share): %s", user_id, exc)
-            return
-        if result.sent or result.claim is Claim.DONE:
+        if result.sent or result.skipped or result.dm_closed:
             await store_shares.mark_notice_sent(self.store, guild_id, user_id)
             self._noticed.add((guild_id, user_id))
+        else:
+            log.info("share notice to %s not sent now; retried on their next share", user_id)
+
+    async def _alert(self, guild_id: int, kind: str, text: str) -> None:
+        alerts = getattr(getattr(self.client, "services", None), "alerts", None)
+        if alerts is not None:
+            await alerts.raise_(guild_id, kind, text)
 
     # -------------------------------------------------------------- member prefs
 

@@ -160,7 +160,7 @@ class DmChannels:
         """DMs reached these members: remember it (memory and database)."""
         new = [u for u in dict.fromkeys(user_ids) if u not in self._messaged]
         self._messaged.update(new)
-        if new and store is not None:
+        if new and store is not None and getattr(store, "is_open", True):
             await dm_store.mark_messaged(store, new)
 
     async def get(

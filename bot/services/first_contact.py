@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 KIND = "first-dm"
 #: The interaction must be answered within 3 s: the answer waits at most this for the DM.
-ANSWER_WAIT = 2.0
+ANSWER_WAIT = 1.5
 NO_DM_SETTINGS = ("off", "mention")
 
 
@@ -69,8 +69,7 @@ async def first_contact(
     row = await ledger.get(key)
     if row is not None and row.status == "sent":
         return Contact.ALREADY
-    if row is not None and row.status != "claimed":
-        key = f"{key}:{int(time.time())}"  # an earlier attempt failed: try again, once now
+    key = await retry_key(ledger, key)
     result = await send_dms(
         client,
         ledger,
@@ -96,6 +95,16 @@ async def first_contact(
     return Contact.LATER
 
 
+async def retry_key(ledger: Ledger, key: str) -> str:
+    """`key`, or a fresh key beside it when an earlier attempt under it ended without the DM
+    (closed, restricted, failed): a once-ever DM may be tried again at the member's next action,
+    while a claim in flight or a DM sent keeps its key (and so its exactly-once guarantee)."""
+    row = await ledger.get(key)
+    if row is None or row.status in ("claimed", "sent"):
+        return key
+    return f"{key}:{int(time.time())}"
+
+
 async def within_answer_time(work: Awaitable[Contact], spawn: Any = None) -> Contact:
     """`work`'s outcome if it is done within `ANSWER_WAIT`; else LATER, and it carries on in
     the background (`spawn(coro)` keeps the task) so the member is still DMed."""
@@ -112,4 +121,12 @@ async def within_answer_time(work: Awaitable[Contact], spawn: Any = None) -> Con
     return Contact.LATER
 
 
-__all__ = ["ANSWER_WAIT", "KIND", "Contact", "first_contact", "first_key", "within_answer_time"]
+__all__ = [
+    "ANSWER_WAIT",
+    "KIND",
+    "Contact",
+    "first_contact",
+    "first_key",
+    "retry_key",
+    "within_answer_time",
+]
