@@ -8,8 +8,6 @@ import logging
 import pkgutil
 import re
 import sqlite3
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import discord
@@ -17,11 +15,11 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
+from bot.app import Services, build_services
 from bot.clock import Clock, utc_now
 from bot.config import Settings
 from bot.errors import NotOrganiser, UserFacingError
 from bot.schedule import Schedule
-from bot.services.alerts import AlertsService
 from bot.store import Ledger, Store
 
 log = logging.getLogger(__name__)
@@ -56,21 +54,6 @@ def configure_endpoints(settings: Settings) -> None:
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
 
 
-@dataclass
-class Services:
-    """Feature services, created by their cogs in `cog_load` and shared with the organiser cog."""
-
-    programme: Any = None
-    interest: Any = None
-    digest: Any = None
-    announcements: Any = None
-    #: `bot.services.alerts.AlertsService`: built in setup_hook, before the cogs load.
-    alerts: Any = None
-
-
-GuildPreparer = Callable[[int], Awaitable[None]]
-
-
 class QIWeekTree(app_commands.CommandTree):
     """The command tree with the one error path every app command goes through."""
 
@@ -98,11 +81,11 @@ class QIWeekTree(app_commands.CommandTree):
 
 async def report_database_failure(interaction: discord.Interaction, error: BaseException) -> None:
     """A command failed on a database error: tell the organisers (`db_write` alert)."""
+    client = interaction.client
     if not isinstance(error, sqlite3.Error) or interaction.guild_id is None:
         return
-    alerts = getattr(getattr(interaction.client, "services", None), "alerts", None)
-    if alerts is not None:
-        await alerts.raise_(
+    if isinstance(client, QIWeekBot) and client._services is not None:
+        await client.services.alerts.raise_(
             interaction.guild_id,
             "db_write",
             f"A database operation failed ({type(error).__name__}: {error}). Check the disk "
@@ -150,12 +133,18 @@ class QIWeekBot(commands.Bot):
         self.ledger = Ledger(store)
         self.schedule = schedule
         self.clock = clock
-        self.services = Services()
+        self._services: Services | None = None  # built in `setup_hook`: see `bot.app`
         self.extension_names = extensions if extensions is not None else discover_extensions()
         self.sync_commands = sync_commands
-        self.guild_preparers: list[tuple[int, GuildPreparer]] = []
         self._prepared: dict[int, asyncio.Event] = {}
         self._preparing: set[asyncio.Task[Any]] = set()
+
+    @property
+    def services(self) -> Services:
+        """Every feature service (see `bot.app`); built once the store is open, in setup_hook."""
+        if self._services is None:
+            raise RuntimeError("services are built in setup_hook, before any extension loads")
+        return self._services
 
     async def login(self, token: str) -> None:
         configure_endpoints(self.settings)
@@ -163,15 +152,9 @@ class QIWeekBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await self.store.open()
-        self.services.alerts = AlertsService(
-            client=self,
-            store=self.store,
-            ledger=self.ledger,
-            settings=self.settings,
-            clock=self.clock,
-        )
-        self.schedule.on_error = self._job_failed
         self.schedule.start()
+        self._services = build_services(self)
+        self.schedule.on_error = self._job_failed
         for name in self.extension_names:
             await self.load_extension(name)
         if self.sync_commands:
@@ -180,7 +163,7 @@ class QIWeekBot(commands.Bot):
     async def _job_failed(self, job_id: str, error: BaseException) -> None:
         """A scheduled job failed on a database error: tell the organisers (`db_write`)."""
         match = re.match(r"[^:]+:(\d+):", job_id)
-        if not isinstance(error, sqlite3.Error) or match is None or self.services.alerts is None:
+        if not isinstance(error, sqlite3.Error) or match is None or self._services is None:
             return
         await self.services.alerts.raise_(
             int(match.group(1)),
@@ -202,22 +185,16 @@ class QIWeekBot(commands.Bot):
             log.info("synced %d global commands", len(synced))
         return synced
 
-    def add_guild_preparer(self, order: int, preparer: GuildPreparer) -> None:
-        """Run `preparer(guild_id)` (lowest order first) before a guild's schedule is planned."""
-        self.guild_preparers.append((order, preparer))
-        self.guild_preparers.sort(key=lambda item: item[0])
-
     async def prepare_guild(self, guild_id: int) -> None:
         """Seed what a guild needs and (re)plan its schedule. Idempotent, so safe on reconnects."""
         task = asyncio.current_task()
         if task is not None:
             self._preparing.add(task)
         try:
-            for _, preparer in self.guild_preparers:
-                try:
-                    await preparer(guild_id)
-                except Exception:
-                    log.exception("preparing guild %s failed", guild_id)
+            try:
+                await self.services.prepare_guild(guild_id)
+            except Exception:
+                log.exception("preparing guild %s failed", guild_id)
             await self.schedule.replan(guild_id)
         finally:
             if task is not None:
@@ -237,6 +214,8 @@ class QIWeekBot(commands.Bot):
     async def close(self) -> None:
         """Stop the scheduler (no job fires into a closing client), then Discord, then the DB."""
         await self.schedule.aclose()
+        if self._services is not None:  # None when the bot never got as far as setup_hook
+            await self._services.close()
         # A guild still being prepared (seeding, planning) must not outlive the store.
         current = asyncio.current_task()
         pending = [t for t in self._preparing if not t.done() and t is not current]

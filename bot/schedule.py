@@ -53,6 +53,7 @@ class Schedule:
         self._planners: dict[str, Planner] = {}
         self._lock = asyncio.Lock()
         self._running: set[asyncio.Task[None]] = set()
+        self._closed = False
         #: Told of every job that failed (the client reports database failures to organisers).
         self.on_error: Callable[[str, BaseException], Awaitable[None]] | None = None
 
@@ -77,6 +78,7 @@ class Schedule:
             self.scheduler.start()
 
     def shutdown(self) -> None:
+        self._closed = True
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
@@ -94,7 +96,13 @@ class Schedule:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def replan(self, guild_id: int, *, only: str | None = None) -> int:
-        """Rebuild the jobs of every planner (or just `only`) for one guild; returns the count."""
+        """Rebuild the jobs of every planner (or just `only`) for one guild; returns the count.
+
+        Once the schedule is shut down nothing is planned: the bot is closing (a guild still
+        being prepared must not read a store that is about to close).
+        """
+        if self._closed:
+            return 0
         async with self._lock:
             now = self.clock()
             total = 0
@@ -125,6 +133,11 @@ class Schedule:
                 total += len(wanted)
             log.info("planned %d jobs for guild %s", total, guild_id)
             return total
+
+    @property
+    def busy(self) -> bool:
+        """A job is running right now (tests wait for the schedule to be quiet)."""
+        return any(not task.done() for task in self._running)
 
     def jobs(self, guild_id: int | None = None) -> list[tuple[str, datetime]]:
         """(id, next run) of scheduled jobs, for tests and `/organiser stats`."""

@@ -8,28 +8,26 @@ through the MRO, so the group is defined once and the check is written once
 
 from __future__ import annotations
 
-from datetime import time
-
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.app import Services
 from bot.client import QIWeekBot
-from bot.config import check_timezone, parse_leads, parse_time
 from bot.errors import NotOrganiser, UserFacingError
-from bot.permissions import is_organiser, who_may
+from bot.permissions import who_may
 from bot.render.organiser import settings_embed
-from bot.store import audit
-from bot.store.guild_settings import get_config, update_config
+from bot.services.setup import SetupRequest
 from cogs.announcements import AnnouncementCommands, require_postable
 from cogs.digest import DigestOrganiserCommands
 from cogs.programme import ProgrammeOrganiserCommands
+from cogs.report import ReportCommands
 
 
 class SetupCommands:
     """`/organiser setup`: show or change this server's settings; applied at once."""
 
-    bot: QIWeekBot
+    services: Services
 
     @app_commands.command(name="setup", description="Show or change this server's QI Week settings")
     @app_commands.describe(
@@ -57,50 +55,40 @@ class SetupCommands:
         organiser_channel: discord.TextChannel | None = None,
     ) -> None:
         assert interaction.guild_id is not None
-        changes: dict[str, object] = {}
-        problems: list[str] = []
+        channels: dict[str, int] = {}
+        problems: dict[str, str] = {}
         for name, channel in (
-            ("programme_channel_id", programme_channel),
-            ("announcements_channel_id", announcements_channel),
-            ("digest_channel_id", digest_channel),
-            ("organiser_channel_id", organiser_channel),
+            ("programme_channel", programme_channel),
+            ("announcements_channel", announcements_channel),
+            ("digest_channel", digest_channel),
+            ("organiser_channel", organiser_channel),
         ):
             if channel is not None:
                 try:
                     require_postable(interaction.guild, channel)
                 except UserFacingError as exc:
-                    problems.append(f"`{name.removesuffix('_id')}`: {exc}")
+                    problems[name] = str(exc)
                     continue
-                changes[name] = channel.id
-        if organiser_role is not None:
-            changes["organiser_role_id"] = organiser_role.id
-        for name, raw, parse in (
-            ("timezone", timezone, check_timezone),
-            ("daily_post_time", daily_post_time, parse_time),
-            ("digest_time", digest_time, parse_time),
-            ("reminder_leads", reminder_leads, parse_leads),
-        ):
-            if raw is None:
-                continue
-            try:
-                changes[name] = parse(raw)
-            except ValueError as exc:
-                problems.append(f"`{name}`: {exc}")
-        if problems:
-            raise UserFacingError("Nothing was changed.\n" + "\n".join(problems))
+                channels[name] = channel.id
+        setup = self.services.setup
+        changes = setup.validate(
+            SetupRequest(
+                channels=channels,
+                channel_problems=problems,
+                organiser_role_id=organiser_role.id if organiser_role is not None else None,
+                text={
+                    "timezone": timezone,
+                    "daily_post_time": daily_post_time,
+                    "digest_time": digest_time,
+                    "reminder_leads": reminder_leads,
+                },
+            )
+        )
         if changes:
             # Re-planning a large programme may take a moment: answer within Discord's 3 s.
             await interaction.response.defer(ephemeral=True, thinking=True)
-            await update_config(self.bot.store, interaction.guild_id, **changes)
-            await audit.record(
-                self.bot.store,
-                interaction.guild_id,
-                interaction.user.id,
-                "setup",
-                ", ".join(f"{k}={_show(k, v)}" for k, v in changes.items()),
-            )
-            await self.bot.schedule.replan(interaction.guild_id)
-        config = await get_config(self.bot.store, self.bot.settings, interaction.guild_id)
+            await setup.apply(interaction.guild_id, interaction.user.id, changes)
+        config = await setup.config(interaction.guild_id)
         title = "Settings saved and applied" if changes else "Current settings"
         embed = settings_embed(config, title=title, changed=set(changes))
         if interaction.response.is_done():
@@ -109,25 +97,13 @@ class SetupCommands:
             await interaction.response.send_message(embed=embed, ephemeral=True)
 
 
-def _show(name: str, value: object) -> str:
-    """A setting's value as the audit trail shows it: channels and roles as mentions."""
-    if name.endswith("_channel_id"):
-        return f"<#{value}>"
-    if name == "organiser_role_id":
-        return f"<@&{value}>"
-    if isinstance(value, time):
-        return f"{value:%H:%M}"
-    if isinstance(value, tuple):
-        return ",".join(map(str, value))
-    return str(value)
-
-
 #: Feature mixins contributing `/organiser` subcommands; each feature adds its own here.
 MIXINS: tuple[type, ...] = (
     SetupCommands,
     AnnouncementCommands,
     ProgrammeOrganiserCommands,
     DigestOrganiserCommands,
+    ReportCommands,
 )
 
 
@@ -139,19 +115,21 @@ class Organiser(
     group_name="organiser",
     group_description="Organiser tools for QI Week (organiser role or Manage Server)",
 ):
-    def __init__(self, bot: QIWeekBot) -> None:
+    def __init__(self, bot: QIWeekBot, services: Services) -> None:
         self.bot = bot
+        self.services = services
         super().__init__()
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         """Runs before every /organiser command: the organiser role or Manage Server."""
         if interaction.guild_id is None:
             raise NotOrganiser("Organiser commands only work in the QI Week server.")
-        config = await get_config(self.bot.store, self.bot.settings, interaction.guild_id)
-        if is_organiser(interaction.user, config.organiser_role_id):
+        setup = self.services.setup
+        if await setup.is_organiser(interaction.guild_id, interaction.user):
             return True
+        config = await setup.config(interaction.guild_id)
         raise NotOrganiser(who_may(config.organiser_role_id))
 
 
 async def setup(bot: QIWeekBot) -> None:
-    await bot.add_cog(Organiser(bot))
+    await bot.add_cog(Organiser(bot, bot.services))

@@ -29,6 +29,7 @@ import discord
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.delivery.keys import Kind, alert_key
 from bot.delivery.recovery import recoverer
 from bot.store import Ledger, Store
 from bot.store import alerts as alerts_store
@@ -46,10 +47,6 @@ TITLES = {
     "fanout_late": "Reminder DMs could not all go out in time",
     "programme_file": "Problems in the programme file",
 }
-
-
-def alert_key(guild_id: int, alert_id: int) -> str:
-    return f"alert:{guild_id}:{alert_id}"
 
 
 def alert_message(kind: str, text: str) -> str:
@@ -118,7 +115,7 @@ class AlertsService:
         await alerts_store.mark_posted(self.store, alert.id)
         await self.ledger.deliver(
             alert_key(alert.guild_id, alert.id),
-            kind="alert",
+            kind=Kind.ALERT,
             guild_id=alert.guild_id,
             send=send,
             recover=recoverer(self.client, channel.id, {"content": content}),  # type: ignore[attr-defined]
@@ -155,9 +152,9 @@ class AlertsService:
 
 async def _pace(client: Any) -> None:
     """Share the client's pacer with the fan-outs (Discord's global limit counts every send)."""
-    from bot.services.fanout import context_for
+    from bot.delivery.fanout import context_for
 
     await context_for(client).pacer.wait()
 
 
-__all__ = ["QUIET_PERIOD", "TITLES", "AlertsService", "alert_key", "alert_message"]
+__all__ = ["QUIET_PERIOD", "TITLES", "AlertsService", "alert_message"]

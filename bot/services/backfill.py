@@ -6,7 +6,7 @@ history of every channel where it collects shares (channels @everyone can read, 
 configured share channels when `share_channel_ids` is set), from the last message it saw there
 (`bot.store.share_cursors`) up to now, within `WINDOW` and at most `QIWEEK_BACKFILL_LIMIT`
 messages per channel, one page of 100 per paced request. Tagged messages are collected exactly
-as if they had arrived live (`DigestService.collect`: opt-outs and removals respected, a share
+as if they had arrived live (`ShareCollector.collect`: opt-outs and removals respected, a share
 already stored is updated, never duplicated).
 
 Reconciling edits and deletes: the read starts at the oldest share stored in the window for that
@@ -32,7 +32,7 @@ import discord
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.services.digest import DigestService, _is_member_message, edit_time, share_from_message
+from bot.services.shares import ShareCollector, _is_member_message, edit_time, share_from_message
 from bot.store import Store, share_cursors
 from bot.store import shares as store_shares
 
@@ -85,12 +85,13 @@ class BackfillService:
     client: discord.Client
     store: Store
     settings: Settings
-    digest: DigestService
+    shares: ShareCollector
     clock: Clock
     pace: Pace | None = None
     _latest: dict[int, tuple[int, int]] = field(default_factory=dict, init=False)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set, init=False)
     _running: set[int] = field(default_factory=set, init=False)
+    _flusher: asyncio.Future[None] | None = field(default=None, init=False)
 
     # ---------------------------------------------------------------- live cursor
 
@@ -108,15 +109,18 @@ class BackfillService:
         for channel_id, (guild_id, message_id) in latest.items():
             await share_cursors.advance(self.store, guild_id, channel_id, message_id)
 
-    async def run_flusher(self) -> None:
-        """Flush every `FLUSH_EVERY` seconds until cancelled (then once more)."""
-        try:
-            while True:
-                await asyncio.sleep(FLUSH_EVERY)
+    def start_flusher(self) -> None:
+        """Write the live cursors every `FLUSH_EVERY` seconds until `close`."""
+        if self._flusher is None:
+            self._flusher = asyncio.ensure_future(self._flush_forever())
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_EVERY)
+            try:
                 await self.flush()
-        finally:
-            if self.store.is_open:
-                await self.flush()
+            except Exception:
+                log.exception("writing the share channels' cursors failed")
 
     # ---------------------------------------------------------------- backfill
 
@@ -140,10 +144,13 @@ class BackfillService:
             log.error("%s failed", task.get_name(), exc_info=task.exception())
 
     async def close(self) -> None:
-        for task in list(self._tasks):
+        """Stop reading back and flushing; write the cursors one last time."""
+        tasks = [*self._tasks, *([self._flusher] if self._flusher is not None else [])]
+        self._flusher = None
+        for task in tasks:
             task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
         if self.store.is_open:
             await self.flush()
 
@@ -222,8 +229,8 @@ class BackfillService:
         """A message read back: collect it as if live, or reconcile its stored share."""
         if message.guild is None or not _is_member_message(message):
             return
-        if self.digest.wants(message):
-            if await self.digest.collect(message):
+        if self.shares.wants(message):
+            if await self.shares.collect(message):
                 result.collected += 1
             return
         if not await store_shares.share_exists(self.store, message.id):

@@ -1,6 +1,6 @@
-"""The #QIWeek digest service: collecting shares from gateway events, the one-off privacy notice,
-the daily digest and weekly roundup (planned, sent through the delivery ledger), opt-out and
-retention, and the exports organisers download.
+"""The #QIWeek digest service: the daily digest and weekly roundup (planned, sent through the
+delivery module), retention, and the exports organisers download. Collecting the shares is
+`bot.services.shares`.
 
 The cog only forwards events and interactions here; the rules live in `bot.digest` (pure) and
 the rendering in `bot.render.digest`. Every repost of members' words is sent with
@@ -9,14 +9,12 @@ the rendering in `bot.render.digest`. Every repost of members' words is sent wit
 
 from __future__ import annotations
 
-import inspect
+import itertools
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from enum import Enum
 from functools import partial
-from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,24 +22,22 @@ import discord
 
 from bot.clock import Clock
 from bot.config import DEFAULT_HASHTAGS, Settings
+from bot.delivery import Delivery, Kind, Part
+from bot.delivery.keys import digest_key, weekly_key
 from bot.digest import Share, compile_hashtags, day_bounds, local_day, parse_digest_day
 from bot.programme import Programme, combine_local
 from bot.render import limits
 from bot.render.digest import (
     digest_markdown,
     digest_pages,
-    share_notice,
     shares_csv,
     weekly_pages,
 )
 from bot.schedule import PlannedJob, Schedule
-from bot.services.fanout import send_dms
-from bot.services.first_contact import retry_key
-from bot.services.programme import close_past_key, close_past_parts
-from bot.store import Ledger, Store
+from bot.services.audit import AuditTrail
+from bot.store import Store
 from bot.store import shares as store_shares
 from bot.store.guild_settings import GuildConfig, get_config
-from bot.store.ledger import nonce_for
 
 log = logging.getLogger(__name__)
 
@@ -49,20 +45,8 @@ NO_MENTIONS = discord.AllowedMentions.none()
 DEFAULT_EVENT_NAME = "QI Week"
 #: Missed digests of event days older than this are not worth a ledger row on start.
 MISSED_LOOKBACK_DAYS = 7
-#: System message types are never shares; replies are ordinary messages.
-_ORDINARY = (discord.MessageType.default, discord.MessageType.reply)
 
 ProgrammeLookup = Callable[[int], Awaitable[Programme | None]]
-
-
-class AddResult(Enum):
-    """What "Add to QI Week digest" did."""
-
-    ADDED = "added"
-    ALREADY = "already"
-    OPTED_OUT = "opted_out"
-    REMOVED = "removed"  # removed from the digest; only its author or an organiser may re-add
-    NOT_A_MEMBER_MESSAGE = "not_a_member_message"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,46 +70,6 @@ class GuildContext:
         return (self.event_days[0], self.event_days[-1]) if self.event_days else None
 
 
-def share_from_message(message: discord.Message) -> Share:
-    """The minimum we keep of a message: ids, display name, text, link, attachment count, the
-    first image's URL, time and reaction total (never attachment bytes)."""
-    assert message.guild is not None
-    image = next(
-        (a.url for a in message.attachments if (a.content_type or "").startswith("image/")), None
-    )
-    return Share(
-        guild_id=message.guild.id,
-        channel_id=message.channel.id,
-        message_id=message.id,
-        author_id=message.author.id,
-        author_name=message.author.display_name,
-        content=message.content or "",
-        jump_url=message.jump_url,
-        attachment_count=len(message.attachments),
-        image_url=image,
-        created_at=message.created_at,
-        reaction_count=sum(r.count for r in message.reactions),
-    )
-
-
-def edit_time(message: discord.Message) -> datetime:
-    """When the message's current text was written: its last edit, else its creation."""
-    return message.edited_at or message.created_at
-
-
-def _payload_edit_time(payload: discord.RawMessageUpdateEvent) -> datetime:
-    """Discord's ``edited_timestamp`` from the raw edit payload, else the creation time."""
-    raw = payload.data.get("edited_timestamp")
-    if raw:
-        try:
-            parsed = discord.utils.parse_time(raw)
-        except ValueError:
-            parsed = None
-        if parsed is not None:
-            return parsed
-    return edit_time(payload.message)
-
-
 def default_hashtags(settings: Settings, year: int) -> tuple[str, ...]:
     """`QIWEEK_HASHTAGS` when set; else `#QIWeek` and `#QIWeek<year>` (e.g. #QIWeek2026, as the
     QI Week community writes it: #QIWeek2024 in 2024)."""
@@ -134,17 +78,8 @@ def default_hashtags(settings: Settings, year: int) -> tuple[str, ...]:
     return (*DEFAULT_HASHTAGS, f"#QIWeek{year}")
 
 
-def _is_member_message(message: discord.Message) -> bool:
-    return (
-        not message.author.bot
-        and message.webhook_id is None
-        and message.type in _ORDINARY
-        and message.guild is not None
-    )
-
-
 class DigestService:
-    """Shares in, digests out. Built by the digest cog, published as ``bot.services.digest``."""
+    """Digests out. Built by the composition root (`bot.app`)."""
 
     def __init__(
         self,
@@ -152,23 +87,24 @@ class DigestService:
         client: discord.Client,
         store: Store,
         settings: Settings,
-        ledger: Ledger,
+        delivery: Delivery,
         schedule: Schedule,
         clock: Clock,
         programmes: ProgrammeLookup,
+        audit: AuditTrail,
     ) -> None:
         self.client = client
         self.store = store
         self.settings = settings
-        self.ledger = ledger
+        self.delivery = delivery
+        self.ledger = delivery.ledger
         self.schedule = schedule
         self.clock = clock
         self.programmes = programmes
+        self.audit = audit
         self.matcher = compile_hashtags(default_hashtags(settings, clock().year))
         # Shown to members: the configured tags (`#QIWeek` by default; the year tag is implied).
         self.hashtag_label = " / ".join(compile_hashtags(settings.hashtags).tags) or "#QIWeek"
-        # (guild, member) whose notice is settled: spares a query on each of their later shares.
-        self._noticed: set[tuple[int, int]] = set()
 
     # ------------------------------------------------------------------ context
 
@@ -195,209 +131,6 @@ class DigestService:
 
     def today(self, ctx: GuildContext) -> date:
         return self.clock().astimezone(ctx.tz).date()
-
-    # --------------------------------------------------------------- collecting
-
-    def wants(self, message: discord.Message) -> bool:
-        """The cheap, synchronous filter every guild message passes (no await, no database)."""
-        return (
-            message.guild is not None
-            and not message.author.bot
-            and self.matcher.matches(message.content)
-            and _is_member_message(message)
-        )
-
-    async def handle_message(self, message: discord.Message) -> None:
-        """on_message: collect the message if it is a share."""
-        if self.wants(message):
-            await self.collect(message)
-
-    async def collect(
-        self,
-        message: discord.Message,
-        *,
-        manual: bool = False,
-        notify: bool = True,
-        edited_at: datetime | None = None,
-    ) -> bool:
-        """Store a share (unless its author opted out, it was removed from the digest, or this
-        is an older edit than the one stored) and send the one-off notice."""
-        share = share_from_message(message)
-        stored = await store_shares.upsert_share(
-            self.store,
-            share,
-            manual=manual,
-            refresh_reactions=manual,
-            edited_at=edited_at or edit_time(message),
-        )
-        if stored and notify:
-            await self.maybe_send_notice(message.author, share)
-        return stored
-
-    async def handle_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
-        """An edit updates the share, or removes it when the tag is gone (a manual one stays).
-
-        Uses the payload's message, so it works for messages no longer in the cache.
-        """
-        if payload.guild_id is None or "content" not in payload.data:
-            return
-        message = payload.message
-        if not _is_member_message(message):
-            return
-        edited_at = _payload_edit_time(payload)
-        if self.matcher.matches(message.content):
-            await self.collect(message, edited_at=edited_at)
-            return
-        share = share_from_message(message)
-        outcome = await store_shares.untag_share(
-            self.store,
-            message.id,
-            author_name=share.author_name,
-            content=share.content,
-            attachment_count=share.attachment_count,
-            image_url=share.image_url,
-            edited_at=edited_at,
-        )
-        if outcome is store_shares.Untagged.REMOVED:
-            log.info("share %s removed: the hashtag was edited out", message.id)
-
-    async def handle_delete(self, message_ids: Iterable[int]) -> int:
-        """A deleted message is no longer a share."""
-        return await store_shares.delete_shares(self.store, message_ids)
-
-    async def handle_reactions(
-        self, guild_id: int | None, channel_id: int, message_id: int
-    ) -> None:
-        """Keep a share's reaction total current: read it from the message itself (cached, else
-        fetched), so repeated or reordered events always settle on the true count."""
-        if guild_id is None or not await store_shares.share_exists(self.store, message_id):
-            return
-        message = self._cached_message(message_id)
-        if message is None:
-            try:
-                channel = self.client.get_channel(channel_id) or await self.client.fetch_channel(
-                    channel_id
-                )
-                message = await channel.fetch_message(message_id)  # type: ignore[union-attr]
-            except discord.NotFound:
-                await store_shares.delete_share(self.store, message_id)
-                return
-            except discord.HTTPException as exc:
-                log.warning("could not fetch message %s for its reactions: %s", message_id, exc)
-                return
-        total = sum(r.count for r in message.reactions)
-        await store_shares.set_reaction_count(self.store, message_id, total)
-
-    def _cached_message(self, message_id: int) -> discord.Message | None:
-        for message in reversed(self.client.cached_messages):
-            if message.id == message_id:
-                return message
-        return None
-
-    # ------------------------------------------------------------- context menus
-
-    async def add_manually(
-        self, message: discord.Message, *, may_restore: bool = False
-    ) -> AddResult:
-        """The "Add to QI Week digest" menu: any member message, tag or not; opt-out wins.
-
-        A message removed from the digest comes back only when ``may_restore`` (the menu was
-        used by its author or an organiser), which clears the removal.
-
-        The author's one-off notice is left to the caller (:meth:`notify_author`), so the
-        interaction is answered before a DM is attempted.
-        """
-        if not _is_member_message(message):
-            return AddResult.NOT_A_MEMBER_MESSAGE
-        assert message.guild is not None
-        already = await store_shares.share_exists(self.store, message.id)
-        share = share_from_message(message)
-        if may_restore:
-            stored = await store_shares.restore_share(
-                self.store, share, edited_at=edit_time(message)
-            )
-        else:
-            stored = await self.collect(message, manual=True, notify=False)
-        if stored:
-            return AddResult.ALREADY if already else AddResult.ADDED
-        if await store_shares.is_opted_out(self.store, share.guild_id, share.author_id):
-            return AddResult.OPTED_OUT
-        if await store_shares.is_removed(self.store, message.id):
-            return AddResult.REMOVED
-        return AddResult.OPTED_OUT  # a race with an opt-out and back: nothing was stored
-
-    async def notify_author(self, message: discord.Message) -> None:
-        """The one-off notice for the author of a message added by hand."""
-        await self.maybe_send_notice(message.author, share_from_message(message))
-
-    async def remove(self, guild_id: int, message: discord.Message) -> bool:
-        """The "Remove from digest" menu (its author or an organiser): delete the share and
-        record the removal, so no later edit or event collects it again (only an explicit
-        re-add by them does). False when the message was not a share."""
-        return await store_shares.remove_share(self.store, guild_id, message.author.id, message.id)
-
-    # ---------------------------------------------------------- one-off notice
-
-    async def maybe_send_notice(self, author: discord.abc.User, share: Share) -> None:
-        """DM a member the first time one of their shares is collected; once, ever, per server.
-
-        Closed DMs (50007) are recorded in the ledger as skipped and never retried.
-        """
-        guild_id, user_id = share.guild_id, share.author_id
-        if (guild_id, user_id) in self._noticed:
-            return
-        if await store_shares.notice_sent(self.store, guild_id, user_id):
-            self._noticed.add((guild_id, user_id))
-            return
-        ctx = await self.context(guild_id)
-        guild = self.client.get_guild(guild_id)
-        text = share_notice(
-            event_name=ctx.event_name,
-            channel_id=share.channel_id,
-            digest_channel_id=ctx.config.digest_channel_id,
-            guild_name=guild.name if guild is not None else "the QI Week server",
-        )
-        key = await retry_key(self.ledger, f"share-notice:{guild_id}:{user_id}")
-        # Through the fan-out (issue 10): a new DM channel only within the server's budget and
-        # never while Discord restricts new DMs (a backfill may collect many authors at once).
-        result = await send_dms(
-            self.client,
-            self.ledger,
-            guild_id=guild_id,
-            user_ids=[user_id],
-            kind="share-notice",
-            key_for=lambda _user: key,
-            build=lambda _user: {"content": text, "allowed_mentions": NO_MENTIONS},
-            concurrency=1,
-            retries=1,
-            backoff=0.2,
-            deadline=monotonic(),
-            on_alert=partial(self._alert, guild_id),
-        )
-        if result.dm_closed:
-            log.info("share notice to %s skipped: DMs closed", user_id)
-        if result.sent or result.skipped or result.dm_closed:
-            await store_shares.mark_notice_sent(self.store, guild_id, user_id)
-            self._noticed.add((guild_id, user_id))
-        else:
-            log.info("share notice to %s not sent now; retried on their next share", user_id)
-
-    async def _alert(self, guild_id: int, kind: str, text: str) -> None:
-        alerts = getattr(getattr(self.client, "services", None), "alerts", None)
-        if alerts is not None:
-            await alerts.raise_(guild_id, kind, text)
-
-    # -------------------------------------------------------------- member prefs
-
-    async def opt_out(self, guild_id: int, user_id: int) -> int:
-        """Erase the member's stored shares and stop collecting; returns how many were erased."""
-        return await store_shares.opt_out(self.store, guild_id, user_id)
-
-    async def opt_in(self, guild_id: int, user_id: int) -> bool:
-        return await store_shares.opt_in(self.store, guild_id, user_id)
-
-    async def is_opted_out(self, guild_id: int, user_id: int) -> bool:
-        return await store_shares.is_opted_out(self.store, guild_id, user_id)
 
     # --------------------------------------------------------------- rendering
 
@@ -436,40 +169,18 @@ class DigestService:
     # ---------------------------------------------------------------- sending
 
     async def _digest_channel(self, ctx: GuildContext) -> discord.abc.Messageable | None:
-        channel_id = ctx.config.digest_channel_id
-        if channel_id is None:
-            return None
-        channel = self.client.get_channel(channel_id)
-        if channel is None:
-            try:
-                channel = await self.client.fetch_channel(channel_id)
-            except discord.HTTPException as exc:
-                log.error(
-                    "digest channel %s of guild %s unavailable: %s",
-                    channel_id,
-                    ctx.config.guild_id,
-                    exc,
-                )
-                return None
-        if not isinstance(channel, discord.abc.Messageable):
-            log.error("digest channel %s is not a text channel", channel_id)
-            return None
-        return channel
+        return await self.delivery.channel(ctx.config.digest_channel_id, purpose="digest")
 
     @staticmethod
-    async def _send_page(
-        channel: discord.abc.Messageable, page: limits.Page, nonce: str | None = None
-    ) -> discord.Message:
+    def _page_kwargs(page: limits.Page) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"embeds": page.embeds, "allowed_mentions": NO_MENTIONS}
         if page.content:
             kwargs["content"] = page.content
-        if nonce is not None:
-            kwargs["nonce"] = nonce
-        return await channel.send(**kwargs)
+        return kwargs
 
     async def _deliver_pages(
         self,
-        kind: str,
+        kind: Kind,
         guild_id: int,
         day: date,
         pages: list[limits.Page],
@@ -481,42 +192,27 @@ class DigestService:
         rest claimed and the next start resumes them with their nonces. A post that already
         went out is never extended with new parts when more shares arrived since.
         """
-        keys = [f"{kind}:{guild_id}:{day.isoformat()}:{n}" for n in range(1, len(pages) + 1)]
-        fresh = await self.ledger.get(keys[0]) is None
-        claims = []
-        for key in keys:
-            if not fresh and await self.ledger.get(key) is None:
-                break
-            claims.append(
-                await self.ledger.claim(key, kind=kind, guild_id=guild_id, retry_failed=True)
-            )
-        sent = 0
-        for index, (key, claim) in enumerate(zip(keys, claims, strict=False)):
-            if not claim.should_send:
-                continue
-            try:
-                message = await self._send_page(channel, pages[index], nonce_for(key))
-            except Exception as exc:
-                await self.ledger.mark_failed(key, f"{type(exc).__name__}: {exc}"[:500])
-                for later_key, later in zip(keys[index + 1 :], claims[index + 1 :], strict=False):
-                    if later.should_send:
-                        await self.ledger.mark_failed(later_key, "an earlier part failed")
-                raise
-            await self.ledger.mark_sent(key, message.id)
-            sent += 1
-        return sent
+        key = digest_key if kind is Kind.DIGEST else weekly_key
+        parts = [
+            Part(key(guild_id, day, n), self._page_kwargs(page))
+            for n, page in enumerate(pages, start=1)
+        ]
+        posted = await self.delivery.post(
+            channel, parts, kind=kind, guild_id=guild_id, claim_ahead=True, retry_failed=True
+        )
+        return len(posted.sent)
 
     async def run_daily(self, guild_id: int, day: date) -> int:
         """The scheduled digest of ``day`` (and, on the event's last day, the weekly roundup)."""
         ctx = await self.context(guild_id)
-        first_key = f"digest:{guild_id}:{day.isoformat()}:1"
+        first_key = digest_key(guild_id, day, 1)
         today = self.today(ctx)
         if day < today:
             await self._close_past_day(guild_id, day, "missed: the day was over")
             return 0
         if today != day:
             await self.ledger.skip(
-                first_key, kind="digest", guild_id=guild_id, reason="missed: the day was over"
+                first_key, kind=Kind.DIGEST, guild_id=guild_id, reason="missed: the day was over"
             )
             return 0
         channel = await self._digest_channel(ctx)
@@ -529,16 +225,16 @@ class DigestService:
         if not in_event and not todays:
             await self.ledger.skip(
                 first_key,
-                kind="digest",
+                kind=Kind.DIGEST,
                 guild_id=guild_id,
                 reason="no shares on a day outside the event week",
             )
             return 0
         pages = self._digest_pages(ctx, day, todays)
-        sent = await self._deliver_pages("digest", guild_id, day, pages, channel)
+        sent = await self._deliver_pages(Kind.DIGEST, guild_id, day, pages, channel)
         if in_event and day == ctx.event_days[-1]:
             weekly = await self._weekly_pages(ctx, guild_id)
-            sent += await self._deliver_pages("weekly", guild_id, day, weekly, channel)
+            sent += await self._deliver_pages(Kind.WEEKLY, guild_id, day, weekly, channel)
         if sent:
             log.info("digest of %s posted in guild %s (%d messages)", day, guild_id, sent)
         return sent
@@ -546,21 +242,20 @@ class DigestService:
     async def _close_past_day(self, guild_id: int, day: date, reason: str) -> None:
         """A past day's digest (and roundup) is never posted: record the digest skipped, and
         close every part an interrupted run left claimed, so none stays "claimed" for ever."""
-        prefix = f"digest:{guild_id}:{day.isoformat()}"
-        await close_past_key(
-            self.ledger, f"{prefix}:1", kind="digest", guild_id=guild_id, reason=reason
+        await self.delivery.close_past(
+            digest_key(guild_id, day, 1), kind=Kind.DIGEST, guild_id=guild_id, reason=reason
         )
-        await close_past_parts(self.ledger, prefix, kind="digest", guild_id=guild_id, reason=reason)
-        await close_past_parts(
-            self.ledger,
-            f"weekly:{guild_id}:{day.isoformat()}",
-            kind="weekly",
-            guild_id=guild_id,
-            reason=reason,
-        )
+        for kind, key in ((Kind.DIGEST, digest_key), (Kind.WEEKLY, weekly_key)):
+            await self.delivery.close_past_parts(
+                (key(guild_id, day, n) for n in itertools.count(1)),
+                kind=kind,
+                guild_id=guild_id,
+                reason=reason,
+            )
 
-    async def post_now(self, guild_id: int, day: date) -> int:
-        """`/organiser post-digest`: post the digest of ``day`` now (not a scheduled send).
+    async def post_now(self, guild_id: int, day: date, *, by: int) -> tuple[int, int | None]:
+        """`/organiser post-digest`: post the digest of ``day`` now (not a scheduled send),
+        recorded in the audit trail; returns (messages, channel id).
 
         Raises LookupError when no digest channel is set or it cannot be used.
         """
@@ -569,9 +264,10 @@ class DigestService:
         if channel is None:
             raise LookupError("no digest channel")
         pages = self._digest_pages(ctx, day, await self.shares_on(guild_id, day, ctx.tz))
-        for page in pages:
-            await self._send_page(channel, page)
-        return len(pages)
+        await self.delivery.send_unrecorded(channel, [self._page_kwargs(p) for p in pages])
+        detail = f"day={day.isoformat()} messages={len(pages)}"
+        await self.audit.record(guild_id, by, "post-digest", detail)
+        return len(pages), ctx.config.digest_channel_id
 
     # --------------------------------------------------------------- schedule
 
@@ -649,21 +345,4 @@ class DigestService:
         return digest_markdown(everything, days=days, tz=ctx.tz, event_name=ctx.event_name)
 
 
-async def lookup_programme(service: object, guild_id: int) -> Programme | None:
-    """Ask the programme service (sync or async ``get_programme``) for a guild's programme."""
-    getter = getattr(service, "get_programme", None)
-    if getter is None:
-        return None
-    result = getter(guild_id)
-    if inspect.isawaitable(result):
-        result = await result
-    return result if isinstance(result, Programme) else None
-
-
-__all__ = [
-    "AddResult",
-    "DigestService",
-    "GuildContext",
-    "lookup_programme",
-    "share_from_message",
-]
+__all__ = ["NO_MENTIONS", "DigestService", "GuildContext"]

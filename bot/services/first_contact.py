@@ -6,7 +6,7 @@ event, instead of thousands of new DM channels in the minutes before Monday's fi
 (the pattern Discord's anti-spam quarantines). It also tells the member at once, in the answer
 to their click, when their DMs are closed (50007), while they can still fix it.
 
-The DM is a delivery-ledger send (key ``first-dm:<guild>:<user>``; a member whose earlier first
+The DM is a delivery-ledger send (`bot.delivery.keys.first_dm_key`; a member whose earlier first
 contact failed gets a fresh key on their next sign-up, so it is tried again). It goes through
 the fan-out (`send_dms`) with a deadline of now: within the new-DM budget, never during a 40003
 cool-down or quarantine; a member not reached now is reached (or mentioned) at reminder time.
@@ -23,12 +23,13 @@ from typing import Any
 
 import discord
 
-from bot.services.fanout import FanoutContext, context_for, send_dms
+from bot.delivery.fanout import FanoutContext, context_for, send_dms
+from bot.delivery.keys import Kind, first_dm_key
 from bot.store import Ledger
 
 log = logging.getLogger(__name__)
 
-KIND = "first-dm"
+KIND = Kind.FIRST_DM
 #: The interaction must be answered within 3 s: the answer waits at most this for the DM.
 ANSWER_WAIT = 1.5
 NO_DM_SETTINGS = ("off", "mention")
@@ -40,10 +41,6 @@ class Contact(enum.Enum):
     CLOSED = "closed"  # 50007: the member's DMs are closed
     LATER = "later"  # not now (budget, Discord's restriction, slow): at reminder time
     NOT_WANTED = "not_wanted"  # reminders off, or mentions instead of DMs
-
-
-def first_key(guild_id: int, user_id: int) -> str:
-    return f"{KIND}:{guild_id}:{user_id}"
 
 
 async def first_contact(
@@ -65,7 +62,7 @@ async def first_contact(
     await context.channels.load(ledger.store, [user_id])
     if context.channels.messaged(user_id):
         return Contact.ALREADY
-    key = first_key(guild_id, user_id)
+    key = first_dm_key(guild_id, user_id)
     row = await ledger.get(key)
     if row is not None and row.status == "sent":
         return Contact.ALREADY
@@ -102,7 +99,7 @@ async def retry_key(ledger: Ledger, key: str) -> str:
     row = await ledger.get(key)
     if row is None or row.status in ("claimed", "sent"):
         return key
-    return f"{key}:{int(time.time())}"
+    return f"{key}:{int(time.time())}"  # the key builders' ``attempt``
 
 
 async def within_answer_time(work: Awaitable[Contact], spawn: Any = None) -> Contact:
@@ -126,7 +123,6 @@ __all__ = [
     "KIND",
     "Contact",
     "first_contact",
-    "first_key",
     "retry_key",
     "within_answer_time",
 ]

@@ -7,7 +7,6 @@ channel gets exactly one notice.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from tests.harness import (
     now,
     register,
     reminder_dms,
+    wait_quiet,
     write_programme,
 )
 
@@ -68,7 +68,7 @@ async def test_a_change_notice_stopped_mid_fanout_is_resumed_at_the_next_start(
     await fake.wait_for(lambda: reached() == len(names), timeout=20, message="every member")
     await fake.wait_for(lambda: notices(fake), timeout=10, message="the channel notice")
 
-    await asyncio.sleep(0.5)  # anything duplicated would arrive now
+    await wait_quiet(runner.bot)  # anything duplicated would have arrived by then
     assert await changes_store.pending_notices(bot.store, fake.guild.id) == []  # done
     assert {name: len(reminder_dms(fake, name)) for name in names} == dict.fromkeys(names, 1)
     moved_ts = f"<t:{int(moved.timestamp())}:f>"
@@ -79,7 +79,7 @@ async def test_a_change_notice_stopped_mid_fanout_is_resumed_at_the_next_start(
 
     # A further restart finds nothing to do.
     await runner.restart(QIWEEK_PROGRAMME=path)
-    await asyncio.sleep(0.5)
+    await wait_quiet(runner.bot)
     assert {name: len(reminder_dms(fake, name)) for name in names} == dict.fromkeys(names, 1)
     assert len(notices(fake)) == 1
 
@@ -117,7 +117,7 @@ async def test_a_change_stored_just_before_a_stop_is_announced_at_the_next_start
         lambda: all(reminder_dms(fake, name) for name in names), timeout=20, message="every member"
     )
     await fake.wait_for(lambda: notices(fake), timeout=10, message="the channel notice")
-    await asyncio.sleep(0.5)  # anything duplicated would arrive now
+    await wait_quiet(runner.bot)  # anything duplicated would have arrived by then
     assert await pending_changes(bot.store, fake.guild.id) == []
     assert await changes_store.pending_notices(bot.store, fake.guild.id) == []
     assert {name: len(reminder_dms(fake, name)) for name in names} == dict.fromkeys(names, 1)
@@ -128,6 +128,6 @@ async def test_a_change_stored_just_before_a_stop_is_announced_at_the_next_start
 
     # A further restart sends nothing.
     await runner.restart(QIWEEK_PROGRAMME=path)
-    await asyncio.sleep(0.5)
+    await wait_quiet(runner.bot)
     assert {name: len(reminder_dms(fake, name)) for name in names} == dict.fromkeys(names, 1)
     assert len(notices(fake)) == 1

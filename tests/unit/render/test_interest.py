@@ -1,47 +1,91 @@
-"""The review fixes of the interest feature, unit-tested: overlapping fan-outs planned backwards,
-change notices stored and resumed, caught-up reminders labelled with the real time left, and
-every message within Discord's limits (nothing cut silently)."""
+"""The words of registrations, reminders and change notices, within Discord limits."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
+import discord
 
 from bot.programme import Session
 from bot.render import interest as render
 from bot.render import limits
-from bot.services.fanout import fanout_seconds
-from bot.services.interest import (
-    Change,
-    change_dm_key,
-    change_key,
-    change_of,
-    notice_of,
-    plan_backwards,
-    reminder_units,
-    start_times,
-)
-from bot.store import Ledger, Store
-from bot.store import changes as changes_store
-from bot.store.interest import Registration
-from bot.store.migrations import MIGRATIONS
 
-GUILD = 42
 T0 = datetime(2026, 9, 14, 8, 30, tzinfo=UTC)
-LONG_URL = "https://example.org/join?" + "x" * 1500
 
 
-def session(session_id: str = "cafe", start: datetime = T0, **extra: object) -> Session:
+def session(
+    session_id: str = "cafe", start: datetime = T0, minutes: int = 45, **extra: object
+) -> Session:
     values: dict[str, object] = {
         "title": f"Session {session_id}",
-        "end": start + timedelta(minutes=45),
+        "end": start + timedelta(minutes=minutes),
         "join_url": f"https://example.org/{session_id}",
     }
     values.update(extra)
     return Session(id=session_id, start=start, **values)  # type: ignore[arg-type]
+
+
+def test_mentions_split_at_100_users_and_2000_characters() -> None:
+    users = [10**18 + i for i in range(250)]
+    chunks = render.mention_chunks(users, suffix=render.CLOSED_SUFFIX)
+    assert [u for _, ids in chunks for u in ids] == users
+    for text, ids in chunks:
+        assert len(ids) <= limits.MENTIONS_PER_LIST and len(text) <= limits.CONTENT
+        assert text.count("<@") == len(ids)
+    assert render.mention_chunks([]) == []
+
+
+async def test_reminder_messages_allow_exactly_the_closed_members() -> None:
+    cafe = session("cafe")
+    closed = [10**18 + i for i in range(120)]
+    messages = render.reminder_messages(cafe, 15, 300, closed, with_post=True)
+    assert messages[0].embed is not None and "300 interested" in str(messages[0].embed.description)
+    assert not limits.check_embed(messages[0].embed)
+    mentioned = [u for m in messages for u in m.mention_ids]
+    assert mentioned == closed
+    first = messages[0].kwargs()["allowed_mentions"].to_dict()
+    assert first["parse"] == [] and len(first["users"]) == len(messages[0].mention_ids)
+    quiet = render.reminder_messages(cafe, 15, 3, [], with_post=True)
+    assert len(quiet) == 1 and quiet[0].kwargs()["allowed_mentions"].to_dict() == {"parse": []}
+    assert render.reminder_messages(cafe, 30, 3, [], with_post=False) == []
+    own = render.reminder_messages(cafe, 30, 3, closed[:2], with_post=False)
+    assert len(own) == 1 and own[0].embed is None and "Session cafe" in str(own[0].content)
+
+
+async def test_texts_stay_within_limits_and_use_timestamps() -> None:
+    long = Session(
+        id="long",
+        title="T" * 400,
+        start=T0,
+        end=T0 + timedelta(hours=1),
+        host="H" * 900,
+        format="F" * 900,
+        join_url="https://example.org/" + "x" * 1500,
+    )
+    assert len(render.reminder_dm_message(long).content) <= limits.CONTENT
+    assert f"<t:{int(T0.timestamp())}:t>" in render.reminder_dm_message(session()).content
+    assert render.join_view(long) is None  # too long for a link button; the text has it
+    view = render.join_view(session())
+    assert isinstance(view, discord.ui.View) and view.is_finished()
+    assert len(render.change_dm_message(long, None).content) <= limits.CONTENT
+    assert "cancelled" in render.change_dm_message(session(), None).content
+    moved = render.change_dm_message(session(), session("cafe", T0 + timedelta(hours=1))).content
+    assert "has moved" in moved and f"<t:{int((T0 + timedelta(hours=1)).timestamp())}:f>" in moved
+    pages = render.my_sessions_pages(
+        [session(f"s{i}", T0 + timedelta(hours=i)) for i in range(60)],
+        [session("gone")],
+        setting="default",
+        guild_leads=(15,),
+    )
+    assert len(pages) >= 1 and all(not limits.check_embed(e) for p in pages for e in p.embeds)
+    text = " ".join(str(e.description) for p in pages for e in p.embeds)
+    assert text.index("Session s1**") < text.index("Session s2**") and "~~Session gone~~" in text
+    assert render.minutes_text(60) == "1 hour" and render.minutes_text(90) == "90 minutes"
+    assert render.leads_text((15, 60)) == "1 hour and 15 minutes"
+
+
+LONG_URL = "https://example.org/join?" + "x" * 1500
 
 
 def long_session(session_id: str = "long", start: datetime = T0) -> Session:
@@ -55,77 +99,6 @@ def long_session(session_id: str = "long", start: datetime = T0) -> Session:
     )
 
 
-# --------------------------------------------------------------------------- planning
-
-
-def test_plan_backwards_makes_overlapping_fanouts_finish_by_their_due_times() -> None:
-    # "a" is due a minute before "b", but "b" takes 100 s: on one pacer, "a" must end before
-    # "b" starts, so "a" starts 100 + 30 s before b's due (not just 30 s before its own).
-    due_a, due_b = T0, T0 + timedelta(minutes=1)
-    starts = plan_backwards([("a", due_a, 30), ("b", due_b, 100)])
-    assert starts["b"] == due_b - timedelta(seconds=100)
-    assert starts["a"] == due_b - timedelta(seconds=130)
-    assert starts["a"] + timedelta(seconds=30) <= starts["b"] and starts["a"] < due_a
-    # Far apart, each just starts early by its own cost.
-    apart = plan_backwards([("a", due_a, 30), ("b", due_a + timedelta(hours=1), 100)])
-    assert apart["a"] == due_a - timedelta(seconds=30)
-
-
-def test_overlapping_reminder_units_share_the_pacer() -> None:
-    a = session("a", T0)
-    b = session("b", T0 + timedelta(minutes=1))
-    regs = [Registration("a", u, "default") for u in range(100)]
-    regs += [Registration("b", u, "default") for u in range(3000)]
-    units = reminder_units([a, b], regs, (15,))
-    runs = start_times(units)
-    cost_a = fanout_seconds(2 * 100 + 1)  # 5 s
-    cost_b = fanout_seconds(2 * 3000 + 1)  # 134 s: b's fan-out begins before a is due
-    due_b = b.start - timedelta(minutes=15)
-    assert runs[("b", 15)] == due_b - timedelta(seconds=cost_b)
-    assert runs[("a", 15)] == runs[("b", 15)] - timedelta(seconds=cost_a)
-
-
-# --------------------------------------------------------------------------- change notices
-
-
-async def test_change_notices_are_stored_once_and_done_when_settled(tmp_path: Path) -> None:
-    moved = Change(session("cafe"), session("cafe", T0 + timedelta(hours=1), title="New name"))
-    gone = Change(session("pdsa"), None)
-    async with Store(tmp_path / "changes.db") as store:
-        assert await store.schema_version() == len(MIGRATIONS)
-        notices = [notice_of(GUILD, moved), notice_of(GUILD, gone)]
-        assert await changes_store.add_notices(store, notices) == 2
-        assert await changes_store.add_notices(store, notices) == 0  # the same change: once
-        pending = await changes_store.pending_notices(store, GUILD)
-        assert [(n.session_id, n.kind) for n in pending] == [
-            ("cafe", "moved"),
-            ("pdsa", "cancelled"),
-        ]
-        assert await changes_store.pending_notices(store, GUILD + 1) == []
-        # Back to the same change: same digest, so the same ledger keys.
-        back = change_of(pending[0])
-        assert back.digest == moved.digest and back.new is not None
-        assert back.new.title == "New name" and back.new.start == T0 + timedelta(hours=1)
-        assert change_of(pending[1]).new is None and change_of(pending[1]).digest == gone.digest
-
-        ledger = Ledger(store)
-        await ledger.claim(change_dm_key(GUILD, moved, 7), kind="change-dm", guild_id=GUILD)
-        await ledger.claim(change_key(GUILD, moved), kind="change", guild_id=GUILD)
-        await ledger.mark_sent(change_key(GUILD, moved), 99)
-        prefix = f"change-dm:{GUILD}:cafe:{moved.digest}:"
-        assert await changes_store.unsettled_keys(store, prefix) == [f"{prefix}7"]
-        assert await changes_store.unsettled_keys(store, f"change:{GUILD}:cafe:") == []
-
-        assert await changes_store.mark_done(store, GUILD, "cafe", moved.digest)
-        assert not await changes_store.mark_done(store, GUILD, "cafe", moved.digest)
-        assert [n.session_id for n in await changes_store.pending_notices(store, GUILD)] == ["pdsa"]
-        done = await changes_store.get_notice(store, GUILD, "cafe", moved.digest)
-        assert done is not None and done.done_at is not None
-
-
-# --------------------------------------------------------------------------- labels
-
-
 def test_a_caught_up_reminder_says_the_real_time_left() -> None:
     cafe = session("cafe")
     on_time = render.reminder_embed(cafe, 60, 3, now=T0 - timedelta(minutes=60, seconds=2))
@@ -135,9 +108,6 @@ def test_a_caught_up_reminder_says_the_real_time_left() -> None:
     assert f"<t:{int(T0.timestamp())}:R>" in str(late.description)
     assert render.minutes_left(cafe, 15, T0 - timedelta(seconds=5)) == 1
     assert render.minutes_left(cafe, 15, None) == 15
-
-
-# --------------------------------------------------------------------------- limits
 
 
 def test_mentions_of_250_members_split_within_limits_each_exactly_once() -> None:
@@ -215,11 +185,3 @@ def test_a_change_notice_and_dms_with_long_titles_and_links_stay_within_limits()
     short = render.reminder_dm_message(session("cafe"))
     assert "Join: https://example.org/cafe" in short.content and short.embed is None
     assert short.view is not None
-
-
-@pytest.mark.parametrize("lead", [15, 60])
-def test_the_reminder_dm_text_is_the_message_text(lead: int) -> None:
-    assert (
-        render.reminder_dm(long_session(), lead)
-        == render.reminder_dm_message(long_session()).content
-    )
