@@ -66,8 +66,10 @@ class Services:
 
     async def prepare_guild(self, guild_id: int) -> None:
         """What a guild needs before its schedule is planned: its programme, seeded from
-        ``QIWEEK_PROGRAMME`` (and any stored change not yet told to the listeners)."""
+        ``QIWEEK_PROGRAMME`` (and any stored change not yet told to the listeners); and the
+        sign-up DMs a stopped run left unconfirmed, settled."""
         await self.programme.seed(guild_id)
+        await self.interest.settle_interrupted(guild_id)
 
     async def close(self) -> None:
         """Stop background work (debounced re-plans, read-backs); claims stay resumable."""

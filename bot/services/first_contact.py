@@ -24,8 +24,11 @@ from typing import Any
 import discord
 
 from bot.delivery.fanout import FanoutContext, context_for, send_dms
-from bot.delivery.keys import Kind, first_dm_key
-from bot.store import Ledger
+from bot.delivery.keys import Kind, first_dm_key, parse_key
+from bot.delivery.recovery import find_sent
+from bot.store import Claim, Ledger
+from bot.store.changes import unsettled_keys
+from bot.store.ledger import nonce_for
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +105,37 @@ async def retry_key(ledger: Ledger, key: str) -> str:
     return f"{key}:{int(time.time())}"  # the key builders' ``attempt``
 
 
+async def settle_interrupted(
+    client: discord.Client, ledger: Ledger, context: FanoutContext, guild_id: int
+) -> int:
+    """Confirmation DMs an earlier run claimed and never confirmed (it stopped mid-send): found
+    in the member's DM channel -> recorded as sent; else recorded as skipped (the member's
+    reminder reaches them anyway, and their next sign-up tries again). Returns how many."""
+    settled = 0
+    prefix = first_dm_key(guild_id, 0)[: -len("0")]
+    for key in await unsettled_keys(ledger.store, prefix):
+        if await ledger.claim(key, kind=KIND, guild_id=guild_id) is not Claim.RESUME:
+            continue  # this run's own send, in flight
+        row = await ledger.get(key)
+        user_id = parse_key(key).int("user")
+        found = None
+        if row is not None and user_id is not None:
+            await context.channels.load(ledger.store, [user_id])
+            channel_id = context.channels.channel_id(user_id)
+            if channel_id is not None:
+                await context.pacer.wait()
+                found = await find_sent(
+                    client, channel_id, nonce=nonce_for(key), since=row.claimed_at
+                )
+        if found is not None and user_id is not None:
+            await ledger.mark_sent(key, found)
+            await context.channels.record_messaged(ledger.store, [user_id])
+        else:
+            await ledger.mark_skipped(key, "the bot stopped before the DM was confirmed")
+        settled += 1
+    return settled
+
+
 async def within_answer_time(work: Awaitable[Contact], spawn: Any = None) -> Contact:
     """`work`'s outcome if it is done within `ANSWER_WAIT`; else LATER, and it carries on in
     the background (`spawn(coro)` keeps the task) so the member is still DMed."""
@@ -124,5 +158,6 @@ __all__ = [
     "Contact",
     "first_contact",
     "retry_key",
+    "settle_interrupted",
     "within_answer_time",
 ]

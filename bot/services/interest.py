@@ -21,7 +21,12 @@ from bot.delivery import Delivery
 from bot.programme import Session
 from bot.render import interest as render
 from bot.schedule import Schedule
-from bot.services.first_contact import Contact, first_contact, within_answer_time
+from bot.services.first_contact import (
+    Contact,
+    first_contact,
+    settle_interrupted,
+    within_answer_time,
+)
 from bot.services.reminders import (
     PLANNER,
     Alert,
@@ -190,6 +195,13 @@ class InterestService:
             contact(), spawn=lambda task: self._spawn(task, f"first contact {user_id}")
         )
         return outcome.value if outcome in (Contact.SENT, Contact.CLOSED) else None
+
+    async def settle_interrupted(self, guild_id: int) -> None:
+        """At start: confirmation DMs a stopped run left claimed are settled (see
+        `bot.services.first_contact.settle_interrupted`)."""
+        if self.delivery is not None:
+            d = self.delivery
+            await settle_interrupted(d.client, d.ledger, d.fanout, guild_id)
 
     async def unregister(self, guild_id: int, session_id: str, user_id: int) -> bool:
         changed = await interest_store.remove_interest(self.store, guild_id, session_id, user_id)
