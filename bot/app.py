@@ -10,9 +10,10 @@ Dependency order (each line uses only what is above it):
   ledger -> delivery (+ the shared fan-out pacer and DM channel cache) -> alerts
   audit, setup
   programme -> interest, reminders, change notices (listening to programme changes)
-  digest -> shares (collecting) -> backfill; report; stats and exports (which include the
-  report's)
-  announcements
+  digest -> shares (collecting) -> backfill (shares posted while down)
+  events mirror, live sessions (attendance, feedback), crossposter (issue 12)
+  report; stats and exports (which include the report's)
+  announcements (published by the crossposter)
 """
 
 from __future__ import annotations
@@ -23,13 +24,17 @@ from typing import TYPE_CHECKING
 from bot.delivery import Delivery
 from bot.delivery.fanout import context_for
 from bot.services import announcements, changes, reminders
+from bot.services import events as events_module
+from bot.services import live as live_module
 from bot.services.alerts import AlertsService
 from bot.services.announcements import AnnouncementService
 from bot.services.audit import AuditTrail
 from bot.services.backfill import BackfillService
 from bot.services.changes import ChangeNotices
 from bot.services.digest import DigestService
+from bot.services.events import EventMirror
 from bot.services.interest import InterestService
+from bot.services.live import Crossposter, LiveSessions
 from bot.services.programme import ProgrammeService
 from bot.services.reminders import MemberDms, ReminderService
 from bot.services.report import ReportService
@@ -63,6 +68,9 @@ class Services:
     report: ReportService
     stats: StatsService
     announcements: AnnouncementService
+    events: EventMirror  # issue 12: sessions in the server's Events, "Interested" there
+    live: LiveSessions  # issue 12: "Starting now", its thread, feedback
+    crossposter: Crossposter  # issue 12: announcements published to following servers
 
     async def prepare_guild(self, guild_id: int) -> None:
         """What a guild needs before its schedule is planned: its programme, seeded from
@@ -75,6 +83,7 @@ class Services:
         """Stop background work (debounced re-plans, read-backs); claims stay resumable."""
         await self.interest.close()
         await self.backfill.close()
+        await self.crossposter.close()
 
 
 def build_services(bot: QIWeekBot) -> Services:
@@ -139,8 +148,39 @@ def build_services(bot: QIWeekBot) -> Services:
         clock=clock,
         pace=delivery.fanout.pacer.wait,
     )
+
+    async def events_alert(guild_id: int, text: str) -> None:
+        await alerts.raise_(guild_id, "scheduled_events", text)
+
+    # Issue 12; its organiser alerts go to the organiser alerts channel (issue 10).
+    event_mirror = EventMirror(
+        client=bot,
+        store=store,
+        settings=settings,
+        clock=clock,
+        schedule=schedule,
+        audit=audit,
+        programme=programme,
+        on_interest_changed=interest.replan_soon,
+        alert=events_alert,
+    )
+    live = LiveSessions(
+        client=bot, store=store, delivery=delivery, setup=setup, clock=clock, programme=programme
+    )
+    crossposter = Crossposter(
+        client=bot,
+        store=store,
+        delivery=delivery,
+        clock=clock,
+        replan=lambda guild_id: schedule.replan(guild_id, only=live_module.CROSSPOST_PLANNER),
+    )
     report = ReportService(
-        store=store, clock=clock, programme=programme.get_programme, setup=setup, audit=audit
+        store=store,
+        clock=clock,
+        programme=programme.get_programme,
+        setup=setup,
+        audit=audit,
+        lifecycle=live,  # attendance and feedback (issue 12)
     )
     stats = StatsService(
         store=store, clock=clock, setup=setup, digest=digest, report=report, audit=audit
@@ -153,6 +193,7 @@ def build_services(bot: QIWeekBot) -> Services:
         programme=programme,
         interest=interest,
         audit=audit,
+        after_post=crossposter.after_post,
         alert=alert,
     )
     # Planners run in this order at each re-plan.
@@ -161,6 +202,9 @@ def build_services(bot: QIWeekBot) -> Services:
     schedule.register(reminders.PLANNER, reminder_service.plan)
     schedule.register(changes.PLANNER, notices.plan)
     schedule.register(DAILY_PLANNER, programme.plan_daily)
+    schedule.register(events_module.PLANNER, event_mirror.plan)
+    schedule.register(live_module.PLANNER, live.plan)
+    schedule.register(live_module.CROSSPOST_PLANNER, crossposter.plan)
     return Services(
         delivery=delivery,
         alerts=alerts,
@@ -176,6 +220,9 @@ def build_services(bot: QIWeekBot) -> Services:
         report=report,
         stats=stats,
         announcements=announcement_service,
+        events=event_mirror,
+        live=live,
+        crossposter=crossposter,
     )
 
 

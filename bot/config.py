@@ -86,6 +86,9 @@ class Settings:
     new_dms_per_minute: int = 20
     #: Messages read back per share channel at start (shares posted while the bot was down).
     backfill_limit: int = 1000
+    # Issue 12: mirror sessions as Discord scheduled events, at most this many at once.
+    scheduled_events: bool = True
+    events_max: int = 90
 
     @property
     def tz(self) -> ZoneInfo:
@@ -279,6 +282,22 @@ def parse_settings(values: Mapping[str, str], *, require_token: bool = True) -> 
             kwargs[key] = int(raw)
         else:
             problems.append(f"{name}={raw!r} is not a whole number of {unit} from {low} to {high}")
+    raw = get("QIWEEK_SCHEDULED_EVENTS")
+    if raw is not None:
+        if raw.lower() in ("on", "off"):
+            kwargs["scheduled_events"] = raw.lower() == "on"
+        else:
+            problems.append(f"QIWEEK_SCHEDULED_EVENTS={raw!r} is not on or off")
+
+    raw = get("QIWEEK_EVENTS_MAX")
+    if raw is not None:
+        if raw.isdigit() and 1 <= int(raw) <= 100:
+            kwargs["events_max"] = int(raw)
+        else:
+            problems.append(
+                f"QIWEEK_EVENTS_MAX={raw!r} is not a whole number from 1 to 100 (Discord holds at "
+                "most 100 scheduled or active events per server)"
+            )
 
     if problems:
         raise ConfigError(problems)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from datetime import datetime, tzinfo
 
 import discord
@@ -25,6 +26,7 @@ from bot.render.message import Message
 from bot.render.words import plural
 from bot.store.announcements import Announcement
 from bot.store.ledger import Status
+from bot.store.native import SessionFigures
 from bot.store.stats import SessionRegistrations, Stats
 
 TITLE_MAX = EMBED_TITLE
@@ -336,16 +338,36 @@ def stats_embeds(stats: Stats, tz: tzinfo) -> list[discord.Embed]:
     return [registrations, audit]
 
 
-def interest_csv(rows: list[SessionRegistrations], tz: tzinfo) -> bytes:
-    """Registrations per session as CSV, UTF-8 with a BOM so Excel shows accents right."""
+def interest_csv(
+    rows: list[SessionRegistrations],
+    tz: tzinfo,
+    figures: Mapping[str, SessionFigures] | None = None,
+) -> bytes:
+    """Registrations per session as CSV, UTF-8 with a BOM so Excel shows accents right.
+
+    With `figures` (issue 12): registrations by source, attendance and feedback columns."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["session_id", "title", "start_local", "registrations", "status"])
+    header = ["session_id", "title", "start_local", "registrations", "status"]
+    if figures is not None:
+        header += [
+            "registered_command",
+            "registered_discord_event",
+            "attended",
+            "feedback_count",
+            "feedback_mean",
+        ]
+    writer.writerow(header)
     for row in rows:
         start = f"{row.start.astimezone(tz):%Y-%m-%d %H:%M}" if row.start else ""
         if not row.in_programme:
             status = "removed from programme"
         else:
             status = "cancelled" if row.cancelled else "scheduled"
-        writer.writerow([row.session_id, row.title, start, row.registrations, status])
+        line: list[object] = [row.session_id, row.title, start, row.registrations, status]
+        if figures is not None:
+            f = figures.get(row.session_id) or SessionFigures()
+            mean = f"{f.mean:.2f}" if f.mean is not None else ""
+            line += [f.by_command, f.by_event, f.attended, f.feedback, mean]
+        writer.writerow(line)
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")

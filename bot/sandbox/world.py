@@ -245,9 +245,11 @@ class WorldMixin:
             "channels": [
                 {k: v for k, v in c.items() if k != "guild_id"}
                 for c in self._channels.values()
-                if c.get("guild_id")
+                if c.get("guild_id") and c["type"] not in (10, 11, 12)  # threads go below
             ],
-            "threads": [],
+            "threads": [
+                dict(t) for t in self.threads.values() if not t["thread_metadata"]["archived"]
+            ],
             "presences": [],
             "stage_instances": [],
             "guild_scheduled_events": list(self.scheduled_events.values()),

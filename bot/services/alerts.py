@@ -46,6 +46,7 @@ TITLES = {
     "channel_permissions": "A configured channel the bot cannot post in",
     "fanout_late": "Reminder DMs could not all go out in time",
     "programme_file": "Problems in the programme file",
+    "scheduled_events": "Discord scheduled events",
 }
 
 

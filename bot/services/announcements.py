@@ -116,6 +116,7 @@ class AnnouncementService:
         programme: ProgrammeSource,
         interest: InterestService,
         audit: AuditTrail,
+        after_post: Callable[[int, int, int | None], None] | None = None,
         alert: Callable[[int, str, str], Awaitable[Any]] | None = None,
     ) -> None:
         self.store = store
@@ -127,6 +128,9 @@ class AnnouncementService:
         self.interest = interest
         self.audit = audit
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        #: Told (guild, channel, message) once a post exists, so a post in an Announcement
+        #: channel is published (issue 12: `Crossposter.after_post`); must not block.
+        self.after_post = after_post
 
     # ------------------------------------------------------------------ schedule
 
@@ -261,6 +265,8 @@ class AnnouncementService:
                 return Outcome(a)  # being sent by someone else right now
             message_id = result.message_id
             await store_announcements.set_message(self.store, a.id, message_id)
+        if self.after_post is not None:
+            self.after_post(a.guild_id, a.channel_id, message_id)
         dms = await self._send_dms(a) if a.session_id else 0
         await store_announcements.finish(
             self.store, a.id, "late" if late else "sent", message_id=message_id, sent_at=now

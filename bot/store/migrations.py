@@ -178,7 +178,47 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX programme_changes_pending ON programme_changes (guild_id, handled_at, id);
     """,
-    # 5: reminders that reach people on the real Discord (issue 10).
+    # 5: Discord-native (issue 12). `interests.source` says where a registration came from
+    # ('command': /interested or a button; 'event': "Interested" on the mirrored Discord event),
+    # so un-marking the event removes only a registration the event made. `session_events`
+    # holds the ids of the scheduled events the bot created (it touches no other event);
+    # `event_sync` the per-guild switch (NULL: the environment's), the pause after a refusal
+    # and whether organisers were told; `session_feedback` one answer per member per session.
+    """
+    ALTER TABLE interests ADD COLUMN source TEXT NOT NULL DEFAULT 'command'
+        CHECK (source IN ('command', 'event'));
+
+    CREATE TABLE session_events (
+        guild_id    INTEGER NOT NULL,
+        session_id  TEXT NOT NULL,
+        event_id    INTEGER NOT NULL UNIQUE,
+        fingerprint TEXT NOT NULL,
+        status      TEXT NOT NULL DEFAULT 'live' CHECK (status IN ('live', 'cancelled', 'gone')),
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        PRIMARY KEY (guild_id, session_id)
+    );
+
+    CREATE TABLE event_sync (
+        guild_id      INTEGER PRIMARY KEY,
+        enabled       INTEGER,
+        paused_reason TEXT,
+        paused_at     TEXT,
+        cap_alerted   INTEGER NOT NULL DEFAULT 0,
+        updated_at    TEXT NOT NULL
+    );
+
+    CREATE TABLE session_feedback (
+        guild_id   INTEGER NOT NULL,
+        session_id TEXT NOT NULL,
+        user_id    INTEGER NOT NULL,
+        rating     INTEGER CHECK (rating BETWEEN 1 AND 5),
+        attended   INTEGER NOT NULL DEFAULT 0,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (guild_id, session_id, user_id)
+    );
+    """,
+    # 6: reminders that reach people on the real Discord (issue 10).
     # `dm_channels`: a member's DM channel id (Discord never changes it), so a DM after a restart
     # is one request; `messaged_at` is the first DM that reached them (a quarantined bot can still
     # DM those). `alerts`: what the organisers were told (or would be, without a channel), for

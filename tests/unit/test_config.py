@@ -87,6 +87,9 @@ def test_missing_token_only_matters_for_run() -> None:
         ("DISCORD_API_BASE", "discord.com/api", "http://"),
         ("DISCORD_GATEWAY_URL", "https://gateway", "ws://"),
         ("QIWEEK_SHARE_RETENTION_DAYS", "0", "days"),
+        ("QIWEEK_SCHEDULED_EVENTS", "yes", "on or off"),
+        ("QIWEEK_EVENTS_MAX", "101", "1 to 100"),
+        ("QIWEEK_EVENTS_MAX", "0", "1 to 100"),
     ],
 )
 def test_each_bad_setting_is_explained(name: str, value: str, needle: str) -> None:
@@ -170,3 +173,12 @@ def test_issue_10_settings() -> None:
     assert len(problems) == 3
     assert "QIWEEK_NEW_DMS_PER_MINUTE='0'" in problems[1] and "from 1 to 1000" in problems[1]
     assert "QIWEEK_BACKFILL_LIMIT" in problems[2]
+
+
+def test_scheduled_events_settings() -> None:
+    default = parse_settings({"DISCORD_TOKEN": TOKEN})
+    assert default.scheduled_events is True and default.events_max == 90
+    chosen = parse_settings(
+        {"DISCORD_TOKEN": TOKEN, "QIWEEK_SCHEDULED_EVENTS": "OFF", "QIWEEK_EVENTS_MAX": "40"}
+    )
+    assert chosen.scheduled_events is False and chosen.events_max == 40
