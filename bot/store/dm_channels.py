@@ -32,12 +32,12 @@ async def get_channels(store: Store, user_ids: Iterable[int]) -> dict[int, DmCha
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         marks = ", ".join("?" * len(chunk))
-        async with store.db.execute(
+        rows = await store.db.execute_fetchall(
             f"SELECT user_id, channel_id, messaged_at FROM dm_channels WHERE user_id IN ({marks})",
             chunk,
-        ) as cur:
-            async for row in cur:
-                found[row[0]] = DmChannel(row[0], row[1], row[2] is not None)
+        )
+        for row in rows:
+            found[row[0]] = DmChannel(row[0], row[1], row[2] is not None)
     return found
 
 

@@ -158,14 +158,16 @@ class Ledger:
         return cur.rowcount == 1
 
     async def get(self, key: str) -> Delivery | None:
-        async with self.store.db.execute(
+        # One call (execute and fetch): no statement left open on the shared connection, whose
+        # lone writes would otherwise fail with SQLITE_BUSY_SNAPSHOT meanwhile (WAL).
+        rows = await self.store.db.execute_fetchall(
             "SELECT key, guild_id, kind, status, message_id, reason, attempts, claimed_at,"
             " updated_at FROM deliveries WHERE key = ?",
             (key,),
-        ) as cur:
-            row = await cur.fetchone()
-        if row is None:
+        )
+        if not rows:
             return None
+        row = next(iter(rows))
         return Delivery(
             key=row["key"],
             guild_id=row["guild_id"],
@@ -186,8 +188,9 @@ class Ledger:
             sql += " AND kind = ?"
             params.append(kind)
         sql += " GROUP BY status"
-        async with self.store.db.execute(sql, params) as cur:
-            return {status: count async for status, count in cur}
+        return {
+            status: count for status, count in await self.store.db.execute_fetchall(sql, params)
+        }
 
     async def deliver(
         self,

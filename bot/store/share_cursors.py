@@ -7,11 +7,12 @@ from bot.store import Store
 
 
 async def get_cursor(store: Store, channel_id: int) -> int | None:
-    async with store.db.execute(
-        "SELECT last_message_id FROM share_cursors WHERE channel_id = ?", (channel_id,)
-    ) as cur:
-        row = await cur.fetchone()
-    return int(row[0]) if row else None
+    rows = list(
+        await store.db.execute_fetchall(
+            "SELECT last_message_id FROM share_cursors WHERE channel_id = ?", (channel_id,)
+        )
+    )
+    return int(rows[0][0]) if rows else None
 
 
 async def advance(store: Store, guild_id: int, channel_id: int, message_id: int) -> None:
