@@ -218,7 +218,8 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (guild_id, session_id, user_id)
     );
     """,
-    # 6: reminders that reach people on the real Discord (issue 10).
+    # 7 (6 is perf's bot_state, merged before this): reminders that reach people on the real
+    # Discord (issue 10).
     # `dm_channels`: a member's DM channel id (Discord never changes it), so a DM after a restart
     # is one request; `messaged_at` is the first DM that reached them (a quarantined bot can still
     # DM those). `alerts`: what the organisers were told (or would be, without a channel), for
