@@ -8,6 +8,8 @@ import importlib
 import json
 import logging
 import pkgutil
+import re
+import sqlite3
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -100,6 +102,7 @@ class QIWeekTree(app_commands.CommandTree):
         else:
             log.error("command failed %s", context, exc_info=original)
             message = GENERIC_ERROR
+            await report_database_failure(interaction, original)
         await send_ephemeral(interaction, message)
 
 
@@ -111,6 +114,20 @@ UNKNOWN_INTERACTION = 10062
 def is_expired(error: BaseException) -> bool:
     """True when ``error`` says the interaction can no longer be answered (10062)."""
     return isinstance(error, discord.NotFound) and error.code == UNKNOWN_INTERACTION
+
+
+async def report_database_failure(interaction: discord.Interaction, error: BaseException) -> None:
+    """A command failed on a database error: tell the organisers (`db_write` alert)."""
+    client = interaction.client
+    if not isinstance(error, sqlite3.Error) or interaction.guild_id is None:
+        return
+    if isinstance(client, QIWeekBot) and client._services is not None:
+        await client.services.alerts.raise_(
+            interaction.guild_id,
+            "db_write",
+            f"A database operation failed ({type(error).__name__}: {error}). Check the disk "
+            "space and the database file's permissions on the bot's host.",
+        )
 
 
 async def send_ephemeral(interaction: discord.Interaction, message: str) -> None:
@@ -182,10 +199,24 @@ class QIWeekBot(commands.Bot):
         await self.store.open()
         self.schedule.start()
         self._services = build_services(self)
+        self.schedule.on_error = self._job_failed
         for name in self.extension_names:
             await self.load_extension(name)
         if self.sync_commands:
             await self.sync_app_commands()
+
+    async def _job_failed(self, job_id: str, error: BaseException) -> None:
+        """A scheduled job failed on a database error: tell the organisers (`db_write`)."""
+        match = re.match(r"[^:]+:(\d+):", job_id)
+        if not isinstance(error, sqlite3.Error) or match is None or self._services is None:
+            return
+        await self.services.alerts.raise_(
+            int(match.group(1)),
+            "db_write",
+            f"A scheduled send failed on a database error ({type(error).__name__}: {error}); "
+            "it is retried at the next start. Check the disk space and the database file's "
+            "permissions on the bot's host.",
+        )
 
     async def sync_app_commands(self, *, force: bool = False) -> list[app_commands.AppCommand]:
         """Guild sync (instant) when QIWEEK_GUILD_ID is set, else global.

@@ -41,6 +41,7 @@ class SetupCommands:
         daily_post_time="Local time of the daily programme post, HH:MM",
         digest_time="Local time of the daily digest, HH:MM",
         reminder_leads="Minutes before a session for reminders, comma-separated, e.g. 60,15",
+        organiser_channel="Where the bot tells organisers of problems (no pings)",
         scheduled_events="Show the sessions in the server's Events list (on also resumes it)",
     )
     async def setup(
@@ -54,6 +55,7 @@ class SetupCommands:
         daily_post_time: app_commands.Range[str, 1, 5] | None = None,
         digest_time: app_commands.Range[str, 1, 5] | None = None,
         reminder_leads: app_commands.Range[str, 1, 60] | None = None,
+        organiser_channel: discord.TextChannel | None = None,
         scheduled_events: Literal["on", "off"] | None = None,
     ) -> None:
         assert interaction.guild_id is not None
@@ -63,6 +65,7 @@ class SetupCommands:
             ("programme_channel", programme_channel),
             ("announcements_channel", announcements_channel),
             ("digest_channel", digest_channel),
+            ("organiser_channel", organiser_channel),
         ):
             if channel is not None:
                 try:

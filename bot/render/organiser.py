@@ -19,6 +19,7 @@ LABELS = {
     "daily_post_time": "Daily programme post",
     "digest_time": "Daily digest",
     "reminder_leads": "Reminders (minutes before)",
+    "organiser_channel_id": "Organiser alerts channel",
 }
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from .actions import ActionsMixin
+from .dm_rules import DmRulesMixin
 from .faults import FaultsMixin
 from .gateway import GatewayConnection, GatewayMixin, GatewaySession
 from .models import (
@@ -49,6 +50,7 @@ class FakeDiscord(
     InteractionRoutesMixin,
     GatewayMixin,
     ActionsMixin,
+    DmRulesMixin,
 ):
     """A wire-level fake Discord (REST under ``/api/v10`` plus gateway at ``/gateway``).
 
@@ -124,6 +126,7 @@ class FakeDiscord(
         self.commands: dict[int | None, dict[tuple[str, int], dict[str, Any]]] = {}
         self._command_ids: dict[tuple[int | None, str, int], int] = {}
         self.scheduled_events: dict[int, dict[str, Any]] = {}
+        self._init_dm_rules()  # DM anti-spam, nonce window, held answers (dm_rules.py)
         self._events_init()  # routes_events.py
         self._threads_init()  # routes_threads.py
         self._seed()

@@ -98,10 +98,12 @@ class ProgrammeService:
         schedule: Schedule,
         clock: Clock,
         audit: AuditTrail,
+        alert: Callable[[int, str, str], Awaitable[Any]] | None = None,
     ) -> None:
         self.store = store
         self.delivery = delivery
         self.audit = audit
+        self.alert = alert  # `AlertsService.raise_` (issue 10)
         self.settings = settings
         self.schedule = schedule
         self.clock = clock
@@ -283,6 +285,20 @@ class ProgrammeService:
                 exc.total,
                 "\n".join(f"  - {p}" for p in exc.problems),
             )
+            if self.alert is not None:  # issue 10: organisers are told, not only the log
+                shown = "\n".join(f"- {p}" for p in exc.problems[:10])
+                more = len(exc.problems) - 10
+                await self.alert(
+                    guild_id,
+                    "programme_file",
+                    f"The programme file {path.name} was refused at start ({kept}); "
+                    f"{len(exc.problems)} problem(s):\n{shown}"
+                    + (
+                        f"\n... and {more} more (`python -m bot check` lists all)"
+                        if more > 0
+                        else ""
+                    ),
+                )
             return None
         diff = await self._replace(guild_id, programme, "seed")
         if diff.is_empty:

@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from enum import Enum
+from functools import partial
+from time import monotonic
 from typing import Any
 
 import discord
 
-from bot.delivery import Claim, Delivery, Kind
-from bot.delivery.fanout import REQUESTS_PER_NEW_DM
+from bot.delivery import Delivery, Kind
+from bot.delivery.fanout import send_dms
 from bot.delivery.keys import parse_key, share_notice_key
-from bot.digest import Share
+from bot.digest import HashtagMatcher, Share
 from bot.render.digest import share_notice
 from bot.services.audit import AuditTrail
 from bot.services.digest import NO_MENTIONS, DigestService
+from bot.services.first_contact import retry_key
 from bot.store import Store
 from bot.store import shares as store_shares
 
@@ -158,15 +161,21 @@ class ShareCollector:
     """Shares in: built by the composition root, used by the digest cog's listeners."""
 
     def __init__(
-        self, store: Store, delivery: Delivery, digest: DigestService, audit: AuditTrail
+        self,
+        store: Store,
+        delivery: Delivery,
+        digest: DigestService,
+        audit: AuditTrail,
+        alert: Callable[[int, str, str], Awaitable[Any]] | None = None,
     ) -> None:
-        """Shares are tagged with the hashtags the digest collects (``QIWEEK_HASHTAGS``)."""
+        """Shares are tagged with the hashtags the digest collects (``QIWEEK_HASHTAGS``, or
+        `#QIWeek` and `#QIWeek<event year>`). `alert`: `AlertsService.raise_` (issue 10)."""
         self.store = store
         self.delivery = delivery
         self.client = delivery.client
         self.digest = digest
         self.audit = audit
-        self.matcher = digest.matcher
+        self.alert = alert
         # (guild, member) whose notice is settled: spares a query on each of their later shares.
         self._noticed: set[tuple[int, int]] = set()
         # Notices waiting for the paced worker, oldest first (one per member at a time).
@@ -174,6 +183,11 @@ class ShareCollector:
         self._notice_task: asyncio.Task[None] | None = None
         self._closing = False
         self._writer = ShareWriter(store)
+
+    @property
+    def matcher(self) -> HashtagMatcher:
+        """The digest's matcher (it learns `#QIWeek<event year>` once the programme is read)."""
+        return self.digest.matcher
 
     def wants(self, message: discord.Message) -> bool:
         """The cheap, synchronous filter every guild message passes (no await, no database)."""
@@ -370,14 +384,11 @@ class ShareCollector:
         return len(self._notices)
 
     async def _send_notices(self) -> None:
-        """One notice at a time, each request through the fan-out's shared pacer (so the
-        notices and the reminders' DMs together stay under Discord's global limit)."""
-        pacer = self.delivery.fanout.pacer
+        """One notice at a time, each through the fan-out (its shared pacer keeps the notices and
+        the reminders' DMs together under Discord's global limit, and its new-DM budget holds)."""
         while self._notices and not self._closing:
             key, (author, share) = next(iter(self._notices.items()))
             try:
-                for _ in range(REQUESTS_PER_NEW_DM):
-                    await pacer.wait()
                 await self.maybe_send_notice(author, share)
             except asyncio.CancelledError:
                 raise
@@ -401,7 +412,8 @@ class ShareCollector:
     async def maybe_send_notice(self, author: discord.abc.User, share: Share) -> None:
         """DM a member the first time one of their shares is collected; once, ever, per server.
 
-        Closed DMs (50007) are recorded in the ledger as skipped and never retried.
+        Closed DMs (50007) are recorded in the ledger as skipped and never retried; a notice
+        not sent for another reason (new DMs restricted, a failure) is tried at the next share.
         """
         guild_id, user_id = share.guild_id, share.author_id
         if (guild_id, user_id) in self._noticed:
@@ -417,31 +429,33 @@ class ShareCollector:
             digest_channel_id=ctx.config.digest_channel_id,
             guild_name=guild.name if guild is not None else "the QI Week server",
         )
-        key = share_notice_key(guild_id, user_id)
-
-        async def send(nonce: str) -> int:
-            message = await author.send(text, nonce=nonce, allowed_mentions=NO_MENTIONS)
-            return message.id
-
-        try:
-            result = await self.delivery.ledger.deliver(
-                key, kind=Kind.SHARE_NOTICE, guild_id=guild_id, send=send, retry_failed=True
-            )
-        except discord.Forbidden as exc:
-            if exc.code != 50007:
-                log.warning("share notice to %s refused: %s", user_id, exc)
-                return
-            await self.delivery.ledger.mark_skipped(key, "DMs closed (50007)")
-            await store_shares.mark_notice_sent(self.store, guild_id, user_id)
-            self._noticed.add((guild_id, user_id))
+        key = await retry_key(
+            self.delivery.ledger, lambda attempt: share_notice_key(guild_id, user_id, attempt)
+        )
+        # Through the fan-out (issue 10): a new DM channel only within the server's budget and
+        # never while Discord restricts new DMs (a backfill may collect many authors at once).
+        result = await send_dms(
+            self.client,
+            self.delivery.ledger,
+            guild_id=guild_id,
+            user_ids=[user_id],
+            kind=Kind.SHARE_NOTICE,
+            key_for=lambda _user: key,
+            build=lambda _user: {"content": text, "allowed_mentions": NO_MENTIONS},
+            concurrency=1,
+            retries=1,
+            backoff=0.2,
+            context=self.delivery.fanout,
+            deadline=monotonic(),
+            on_alert=partial(self.alert, guild_id) if self.alert is not None else None,
+        )
+        if result.dm_closed:
             log.info("share notice to %s skipped: DMs closed", user_id)
-            return
-        except discord.HTTPException as exc:
-            log.warning("share notice to %s failed (retried on their next share): %s", user_id, exc)
-            return
-        if result.sent or result.claim is Claim.DONE:
+        if result.sent or result.skipped or result.dm_closed:
             await store_shares.mark_notice_sent(self.store, guild_id, user_id)
             self._noticed.add((guild_id, user_id))
+        else:
+            log.info("share notice to %s not sent now; retried on their next share", user_id)
 
     # -------------------------------------------------------------- member prefs
 

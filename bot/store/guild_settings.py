@@ -21,6 +21,7 @@ SETTING_NAMES = (
     "daily_post_time",
     "digest_time",
     "reminder_leads",
+    "organiser_channel_id",
 )
 
 
@@ -37,6 +38,7 @@ class GuildConfig:
     daily_post_time: time
     digest_time: time
     reminder_leads: tuple[int, ...]
+    organiser_channel_id: int | None = None
     overridden: frozenset[str] = frozenset()
 
     @property
@@ -55,6 +57,7 @@ def defaults(settings: Settings, guild_id: int) -> GuildConfig:
         daily_post_time=settings.daily_post_time,
         digest_time=settings.digest_time,
         reminder_leads=settings.reminder_leads,
+        organiser_channel_id=settings.organiser_channel_id,
     )
 
 

@@ -312,8 +312,10 @@ async def is_manual(store: Store, message_id: int) -> bool:
 
 
 async def share_exists(store: Store, message_id: int) -> bool:
-    async with store.db.execute("SELECT 1 FROM shares WHERE message_id = ?", (message_id,)) as cur:
-        return await cur.fetchone() is not None
+    rows = await store.db.execute_fetchall(
+        "SELECT 1 FROM shares WHERE message_id = ?", (message_id,)
+    )
+    return bool(list(rows))
 
 
 async def delete_share(store: Store, message_id: int) -> bool:
@@ -348,12 +350,12 @@ async def shares_between(
     store: Store, guild_id: int, start: datetime, end: datetime
 ) -> list[Share]:
     """Shares of a guild posted in UTC ``[start, end)``, in posting order."""
-    async with store.db.execute(
+    rows = await store.db.execute_fetchall(
         f"SELECT {_COLUMNS} FROM shares WHERE guild_id = ? AND created_at >= ? AND created_at < ?"
         " ORDER BY created_at, message_id",
         (guild_id, to_db(start), to_db(end)),
-    ) as cur:
-        return [_row_to_share(row) async for row in cur]
+    )
+    return [_row_to_share(row) for row in rows]
 
 
 async def all_shares(store: Store, guild_id: int) -> list[Share]:
