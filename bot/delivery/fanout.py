@@ -60,6 +60,7 @@ from typing import Any
 import aiohttp
 import discord
 
+from bot.clock import Clock, Timeline, real_seconds_until
 from bot.delivery.dm_policy import DmGuard, DmState, restricted_text
 from bot.delivery.recovery import find_sent
 from bot.store import dm_channels as dm_store
@@ -200,11 +201,15 @@ class DmChannels:
 class FanoutContext:
     """What every fan-out of one client shares: the pacer, the DM channel cache, and each
     server's new-DM guard (`bot.delivery.dm_policy`). ``new_dms_per_minute`` None means no
-    budget (40003 and quarantine are still handled)."""
+    budget (40003 and quarantine are still handled). ``clock`` is the bot's clock: under a
+    rehearsal `Timeline` the guards count their minute and cool-downs in its (event) time, so a
+    compressed week meets the budget as the real week would; otherwise (production) they count
+    in `time.monotonic()`, which is what Discord's anti-spam sees."""
 
     pacer: Pacer = field(default_factory=Pacer)
     channels: DmChannels = field(default_factory=DmChannels)
     new_dms_per_minute: int | None = None
+    clock: Clock | None = None
     guards: dict[int, DmGuard] = field(default_factory=dict)
     #: One new DM channel opened at a time per server, so a 40003 is known before the next
     #: open: a whole fan-out meets it once, not once per request in flight.
@@ -216,9 +221,21 @@ class FanoutContext:
     def guard(self, guild_id: int) -> DmGuard:
         guard = self.guards.get(guild_id)
         if guard is None:
-            guard = DmGuard(per_minute=self.new_dms_per_minute or 10**9)
+            per_minute = self.new_dms_per_minute or 10**9
+            timeline = self.clock
+            if isinstance(timeline, Timeline):
+                guard = DmGuard(per_minute=per_minute, clock=lambda: timeline().timestamp())
+            else:
+                guard = DmGuard(per_minute=per_minute)
             self.guards[guild_id] = guard
         return guard
+
+    def real_seconds_until(self, guard: DmGuard, slot: float) -> float:
+        """Real seconds until `guard`'s clock reads `slot`: waits and fan-out deadlines are in
+        real (`time.monotonic()`) seconds, while a rehearsal's guard counts in event time."""
+        if isinstance(self.clock, Timeline) and guard.clock is not time.monotonic:
+            return real_seconds_until(self.clock, datetime.fromtimestamp(slot, UTC))
+        return slot - guard.clock()
 
 
 _CONTEXT_ATTR = "_qiweek_fanout"
@@ -233,7 +250,10 @@ def context_for(client: discord.Client) -> FanoutContext:
     context = getattr(client, _CONTEXT_ATTR, None)
     if context is None:
         settings = getattr(client, "settings", None)
-        context = FanoutContext(new_dms_per_minute=getattr(settings, "new_dms_per_minute", None))
+        context = FanoutContext(
+            new_dms_per_minute=getattr(settings, "new_dms_per_minute", None),
+            clock=getattr(client, "clock", None),
+        )
         setattr(client, _CONTEXT_ATTR, context)
     return context
 
@@ -359,9 +379,10 @@ async def send_dms(
             reason = BUDGET_REASON if budget_only else RESTRICTED_REASON
             if slot is None or (deadline is None and not budget_only):
                 raise NotReached(reason)  # no deadline: never wait out a cool-down
-            if deadline is not None and slot > deadline:
+            wait = context.real_seconds_until(guard, slot)
+            if deadline is not None and time.monotonic() + wait > deadline:
                 raise NotReached(reason)
-            await asyncio.sleep(max(0.0, slot - time.monotonic()))
+            await asyncio.sleep(max(0.0, wait))
 
     async def recover(user_id: int, nonce: str, since: datetime) -> int | None:
         """The DM already in the member's channel (see `bot.delivery.recovery`)."""

@@ -18,6 +18,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import discord
 import pytest
 import pytest_asyncio
 
+from bot.clock import Timeline
 from bot.delivery.fanout import (
     GLOBAL_LIMIT,
     TARGET_RATE,
@@ -391,3 +393,27 @@ async def test_a_dm_whose_answer_was_lost_is_found_not_sent_again(
     row = await ledger.get(key_for(user))
     assert row is not None and row.status == "sent" and row.message_id == int(dm["id"])
     assert fake.requests_to("GET", rf"^/channels/{fake.dm_channel_id(user)}/messages$")
+
+
+async def test_under_a_rehearsal_timeline_the_budget_counts_event_minutes(
+    fake: FakeDiscord, client: discord.Client, store: Store
+) -> None:
+    # Event time runs 600 times faster than real time: a budget minute passes in 0.1 s, so
+    # six new DMs at 3 a minute all go out well within the real deadline of 3 s ...
+    start = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    timeline = Timeline(
+        time.time(), [(0.0, start), (10.0, start + timedelta(hours=100 / 60))], now=time.time
+    )
+    ledger = Ledger(store)
+    users = add_members(fake, "t", 6)
+    context = FanoutContext(pacer=Pacer(rate=10_000), new_dms_per_minute=3, clock=timeline)
+    result = await fan_out(client, ledger, users, context=context, deadline=time.monotonic() + 3)
+    assert sorted(result.sent) == sorted(users) and result.restricted == []
+    assert len(fake.requests_to("POST", OPEN_DM)) == 6
+    # ... and still no more than 3 were opened in any event minute.
+    guard = context.guard(GUILD)
+    assert guard.clock is not time.monotonic and len(guard._opened) <= 3
+    # A deadline in event time shorter than the next budget minute still stops the rest.
+    more = add_members(fake, "u", 4)
+    rest = await fan_out(client, ledger, more, context=context, deadline=time.monotonic() + 0.02)
+    assert len(rest.restricted) >= 1 and set(rest.over_budget) == set(rest.restricted)
