@@ -171,7 +171,7 @@ class _World:
             if chaos is not None:
                 await chaos.aclose()
             await fake.stop()
-        rows = await _ledger_rows(db)
+        rows, alerts = await _ledger_rows(db)
         summary = summarise(
             fake,
             rows,
@@ -179,6 +179,8 @@ class _World:
             self.final,
             members=len(self.members),
             announcements=actors.done.get("announce", 0),
+            events_max=self.settings.events_max,
+            alerts=alerts,
         )
         from bot.programme import programme_warnings
 
@@ -203,8 +205,9 @@ class _World:
         return summary
 
 
-async def _ledger_rows(db: Path) -> list[Any]:
-    """Every delivery-ledger row of the bot's database, read-only."""
+async def _ledger_rows(db: Path) -> tuple[list[Any], dict[str, int]]:
+    """Every delivery-ledger row of the bot's database, and its organiser alerts by kind;
+    read-only."""
     from bot.rehearsal.summary import Row
     from bot.store import Store, StoreError
 
@@ -213,6 +216,9 @@ async def _ledger_rows(db: Path) -> list[Any]:
             async with store.db.execute(
                 "SELECT key, kind, status, message_id, reason FROM deliveries ORDER BY key"
             ) as cursor:
-                return [Row(*row) for row in await cursor.fetchall()]
+                rows = [Row(*row) for row in await cursor.fetchall()]
+            async with store.db.execute("SELECT kind, COUNT(*) FROM alerts GROUP BY kind") as cur:
+                alerts = {kind: n for kind, n in await cur.fetchall()}
+            return rows, alerts
     except StoreError:  # the bot never created it
-        return []
+        return [], {}

@@ -109,6 +109,8 @@ def bot_environment(
             "QIWEEK_DIGEST_TIME": settings.digest_time.strftime("%H:%M"),
             "QIWEEK_REMINDER_LEADS": ",".join(str(n) for n in settings.reminder_leads),
             "QIWEEK_HASHTAGS": ",".join(settings.hashtags),
+            "QIWEEK_NEW_DMS_PER_MINUTE": str(settings.new_dms_per_minute),
+            "QIWEEK_EVENTS_MAX": str(settings.events_max),
             REHEARSAL_CLOCK_ENV: timeline.encode(),
         }
     )

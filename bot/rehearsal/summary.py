@@ -128,6 +128,8 @@ def summarise(
     *,
     members: int,
     announcements: int,
+    events_max: int | None = None,
+    alerts: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """The summary's counts (without wall_seconds, faults and the run's own warnings)."""
     present = {int(m["id"]): m for m in rest_messages(fake)}
@@ -159,6 +161,9 @@ def summarise(
         for kind, fields, what in expected_sends(week, final, fake.guild.id, announcements)
         if not _accounted(rows, kind, fields)
     ]
+    mentioned = {int(u["id"]) for m in reminder_messages for u in m.get("mentions") or []}
+    closed = mentioned & fake._closed_dms
+    bot_threads = [t for t in fake.threads.values() if t["owner_id"] == str(fake.bot_user.id)]
     skipped = Counter(
         f"{r.kind}: {r.reason or 'no reason'}" for r in rows if r.status == Status.SKIPPED
     )
@@ -170,7 +175,22 @@ def summarise(
         "daily_posts": days_of(Kind.DAILY),
         "reminders": len(by_kind.get(Kind.REMINDER, [])),
         "dms": len(dms),
-        "channel_mentions": sum(len(m.get("mentions") or []) for m in reminder_messages),
+        # Members mentioned in a channel reminder instead of a DM: their DMs are closed, or
+        # Discord's anti-spam (new-DM budget, 40003 cool-down, quarantine) held the DM back.
+        "mentioned_dms_closed": len(closed),
+        "mentioned_dm_restricted": len(mentioned - closed),
+        "first_contact_dms": len(by_kind.get(Kind.FIRST_DM, [])),
+        "share_notices": len(by_kind.get(Kind.SHARE_NOTICE, [])),
+        "starting_now": len(by_kind.get(Kind.LIVE, [])),
+        "threads": len(bot_threads),
+        "feedback_prompts": len(by_kind.get(Kind.FEEDBACK, [])),
+        "scheduled_events": len(fake.bot_events()),
+        "scheduled_events_most_at_once": fake.max_bot_uncompleted,
+        "events_max": events_max,
+        "crossposts": len(fake.crossposted),
+        # Organiser alerts the bot raised (stored; the rehearsal has no organiser channel).
+        "alerts": sum((alerts or {}).values()),
+        "alert_kinds": dict(sorted((alerts or {}).items())),
         "change_notices": len(by_kind.get(Kind.CHANGE, [])),
         "change_dms": len(by_kind.get(Kind.CHANGE_DM, [])),
         "digests": days_of(Kind.DIGEST),
