@@ -6,8 +6,6 @@ construction (an announcement is one embed: title up to 256, body up to 4,000).
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
@@ -22,6 +20,7 @@ from bot.render.limits import (
     pack_lines,
     truncate,
 )
+from bot.render.spreadsheet import csv_bytes
 from bot.store.announcements import Announcement
 from bot.store.stats import SessionRegistrations, Stats
 
@@ -348,16 +347,17 @@ def stats_embeds(stats: Stats, tz: tzinfo) -> list[discord.Embed]:
     return [registrations, audit]
 
 
+INTEREST_CSV_COLUMNS = ("session_id", "title", "start_local", "registrations", "status")
+
+
 def interest_csv(rows: list[SessionRegistrations], tz: tzinfo) -> bytes:
-    """Registrations per session as CSV, UTF-8 with a BOM so Excel shows accents right."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["session_id", "title", "start_local", "registrations", "status"])
+    """Registrations per session as CSV (see :func:`bot.render.spreadsheet.csv_bytes`)."""
+    table = []
     for row in rows:
         start = f"{row.start.astimezone(tz):%Y-%m-%d %H:%M}" if row.start else ""
         if not row.in_programme:
             status = "removed from programme"
         else:
             status = "cancelled" if row.cancelled else "scheduled"
-        writer.writerow([row.session_id, row.title, start, row.registrations, status])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+        table.append((row.session_id, row.title, start, row.registrations, status))
+    return csv_bytes(INTEREST_CSV_COLUMNS, table)
