@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -63,19 +65,30 @@ class Store:
         return self._db is not None
 
     async def open(self) -> None:
-        """Connect, set pragmas, and apply pending migrations. Idempotent."""
+        """Connect, set pragmas, and apply pending migrations. Idempotent.
+
+        Every failure to open (a directory, an unreadable or corrupt file, a full disk, a
+        database newer than this code) is a StoreError naming the file and the cause, so the
+        command line prints one clear line instead of a traceback and a restart loop.
+        """
         if self._db is not None:
             return
         if str(self.path) == ":memory:":
             raise StoreError("the store needs a database file (two connections share it)")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = await _connect(self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = await _connect(self.path)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
         try:
             # Refuse a newer database before anything (even the journal mode) touches the file.
             await check_version(db)
             await db.execute("PRAGMA journal_mode = WAL")
             await migrate(db)
             tx = await _connect(self.path)
+        except (OSError, sqlite3.Error) as exc:
+            await db.close()
+            raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
         except BaseException:
             await db.close()
             raise
@@ -109,16 +122,30 @@ class Store:
             await db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
-            else:
                 await db.execute("COMMIT")
+            except BaseException as exc:
+                await _rollback(db, exc)
+                raise
 
     async def schema_version(self) -> int:
         async with self.db.execute("PRAGMA user_version") as cur:
             row = await cur.fetchone()
         return int(row[0])
+
+
+async def _rollback(db: aiosqlite.Connection, cause: BaseException) -> None:
+    """Roll back what is still open after ``cause``, never hiding ``cause``.
+
+    SQLite itself ends the transaction on some errors (a full disk, an I/O error): a ROLLBACK
+    then fails with "cannot rollback - no transaction is active", which used to replace the
+    real error. Only roll back an open transaction, and log (not raise) a rollback failure.
+    """
+    if not db.in_transaction:
+        return
+    try:
+        await db.execute("ROLLBACK")
+    except sqlite3.Error as rollback_error:
+        log.error("rollback after %r failed: %s", cause, rollback_error)
 
 
 async def _connect(path: Path) -> aiosqlite.Connection:
@@ -167,6 +194,48 @@ async def migrate(db: aiosqlite.Connection) -> int:
     return latest
 
 
+async def database_problems(path: str | Path) -> list[str]:
+    """What keeps the bot from using the database at ``path``, read-only (for ``check``).
+
+    A missing file is fine (it is created on start) as long as its folder can be made; an
+    existing one must be an SQLite database this code can open and is not newer than it knows.
+    Nothing is created, migrated or written.
+    """
+    path = Path(path)
+    if not path.exists():
+        folder = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
+        if folder is None or not folder.is_dir():
+            return [f"database {path}: its folder cannot be created ({folder} is not a folder)"]
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return [f"database {path}: cannot create it, {folder} is not writable"]
+        return []
+    if path.is_dir():
+        return [f"database {path} is a folder, not a file: set QIWEEK_DB to a file path"]
+    try:
+        db = await aiosqlite.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except (OSError, sqlite3.Error) as exc:
+        return [f"database {path} cannot be opened: {exc}"]
+    try:
+        await check_version(db)
+    except StoreError as exc:
+        return [f"database {path}: {exc}"]
+    except sqlite3.Error as exc:
+        return [f"database {path} cannot be read ({exc}): is it a qiweek-bot database?"]
+    finally:
+        await db.close()
+    if not os.access(path, os.W_OK):
+        return [f"database {path} is read-only for this user: the bot needs to write it"]
+    return []
+
+
 from bot.store.ledger import Claim, Ledger  # noqa: E402  (re-exported for convenience)
 
-__all__ = ["BUSY_TIMEOUT_MS", "Claim", "Ledger", "Store", "StoreError", "migrate"]
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "Claim",
+    "Ledger",
+    "Store",
+    "StoreError",
+    "database_problems",
+    "migrate",
+]

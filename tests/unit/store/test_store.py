@@ -215,3 +215,52 @@ async def test_a_rolled_back_transaction_never_undoes_anothers_lone_write(store:
     assert (await ledger.get("kept")) is not None
     async with store.db.execute("SELECT COUNT(*) FROM audit_log") as cur:
         assert (await cur.fetchone())[0] == 0
+
+
+async def test_a_full_disk_shows_the_real_error_not_a_failed_rollback(store: Store) -> None:
+    # SQLite ends the transaction itself on SQLITE_FULL; the ROLLBACK after it used to fail with
+    # "cannot rollback - no transaction is active" and hide why the write failed.
+    async with store.db.execute("PRAGMA page_count") as cur:
+        pages = (await cur.fetchone())[0]
+    await store.db.execute(f"PRAGMA max_page_count = {pages + 2}")
+    await store._tx.execute(f"PRAGMA max_page_count = {pages + 2}")  # type: ignore[union-attr]
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        async with store.transaction() as tx:
+            await tx.execute("CREATE TABLE filler (blob BLOB)")
+            for _ in range(50):
+                await tx.execute("INSERT INTO filler VALUES (zeroblob(100000))")
+    # The store is still usable afterwards: no transaction left open on either connection.
+    assert not store.db.in_transaction
+    async with store.transaction() as tx:
+        await tx.execute("SELECT 1")
+    assert (await Ledger(store).claim("after", kind="t")) is Claim.NEW
+
+
+async def test_an_error_inside_a_transaction_rolls_back_and_is_raised(store: Store) -> None:
+    with pytest.raises(RuntimeError, match="boom"):
+        async with store.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO audit_log (guild_id, user_id, action, created_at) "
+                "VALUES (1, 2, 'x', '')"
+            )
+            raise RuntimeError("boom")
+    async with store.db.execute("SELECT COUNT(*) FROM audit_log") as cur:
+        assert (await cur.fetchone())[0] == 0
+
+
+@pytest.mark.parametrize("kind", ["directory", "garbage", "parent-is-file"])
+async def test_an_unopenable_database_is_a_store_error(tmp_path: Path, kind: str) -> None:
+    if kind == "directory":
+        path = tmp_path / "a-directory.db"
+        path.mkdir()
+    elif kind == "garbage":
+        path = tmp_path / "garbage.db"
+        path.write_bytes(b"this is not a database, just text that is long enough" * 40)
+    else:
+        (tmp_path / "file").write_text("x")
+        path = tmp_path / "file" / "qiweek.db"
+    store = Store(path)
+    with pytest.raises(StoreError, match="cannot open the database") as raised:
+        await store.open()
+    assert str(path) in str(raised.value)
+    assert not store.is_open
