@@ -9,8 +9,10 @@ the rendering in `bot.render.digest`. Every repost of members' words is sent wit
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -35,7 +37,7 @@ from bot.render.digest import (
 )
 from bot.schedule import PlannedJob, Schedule
 from bot.services.programme import close_past_key, close_past_parts
-from bot.store import Claim, Ledger, Store
+from bot.store import Claim, Ledger, Store, StoreError
 from bot.store import shares as store_shares
 from bot.store.guild_settings import GuildConfig, get_config
 from bot.store.ledger import nonce_for
@@ -46,6 +48,8 @@ NO_MENTIONS = discord.AllowedMentions.none()
 DEFAULT_EVENT_NAME = "QI Week"
 #: Missed digests of event days older than this are not worth a ledger row on start.
 MISSED_LOOKBACK_DAYS = 7
+#: Pauses between attempts at a share write that failed on a database error (then reported).
+SHARE_WRITE_RETRY_DELAYS = (0.2, 1.0)
 #: System message types are never shares; replies are ordinary messages.
 _ORDINARY = (discord.MessageType.default, discord.MessageType.reply)
 
@@ -157,6 +161,9 @@ class DigestService:
         self.hashtag_label = " / ".join(self.matcher.tags) or "#QIWeek"
         # (guild, member) whose notice is settled: spares a query on each of their later shares.
         self._noticed: set[tuple[int, int]] = set()
+        #: Told (guild id, what failed) when a share cannot be stored after retries: the hook for
+        #: the organiser alert (issue 10); the failure is always logged as well.
+        self.on_write_failure: Callable[[int, str], Awaitable[None]] | None = None
 
     # ------------------------------------------------------------------ context
 
@@ -192,7 +199,10 @@ class DigestService:
     async def handle_message(self, message: discord.Message) -> None:
         """on_message: collect the message if it is a share."""
         if self.wants(message):
-            await self.collect(message)
+            try:
+                await self.collect(message)
+            except (sqlite3.Error, StoreError):
+                pass  # retried, logged and reported by _write_share
 
     async def collect(
         self,
@@ -205,16 +215,45 @@ class DigestService:
         """Store a share (unless its author opted out, it was removed from the digest, or this
         is an older edit than the one stored) and send the one-off notice."""
         share = share_from_message(message)
-        stored = await store_shares.upsert_share(
-            self.store,
+        stored = await self._write_share(
             share,
-            manual=manual,
-            refresh_reactions=manual,
-            edited_at=edited_at or edit_time(message),
+            lambda: store_shares.upsert_share(
+                self.store,
+                share,
+                manual=manual,
+                refresh_reactions=manual,
+                edited_at=edited_at or edit_time(message),
+            ),
         )
         if stored and notify:
             await self.maybe_send_notice(message.author, share)
         return stored
+
+    async def _write_share(self, share: Share, write: Callable[[], Awaitable[bool]]) -> bool:
+        """Run a share write, retried on a database error (a busy or briefly full disk).
+
+        A write that keeps failing is reported, never lost silently: logged with the message's
+        link, and passed to :attr:`on_write_failure` (the organiser alert hooks in there).
+        """
+        for attempt, pause in enumerate((*SHARE_WRITE_RETRY_DELAYS, None), start=1):
+            try:
+                return await write()
+            except (sqlite3.Error, StoreError) as exc:
+                if pause is None:
+                    detail = (
+                        f"could not store the share {share.jump_url} after {attempt} attempts: "
+                        f"{type(exc).__name__}: {exc}"
+                    )
+                    log.error("guild %s: %s", share.guild_id, detail)
+                    if self.on_write_failure is not None:
+                        try:
+                            await self.on_write_failure(share.guild_id, detail)
+                        except Exception:
+                            log.exception("reporting the failed share write failed")
+                    raise
+                log.warning("share write failed (attempt %d), retrying: %s", attempt, exc)
+                await asyncio.sleep(pause)
+        raise AssertionError("unreachable")
 
     async def handle_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         """An edit updates the share, or removes it when the tag is gone (a manual one stays).
