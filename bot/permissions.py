@@ -11,7 +11,10 @@ def is_organiser(member: discord.abc.User, organiser_role_id: int | None) -> boo
         return False
     if member.guild_permissions.manage_guild:
         return True
-    return organiser_role_id is not None and any(r.id == organiser_role_id for r in member.roles)
+    if organiser_role_id is None or organiser_role_id == member.guild.id:
+        # The guild's own id is @everyone: never make every member an organiser.
+        return False
+    return any(r.id == organiser_role_id for r in member.roles)
 
 
 def who_may(organiser_role_id: int | None) -> str:
