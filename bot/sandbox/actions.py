@@ -99,13 +99,14 @@ class ActionsMixin:
                         "features": ["COMMUNITY"],
                     },
                     "guild_locale": "en-GB",
-                    "member": self._member_with_perms(user),
-                    "app_permissions": str(self.member_permissions(self.bot_user)),
+                    "member": user.member_payload()
+                    | {"permissions": str(self.channel_permissions(user, channel))},
+                    "app_permissions": str(self.channel_permissions(self.bot_user, channel)),
                     "authorizing_integration_owners": {"0": str(self.guild.id)},
                     "context": 0,
                 }
             )
-            payload["channel"]["permissions"] = str(self.member_permissions(user))
+            payload["channel"]["permissions"] = str(self.channel_permissions(user, channel))
         else:
             payload.update(
                 {

@@ -32,6 +32,7 @@ from .models import (
     Snowflakes,
     now_iso,
 )
+from .world import ExtraGuild, WorldMixin
 
 MANAGE_GUILD = 1 << 5
 ADMINISTRATOR = 1 << 3
@@ -73,7 +74,7 @@ class _Req:
         self.record = record
 
 
-class FakeDiscord(GatewayMixin, ActionsMixin):
+class FakeDiscord(GatewayMixin, ActionsMixin, WorldMixin):
     """A wire-level fake Discord (REST under ``/api/v10`` plus gateway at ``/gateway``).
 
     Args:
@@ -145,6 +146,8 @@ class FakeDiscord(GatewayMixin, ActionsMixin):
         self.commands: dict[int | None, dict[tuple[str, int], dict[str, Any]]] = {}
         self._command_ids: dict[tuple[int | None, str, int], int] = {}
         self.scheduled_events: dict[int, dict[str, Any]] = {}
+        self.extra_guilds: dict[int, ExtraGuild] = {}  # servers beyond the seeded one (world.py)
+        self.left_guilds: list[int] = []
         self._seed()
         self._routes = self._build_routes()
 
@@ -367,7 +370,7 @@ class FakeDiscord(GatewayMixin, ActionsMixin):
             "channels": [
                 {k: v for k, v in c.items() if k != "guild_id"}
                 for c in self._channels.values()
-                if c.get("guild_id")
+                if c.get("guild_id") == str(self.guild.id)
             ],
             "threads": [],
             "presences": [],
@@ -741,6 +744,7 @@ class FakeDiscord(GatewayMixin, ActionsMixin):
                 "bot",
             ),
             ("POST", "/users/@me/channels", self._h_create_dm, "bot"),
+            ("DELETE", rf"/users/@me/guilds/{gid}", self._h_leave_guild, "bot"),
             ("GET", rf"/channels/{cid}", self._h_get_channel, "bot"),
             ("POST", rf"/channels/{cid}/typing", self._h_typing, "bot"),
             ("GET", rf"/channels/{cid}/messages", self._h_history, "bot"),
@@ -890,7 +894,9 @@ class FakeDiscord(GatewayMixin, ActionsMixin):
     async def _h_guild_channels(self, req: _Req, gid: str) -> web.Response:
         if int(gid) != self.guild.id:
             return self._error(404, 10004, "Unknown Guild")
-        return self._json([c for c in self._channels.values() if c.get("guild_id")])
+        return self._json(
+            [c for c in self._channels.values() if c.get("guild_id") == str(self.guild.id)]
+        )
 
     async def _h_guild_roles(self, req: _Req, gid: str) -> web.Response:
         if int(gid) != self.guild.id:
@@ -1168,6 +1174,9 @@ class FakeDiscord(GatewayMixin, ActionsMixin):
             return bad
         if limits.is_empty_message(payload, len(req.files)):
             return self._fail(req, 400, 50006, "Cannot send an empty message")
+        refusal = self._post_refusal(channel)  # channel permission overwrites (world.py)
+        if refusal is not None:
+            return self._fail(req, 403, *refusal)
         if channel["type"] == 1:
             recipient = int(channel["recipients"][0]["id"])
             if recipient in self._closed_dms or self._users[recipient].bot:
