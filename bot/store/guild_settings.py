@@ -7,7 +7,7 @@ from datetime import time
 from zoneinfo import ZoneInfo
 
 from bot.clock import to_db
-from bot.config import Settings, parse_leads, parse_time
+from bot.config import Settings, parse_ids, parse_leads, parse_time
 from bot.store import Store
 
 #: Columns an organiser may set, in the order `/organiser setup` shows them.
@@ -20,6 +20,7 @@ SETTING_NAMES = (
     "daily_post_time",
     "digest_time",
     "reminder_leads",
+    "share_channel_ids",
 )
 
 
@@ -36,6 +37,7 @@ class GuildConfig:
     daily_post_time: time
     digest_time: time
     reminder_leads: tuple[int, ...]
+    share_channel_ids: tuple[int, ...] = ()  # empty: every channel @everyone can view
     overridden: frozenset[str] = frozenset()
 
     @property
@@ -54,6 +56,7 @@ def defaults(settings: Settings, guild_id: int) -> GuildConfig:
         daily_post_time=settings.daily_post_time,
         digest_time=settings.digest_time,
         reminder_leads=settings.reminder_leads,
+        share_channel_ids=settings.share_channel_ids,
     )
 
 
@@ -75,6 +78,8 @@ async def get_config(store: Store, settings: Settings, guild_id: int) -> GuildCo
             value = parse_time(value)
         elif name == "reminder_leads":
             value = parse_leads(value)
+        elif name == "share_channel_ids":
+            value = parse_ids(value)
         changes[name] = value
     return replace(config, overridden=frozenset(changes), **changes)
 
