@@ -17,10 +17,11 @@ from discord.ext import commands
 from bot.client import QIWeekBot
 from bot.config import check_timezone, parse_leads, parse_time
 from bot.errors import NotOrganiser, UserFacingError
-from bot.permissions import is_organiser, who_may
+from bot.permissions import is_organiser, organiser_role_problem, who_may
 from bot.render.organiser import settings_embed
 from bot.store import audit
 from bot.store.guild_settings import get_config, update_config
+from bot.visibility import parse_channel_list
 from cogs.announcements import AnnouncementCommands, require_postable
 from cogs.digest import DigestOrganiserCommands
 from cogs.programme import ProgrammeOrganiserCommands
@@ -41,6 +42,8 @@ class SetupCommands:
         daily_post_time="Local time of the daily programme post, HH:MM",
         digest_time="Local time of the daily digest, HH:MM",
         reminder_leads="Minutes before a session for reminders, comma-separated, e.g. 60,15",
+        share_channels="Collect shares only in these channels (#mentions), or none for every "
+        "public channel",
     )
     async def setup(
         self,
@@ -53,6 +56,7 @@ class SetupCommands:
         daily_post_time: app_commands.Range[str, 1, 5] | None = None,
         digest_time: app_commands.Range[str, 1, 5] | None = None,
         reminder_leads: app_commands.Range[str, 1, 60] | None = None,
+        share_channels: app_commands.Range[str, 1, 1000] | None = None,
     ) -> None:
         assert interaction.guild_id is not None
         changes: dict[str, object] = {}
@@ -64,13 +68,27 @@ class SetupCommands:
         ):
             if channel is not None:
                 try:
-                    require_postable(interaction.guild, channel)
+                    require_postable(interaction.guild, channel, interaction.user)
                 except UserFacingError as exc:
                     problems.append(f"`{name.removesuffix('_id')}`: {exc}")
                     continue
                 changes[name] = channel.id
         if organiser_role is not None:
-            changes["organiser_role_id"] = organiser_role.id
+            problem = organiser_role_problem(organiser_role)
+            if problem is None and not _manages_server(interaction.user):
+                problem = (
+                    "Only members with the Manage Server permission may change the organiser "
+                    "role (organisers could otherwise hand organiser rights to anyone)."
+                )
+            if problem is not None:
+                problems.append(f"`organiser_role`: {problem}")
+            else:
+                changes["organiser_role_id"] = organiser_role.id
+        if share_channels is not None:
+            try:
+                changes["share_channel_ids"] = parse_channel_list(share_channels)
+            except ValueError as exc:
+                problems.append(f"`share_channels`: {exc}")
         for name, raw, parse in (
             ("timezone", timezone, check_timezone),
             ("daily_post_time", daily_post_time, parse_time),
@@ -106,12 +124,18 @@ class SetupCommands:
             await interaction.response.send_message(embed=embed, ephemeral=True)
 
 
+def _manages_server(user: discord.abc.User) -> bool:
+    return isinstance(user, discord.Member) and user.guild_permissions.manage_guild
+
+
 def _show(name: str, value: object) -> str:
     """A setting's value as the audit trail shows it: channels and roles as mentions."""
     if name.endswith("_channel_id"):
         return f"<#{value}>"
     if name == "organiser_role_id":
         return f"<@&{value}>"
+    if name == "share_channel_ids" and isinstance(value, tuple):
+        return " ".join(f"<#{v}>" for v in value) or "none"
     if isinstance(value, time):
         return f"{value:%H:%M}"
     if isinstance(value, tuple):

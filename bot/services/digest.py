@@ -37,10 +37,14 @@ from bot.render.digest import (
 )
 from bot.schedule import PlannedJob, Schedule
 from bot.services.programme import close_past_key, close_past_parts
-from bot.store import Claim, Ledger, Store, StoreError
+from bot.services.redaction import DigestRedactor
+from bot.store import Claim, Ledger, Store, StoreError, retention
+from bot.store import posted as posted_store
 from bot.store import shares as store_shares
 from bot.store.guild_settings import GuildConfig, get_config
 from bot.store.ledger import nonce_for
+from bot.store.posted import PostedDigest
+from bot.visibility import everyone_can_view, share_source_problem
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +60,10 @@ _ORDINARY = (discord.MessageType.default, discord.MessageType.reply)
 ProgrammeLookup = Callable[[int], Awaitable[Programme | None]]
 
 
+async def _nothing() -> None:
+    """An erase step with nothing to do (the caller deletes afterwards)."""
+
+
 class AddResult(Enum):
     """What "Add to QI Week digest" did."""
 
@@ -64,6 +72,7 @@ class AddResult(Enum):
     OPTED_OUT = "opted_out"
     REMOVED = "removed"  # removed from the digest; only its author or an organiser may re-add
     NOT_A_MEMBER_MESSAGE = "not_a_member_message"
+    NOT_HERE = "not_here"  # a private channel, or not one of the share channels
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +170,7 @@ class DigestService:
         self.hashtag_label = " / ".join(self.matcher.tags) or "#QIWeek"
         # (guild, member) whose notice is settled: spares a query on each of their later shares.
         self._noticed: set[tuple[int, int]] = set()
+        self.redactor = DigestRedactor(client=client, store=store, render=self._render_post)
         #: Told (guild id, what failed) when a share cannot be stored after retries: the hook for
         #: the organiser alert (issue 10); the failure is always logged as well.
         self.on_write_failure: Callable[[int, str], Awaitable[None]] | None = None
@@ -199,6 +209,10 @@ class DigestService:
     async def handle_message(self, message: discord.Message) -> None:
         """on_message: collect the message if it is a share."""
         if self.wants(message):
+            problem = await self.source_problem(message)
+            if problem is not None:
+                log.debug("not collecting %s: %s", message.id, problem)
+                return
             try:
                 await self.collect(message)
             except (sqlite3.Error, StoreError):
@@ -267,7 +281,8 @@ class DigestService:
             return
         edited_at = _payload_edit_time(payload)
         if self.matcher.matches(message.content):
-            await self.collect(message, edited_at=edited_at)
+            if await self.source_problem(message) is None:
+                await self.collect(message, edited_at=edited_at)
             return
         share = share_from_message(message)
         outcome = await store_shares.untag_share(
@@ -283,8 +298,15 @@ class DigestService:
             log.info("share %s removed: the hashtag was edited out", message.id)
 
     async def handle_delete(self, message_ids: Iterable[int]) -> int:
-        """A deleted message is no longer a share."""
-        return await store_shares.delete_shares(self.store, message_ids)
+        """A deleted message is no longer a share, and posted digests stop showing it."""
+        ids = list(message_ids)
+        guilds = await store_shares.guilds_of(self.store, ids)
+        for guild_id, theirs in guilds.items():
+            await self.redactor.erase(guild_id, theirs, _nothing)
+        deleted = await store_shares.delete_shares(self.store, ids)
+        for guild_id in guilds:
+            await self.redact_pending(guild_id)
+        return deleted
 
     async def handle_reactions(
         self, guild_id: int | None, channel_id: int, message_id: int
@@ -315,6 +337,75 @@ class DigestService:
                 return message
         return None
 
+    # ------------------------------------------------------------ private stays private
+
+    async def _channel(self, guild_id: int, channel_id: int) -> object | None:
+        """A guild channel or thread from the cache, else from Discord; None when unknown."""
+        guild = self.client.get_guild(guild_id)
+        found = guild.get_channel_or_thread(channel_id) if guild is not None else None
+        if found is None:
+            try:
+                found = await self.client.fetch_channel(channel_id)
+            except discord.HTTPException as exc:
+                log.info("channel %s of guild %s unavailable: %s", channel_id, guild_id, exc)
+                return None
+        return found
+
+    async def source_problem(self, message: discord.Message) -> str | None:
+        """Why ``message`` may not become a share (its channel is private, or not a share
+        channel), for the member; None when it may."""
+        if message.guild is None:
+            return "Only messages in the server can be shares."
+        config = await get_config(self.store, self.settings, message.guild.id)
+        channel = await self._channel(message.guild.id, message.channel.id)
+        return share_source_problem(channel, config.share_channel_ids)
+
+    async def visible(self, guild_id: int, shares: list[Share]) -> list[Share]:
+        """``shares`` without those from channels @everyone can no longer view (checked now, so
+        a channel made private later keeps its shares out of every digest and export)."""
+        public: dict[int, bool] = {}
+        for channel_id in {s.channel_id for s in shares}:
+            public[channel_id] = everyone_can_view(await self._channel(guild_id, channel_id))
+        hidden = [s for s in shares if not public[s.channel_id]]
+        if hidden:
+            log.info(
+                "guild %s: %d shares left out, their channels are no longer public",
+                guild_id,
+                len(hidden),
+            )
+        return [s for s in shares if public[s.channel_id]]
+
+    async def _render_post(self, post: PostedDigest, stored: list[Share]) -> list[limits.Page]:
+        """A posted digest or roundup as it must read now (erased shares gone)."""
+        ctx = await self.context(post.guild_id)
+        shown = await self.visible(post.guild_id, stored)
+        if post.kind == "weekly":
+            days = list(ctx.event_days) or [post.day]
+            return weekly_pages(shown, days=days, tz=ctx.tz, event_name=ctx.event_name)
+        return self._digest_pages(ctx, post.day, shown)
+
+    async def _record_post(
+        self,
+        kind: str,
+        guild_id: int,
+        day: date,
+        channel: discord.abc.Messageable,
+        parts: int,
+        shares: list[Share],
+    ) -> None:
+        """Remember the messages of a post sent through the ledger, for later erasure."""
+        keys = [f"{kind}:{guild_id}:{day.isoformat()}:{n}" for n in range(1, parts + 1)]
+        rows = [await self.ledger.get(key) for key in keys]
+        await self.redactor.record(
+            guild_id=guild_id,
+            channel_id=int(getattr(channel, "id", 0)),
+            kind=kind,
+            day=day,
+            message_ids=[row.message_id if row is not None else None for row in rows],
+            shares=shares,
+            posted_at=self.clock(),
+        )
+
     # ------------------------------------------------------------- context menus
 
     async def add_manually(
@@ -331,6 +422,8 @@ class DigestService:
         if not _is_member_message(message):
             return AddResult.NOT_A_MEMBER_MESSAGE
         assert message.guild is not None
+        if await self.source_problem(message) is not None:
+            return AddResult.NOT_HERE
         already = await store_shares.share_exists(self.store, message.id)
         share = share_from_message(message)
         if may_restore:
@@ -354,8 +447,13 @@ class DigestService:
     async def remove(self, guild_id: int, message: discord.Message) -> bool:
         """The "Remove from digest" menu (its author or an organiser): delete the share and
         record the removal, so no later edit or event collects it again (only an explicit
-        re-add by them does). False when the message was not a share."""
-        return await store_shares.remove_share(self.store, guild_id, message.author.id, message.id)
+        re-add by them does). False when the message was not a share. Posted digests showing it
+        are marked; :meth:`redact_pending` edits them (after the member is answered)."""
+        return await self.redactor.erase(
+            guild_id,
+            [message.id],
+            lambda: store_shares.remove_share(self.store, guild_id, message.author.id, message.id),
+        )
 
     # ---------------------------------------------------------- one-off notice
 
@@ -407,8 +505,19 @@ class DigestService:
     # -------------------------------------------------------------- member prefs
 
     async def opt_out(self, guild_id: int, user_id: int) -> int:
-        """Erase the member's stored shares and stop collecting; returns how many were erased."""
-        return await store_shares.opt_out(self.store, guild_id, user_id)
+        """Erase the member's stored shares and stop collecting; returns how many were erased.
+
+        Posted digests showing them are marked; :meth:`redact_pending` edits them."""
+        ids = await store_shares.share_ids_of(self.store, guild_id, user_id)
+        return int(
+            await self.redactor.erase(
+                guild_id, ids, lambda: store_shares.opt_out(self.store, guild_id, user_id)
+            )
+        )
+
+    async def redact_pending(self, guild_id: int) -> int:
+        """Edit posted digests marked by an erasure (see bot.services.redaction)."""
+        return await self.redactor.redact_pending(guild_id)
 
     async def opt_in(self, guild_id: int, user_id: int) -> bool:
         return await store_shares.opt_in(self.store, guild_id, user_id)
@@ -424,8 +533,11 @@ class DigestService:
         return parse_digest_day(text, today=self.today(ctx), event_week=ctx.event_week)
 
     async def shares_on(self, guild_id: int, day: date, tz: ZoneInfo) -> list[Share]:
+        """The shares of a local day that may still be shown (see :meth:`visible`)."""
         start, end = day_bounds(day, tz)
-        return await store_shares.shares_between(self.store, guild_id, start, end)
+        return await self.visible(
+            guild_id, await store_shares.shares_between(self.store, guild_id, start, end)
+        )
 
     async def digest_for(self, guild_id: int, day: date) -> list[limits.Page]:
         """The digest of ``day`` as it stands now (for /digest and post-digest)."""
@@ -443,12 +555,17 @@ class DigestService:
             last_day=ctx.event_days[-1] if ctx.event_days else None,
         )
 
-    async def _weekly_pages(self, ctx: GuildContext, guild_id: int) -> list[limits.Page]:
+    async def _weekly_pages(
+        self, ctx: GuildContext, guild_id: int
+    ) -> tuple[list[limits.Page], list[Share]]:
+        """The roundup's pages, and the shares it was rendered from (recorded for erasure)."""
         first, last = ctx.event_days[0], ctx.event_days[-1]
         start, _ = day_bounds(first, ctx.tz)
         _, end = day_bounds(last, ctx.tz)
         week = await store_shares.shares_between(self.store, guild_id, start, end)
-        return weekly_pages(week, days=list(ctx.event_days), tz=ctx.tz, event_name=ctx.event_name)
+        shown = await self.visible(guild_id, week)
+        pages = weekly_pages(shown, days=list(ctx.event_days), tz=ctx.tz, event_name=ctx.event_name)
+        return pages, shown
 
     # ---------------------------------------------------------------- sending
 
@@ -553,9 +670,11 @@ class DigestService:
             return 0
         pages = self._digest_pages(ctx, day, todays)
         sent = await self._deliver_pages("digest", guild_id, day, pages, channel)
+        await self._record_post("digest", guild_id, day, channel, len(pages), todays)
         if in_event and day == ctx.event_days[-1]:
-            weekly = await self._weekly_pages(ctx, guild_id)
+            weekly, week = await self._weekly_pages(ctx, guild_id)
             sent += await self._deliver_pages("weekly", guild_id, day, weekly, channel)
+            await self._record_post("weekly", guild_id, day, channel, len(weekly), week)
         if sent:
             log.info("digest of %s posted in guild %s (%d messages)", day, guild_id, sent)
         return sent
@@ -585,9 +704,18 @@ class DigestService:
         channel = await self._digest_channel(ctx)
         if channel is None:
             raise LookupError("no digest channel")
-        pages = self._digest_pages(ctx, day, await self.shares_on(guild_id, day, ctx.tz))
-        for page in pages:
-            await self._send_page(channel, page)
+        todays = await self.shares_on(guild_id, day, ctx.tz)
+        pages = self._digest_pages(ctx, day, todays)
+        sent = [await self._send_page(channel, page) for page in pages]
+        await self.redactor.record(
+            guild_id=guild_id,
+            channel_id=sent[0].channel.id if sent else 0,
+            kind="digest",
+            day=day,
+            message_ids=[m.id for m in sent],
+            shares=todays,
+            posted_at=self.clock(),
+        )
         return len(pages)
 
     # --------------------------------------------------------------- schedule
@@ -615,6 +743,14 @@ class DigestService:
                 )
         jobs.append(
             PlannedJob(
+                id="redact",
+                run_at=now,
+                func=partial(self.redact_pending, guild_id),
+                description=f"finish editing digests after erasures for guild {guild_id}",
+            )
+        )
+        jobs.append(
+            PlannedJob(
                 id="retention",
                 run_at=now,
                 func=partial(self.apply_retention, guild_id),
@@ -632,13 +768,28 @@ class DigestService:
         )
         return jobs
 
-    async def apply_retention(self, guild_id: int) -> int:
-        """Delete shares (and removal records) older than QIWEEK_SHARE_RETENTION_DAYS; returns
-        how many shares."""
+    async def apply_retention(self, guild_id: int | None = None) -> int:
+        """Retention for every server in the database (not only those served in this run; the
+        argument is kept for the planned job's signature): shares and removal records older than
+        QIWEEK_SHARE_RETENTION_DAYS are deleted and the digests that showed them edited; ledger
+        rows and registrations past it are deleted, their counts kept. Returns shares deleted."""
         cutoff = self.clock() - timedelta(days=self.settings.share_retention_days)
-        removed = await store_shares.delete_older_than(self.store, guild_id, cutoff)
-        if removed:
-            log.info("retention removed %d shares of guild %s", removed, guild_id)
+        removed = 0
+        for guild in await retention.every_guild(self.store):
+            await posted_store.mark_posts_before(self.store, guild, cutoff)
+            count = await store_shares.delete_older_than(self.store, guild, cutoff)
+            ledger_rows = await retention.retire_deliveries(self.store, guild, cutoff)
+            registrations = await retention.retire_interests(self.store, guild, cutoff)
+            await self.redact_pending(guild)
+            if count or ledger_rows or registrations:
+                log.info(
+                    "retention in guild %s: %d shares, %d ledger rows, %d registrations deleted",
+                    guild,
+                    count,
+                    ledger_rows,
+                    registrations,
+                )
+            removed += count
         return removed
 
     # ---------------------------------------------------------------- exports
@@ -646,7 +797,8 @@ class DigestService:
     async def export_shares_csv(self, guild_id: int) -> bytes:
         """Every stored share of the guild as CSV, UTF-8 with a BOM (Excel reads it right)."""
         config = await get_config(self.store, self.settings, guild_id)
-        return shares_csv(await store_shares.all_shares(self.store, guild_id), config.tz)
+        everything = await store_shares.all_shares(self.store, guild_id)
+        return shares_csv(await self.visible(guild_id, everything), config.tz)
 
     async def export_digest_markdown(self, guild_id: int, day: date | None) -> str:
         """A newsletter-ready Markdown digest of ``day``, or of the whole event week for None.
@@ -654,7 +806,9 @@ class DigestService:
         Without a programme, None covers every day that has shares (today when there are none).
         """
         ctx = await self.context(guild_id)
-        everything = await store_shares.all_shares(self.store, guild_id)
+        everything = await self.visible(
+            guild_id, await store_shares.all_shares(self.store, guild_id)
+        )
         if day is not None:
             days = [day]
         elif ctx.event_days:

@@ -35,7 +35,8 @@ _ADD = (
 async def every_guild(store: Store) -> list[int]:
     """Every server with anything stored (retention must reach them all)."""
     async with store.db.execute(_GUILDS) as cur:
-        return sorted(row[0] async for row in cur if row[0] is not None)
+        found = [row[0] async for row in cur]
+    return sorted(g for g in found if g is not None)
 
 
 async def retire_deliveries(store: Store, guild_id: int, cutoff: datetime) -> int:
