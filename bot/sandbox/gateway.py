@@ -257,7 +257,7 @@ class GatewayMixin:
         self: FakeDiscord, conn: GatewayConnection, data: dict[str, Any]
     ) -> None:
         guild_id = int(data.get("guild_id") or self.guild.id)
-        if guild_id in self.extra_guilds:  # another server (world.py)
+        if guild_id in self.extra_guilds:  # another server (realms.py)
             members = [self._users[uid] for uid in self.extra_guilds[guild_id].members]
         else:
             members = [u for u in self._users.values() if u.in_guild]

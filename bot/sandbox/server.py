@@ -32,7 +32,7 @@ from .models import (
     Snowflakes,
     now_iso,
 )
-from .world import ExtraGuild, WorldMixin
+from .realms import ExtraGuild, RealmsMixin
 
 MANAGE_GUILD = 1 << 5
 ADMINISTRATOR = 1 << 3
@@ -74,7 +74,7 @@ class _Req:
         self.record = record
 
 
-class FakeDiscord(GatewayMixin, ActionsMixin, WorldMixin):
+class FakeDiscord(GatewayMixin, ActionsMixin, RealmsMixin):
     """A wire-level fake Discord (REST under ``/api/v10`` plus gateway at ``/gateway``).
 
     Args:
@@ -146,7 +146,7 @@ class FakeDiscord(GatewayMixin, ActionsMixin, WorldMixin):
         self.commands: dict[int | None, dict[tuple[str, int], dict[str, Any]]] = {}
         self._command_ids: dict[tuple[int | None, str, int], int] = {}
         self.scheduled_events: dict[int, dict[str, Any]] = {}
-        self.extra_guilds: dict[int, ExtraGuild] = {}  # servers beyond the seeded one (world.py)
+        self.extra_guilds: dict[int, ExtraGuild] = {}  # servers beyond the seeded one (realms.py)
         self.left_guilds: list[int] = []
         self._seed()
         self._routes = self._build_routes()
@@ -1174,7 +1174,7 @@ class FakeDiscord(GatewayMixin, ActionsMixin, WorldMixin):
             return bad
         if limits.is_empty_message(payload, len(req.files)):
             return self._fail(req, 400, 50006, "Cannot send an empty message")
-        refusal = self._post_refusal(channel)  # channel permission overwrites (world.py)
+        refusal = self._post_refusal(channel)  # channel permission overwrites (realms.py)
         if refusal is not None:
             return self._fail(req, 403, *refusal)
         if channel["type"] == 1:

@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 
 from bot.sandbox import FakeDiscord
-from bot.sandbox.world import SEND_MESSAGES, VIEW_CHANNEL, compute_permissions
+from bot.sandbox.realms import SEND_MESSAGES, VIEW_CHANNEL, compute_permissions
 from tests.sandbox_plugin import connected
 
 GUILD = 100

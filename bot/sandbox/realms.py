@@ -86,7 +86,7 @@ class ExtraGuild:
     channels: dict[str, int] = field(default_factory=dict)
 
 
-class WorldMixin:
+class RealmsMixin:
     """Overwrites, private channels and more servers; mixed into FakeDiscord."""
 
     # ----------------------------------------------------------- permissions
@@ -302,4 +302,4 @@ class WorldMixin:
         return web.Response(status=204)
 
 
-__all__ = ["ExtraGuild", "WorldMixin", "compute_permissions"]
+__all__ = ["ExtraGuild", "RealmsMixin", "compute_permissions"]
