@@ -22,16 +22,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .models import FakeGuild, FakeUser
+from .wire import ADMINISTRATOR, ALL_PERMISSIONS, BOT_PERMISSIONS, EVERYONE_PERMISSIONS
 
 if TYPE_CHECKING:
     from aiohttp import web
 
     from .server import FakeDiscord, _Req
 
-ADMINISTRATOR = 1 << 3
 VIEW_CHANNEL = 1 << 10
 SEND_MESSAGES = 1 << 11
-ALL_PERMISSIONS = (1 << 51) - 1
 #: Permissions that apply in a channel (the "T, V, S" column of Discord's permission table):
 #: without View Channel a member has none of them there; server-wide ones (Manage Server, ...)
 #: are unaffected.
@@ -227,8 +226,6 @@ class RealmsMixin:
 
         It has @everyone, the bot's managed role, a ``general`` channel and ``members`` (new
         users, named ``<member>`` in :attr:`users`)."""
-        from .server import BOT_PERMISSIONS, EVERYONE_PERMISSIONS
-
         guild_id = self._ids.next()
         owner = FakeUser(self._ids.next(), f"{name}-owner", None, in_guild=False)
         self._add(owner, f"{name}-owner")
