@@ -63,11 +63,22 @@ class Services:
     announcements: Any = None
 
 
+OTHER_SERVER = "This bot runs QI Week in one server only; it does nothing here."
+
 GuildPreparer = Callable[[int], Awaitable[None]]
 
 
 class QIWeekTree(app_commands.CommandTree):
     """The command tree with the one error path every app command goes through."""
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Commands (even stale global ones) only work in the server the bot serves."""
+        settings: Settings = interaction.client.settings  # type: ignore[attr-defined]
+        if interaction.guild_id is None or settings.serves(interaction.guild_id):
+            return True
+        log.info("ignored a command from guild %s (not QIWEEK_GUILD_ID)", interaction.guild_id)
+        await send_ephemeral(interaction, OTHER_SERVER)
+        return False
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
@@ -136,6 +147,7 @@ class QIWeekBot(commands.Bot):
         self.guild_preparers: list[tuple[int, GuildPreparer]] = []
         self._prepared: dict[int, asyncio.Event] = {}
         self._preparing: set[asyncio.Task[Any]] = set()
+        self._ignored_guilds: set[int] = set()
 
     async def login(self, token: str) -> None:
         configure_endpoints(self.settings)
@@ -188,10 +200,36 @@ class QIWeekBot(commands.Bot):
         await self._prepared.setdefault(guild_id, asyncio.Event()).wait()
 
     async def on_guild_available(self, guild: discord.Guild) -> None:
+        if await self._ignore_other(guild):
+            return
         await self.prepare_guild(guild.id)
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
+        if await self._ignore_other(guild):
+            return
         await self.prepare_guild(guild.id)
+
+    async def _ignore_other(self, guild: discord.Guild) -> bool:
+        """With QIWEEK_GUILD_ID set, any other server gets nothing (no seed, shares or jobs: it
+        would share the request budget); logged once per server, and left when
+        QIWEEK_LEAVE_OTHER_GUILDS is on."""
+        if self.settings.serves(guild.id):
+            return False
+        if guild.id not in self._ignored_guilds:
+            self._ignored_guilds.add(guild.id)
+            log.warning(
+                "ignoring server %s (%s): QIWEEK_GUILD_ID is %s%s",
+                guild.id,
+                guild.name,
+                self.settings.guild_id,
+                "; leaving it" if self.settings.leave_other_guilds else "",
+            )
+        if self.settings.leave_other_guilds:
+            try:
+                await guild.leave()
+            except discord.HTTPException as exc:
+                log.warning("could not leave server %s: %s", guild.id, exc)
+        return True
 
     async def close(self) -> None:
         """Stop the scheduler (no job fires into a closing client), then Discord, then the DB."""

@@ -84,6 +84,10 @@ class Settings:
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    def serves(self, guild_id: int | None) -> bool:
+        """Whether the bot works in ``guild_id``: with QIWEEK_GUILD_ID set, only that server."""
+        return self.guild_id is None or guild_id == self.guild_id
+
     @property
     def custom_endpoints(self) -> bool:
         return self.api_base != DEFAULT_API_BASE or self.gateway_url != DEFAULT_GATEWAY_URL

@@ -201,6 +201,7 @@ class DigestService:
         """The cheap, synchronous filter every guild message passes (no await, no database)."""
         return (
             message.guild is not None
+            and self.settings.serves(message.guild.id)
             and not message.author.bot
             and self.matcher.matches(message.content)
             and _is_member_message(message)
@@ -276,6 +277,8 @@ class DigestService:
         """
         if payload.guild_id is None or "content" not in payload.data:
             return
+        if not self.settings.serves(payload.guild_id):
+            return
         message = payload.message
         if not _is_member_message(message):
             return
@@ -313,6 +316,8 @@ class DigestService:
     ) -> None:
         """Keep a share's reaction total current: read it from the message itself (cached, else
         fetched), so repeated or reordered events always settle on the true count."""
+        if not self.settings.serves(guild_id):
+            return
         if guild_id is None or not await store_shares.share_exists(self.store, message_id):
             return
         message = self._cached_message(message_id)
@@ -354,8 +359,8 @@ class DigestService:
     async def source_problem(self, message: discord.Message) -> str | None:
         """Why ``message`` may not become a share (its channel is private, or not a share
         channel), for the member; None when it may."""
-        if message.guild is None:
-            return "Only messages in the server can be shares."
+        if message.guild is None or not self.settings.serves(message.guild.id):
+            return "Only messages in the QI Week server can be shares."
         config = await get_config(self.store, self.settings, message.guild.id)
         channel = await self._channel(message.guild.id, message.channel.id)
         return share_source_problem(channel, config.share_channel_ids)
