@@ -178,21 +178,24 @@ class ReminderUnit:
 def reminder_units(
     sessions: Iterable[Session], registrations: Iterable[Registration], guild_leads: Sequence[int]
 ) -> list[ReminderUnit]:
-    """Every reminder of these sessions: the server's leads, and each member's own lead."""
+    """Every reminder of these sessions: the server's leads, and each member's own lead.
+
+    Linear in the registrations: each one is filed under its leads in one pass (scanning every
+    registration once per distinct lead was sessions x leads x registrants: 3 s of blocked
+    event loop for 20 sessions x 1,000 members with varied leads).
+    """
     by_session: dict[str, list[Registration]] = defaultdict(list)
     for reg in registrations:
         by_session[reg.session_id].append(reg)
     units: list[ReminderUnit] = []
+    server_leads = set(guild_leads)
     for session in sessions:
-        regs = by_session.get(session.id, [])
-        leads = set(guild_leads)
-        for reg in regs:
-            leads.update(leads_for(reg.reminder_setting, guild_leads))
-        for lead in sorted(leads, reverse=True):
-            recipients = tuple(
-                reg.user_id for reg in regs if lead in leads_for(reg.reminder_setting, guild_leads)
-            )
-            units.append(ReminderUnit(session, lead, recipients, lead in guild_leads))
+        by_lead: dict[int, list[int]] = {lead: [] for lead in server_leads}
+        for reg in by_session.get(session.id, []):
+            for lead in leads_for(reg.reminder_setting, guild_leads):
+                by_lead.setdefault(lead, []).append(reg.user_id)
+        for lead in sorted(by_lead, reverse=True):
+            units.append(ReminderUnit(session, lead, tuple(by_lead[lead]), lead in server_leads))
     return units
 
 
