@@ -16,10 +16,12 @@ Scheduler settings, chosen deliberately:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
@@ -106,10 +108,19 @@ class Schedule:
                     continue
                 prefix = f"{name}:{guild_id}:"
                 wanted = {f"{prefix}{job.id}": job for job in jobs}
+                unchanged: set[str] = set()
                 for existing in self.scheduler.get_jobs():
-                    if existing.id.startswith(prefix) and existing.id not in wanted:
+                    if not existing.id.startswith(prefix):
+                        continue
+                    if existing.id not in wanted:
                         existing.remove()
+                    elif _same(existing, wanted[existing.id], now):
+                        # Same call at the same time: leave it be, so a re-plan after one
+                        # member's change only touches the jobs that changed.
+                        unchanged.add(existing.id)
                 for job_id, job in wanted.items():
+                    if job_id in unchanged:
+                        continue
                     # A past time means "catch up now": run it a moment from now.
                     run_at = max(job.run_at, now + timedelta(milliseconds=50))
                     self.scheduler.add_job(
@@ -148,3 +159,15 @@ class Schedule:
         finally:
             if task is not None:
                 self._running.discard(task)
+
+
+def _same(existing: Any, job: PlannedJob, now: datetime) -> bool:
+    """Whether a scheduled job already is ``job``: the same future time and the same call (the
+    same bound method of the same service, with the same arguments)."""
+    if not existing.next_run_time or existing.next_run_time != job.run_at or job.run_at <= now:
+        return False
+    old = existing.args[1] if len(existing.args) > 1 else None
+    new = job.func
+    if isinstance(old, functools.partial) and isinstance(new, functools.partial):
+        return old.func == new.func and old.args == new.args and old.keywords == new.keywords
+    return old == new

@@ -583,12 +583,12 @@ class InterestService:
         sessions = [s for s in programme.sessions if s.end > now - CATCH_UP_WINDOW]
         units = reminder_units(sessions, regs, config.reminder_leads)
         runs = start_times(units)
+        settled = await self.ledger.settled(guild_id, "reminder")
         jobs: list[PlannedJob] = []
         for unit in units:
             session = unit.session
             key = reminder_key(guild_id, session.id, unit.lead, session.start)
-            row = await self.ledger.get(key)
-            if row is not None and row.status != "claimed":
+            if key in settled:
                 continue  # sent, skipped or failed for good: nothing left to do
             jobs.append(
                 PlannedJob(

@@ -169,6 +169,15 @@ class Ledger:
             updated_at=from_db(row["updated_at"]),
         )
 
+    async def settled(self, guild_id: int, kind: str) -> set[str]:
+        """Keys of a kind that are sent, skipped or failed for good (not "claimed"): one query
+        for a planner that would otherwise look each key up."""
+        async with self.store.db.execute(
+            "SELECT key FROM deliveries WHERE guild_id = ? AND kind = ? AND status != 'claimed'",
+            (guild_id, kind),
+        ) as cur:
+            return {row[0] async for row in cur}
+
     async def counts(self, guild_id: int, kind: str | None = None) -> dict[str, int]:
         """Rows per status for a guild (optionally one kind): the figures for `/organiser stats`."""
         sql = "SELECT status, COUNT(*) FROM deliveries WHERE guild_id = ?"
