@@ -75,6 +75,9 @@ class Store:
             return
         if str(self.path) == ":memory:":
             raise StoreError("the store needs a database file (two connections share it)")
+        if self.path.is_dir():
+            # Checked here: aiosqlite leaves its worker thread finishing a failed connect.
+            raise StoreError(f"cannot open the database {self.path}: it is a folder, not a file")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = await _connect(self.path)
