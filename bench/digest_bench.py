@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bot.store import shares as store_shares  # noqa: E402
 from bot.sandbox import FakeDiscord  # noqa: E402
+from bot.store import shares as store_shares  # noqa: E402
 from tests.harness import BotRunner  # noqa: E402
 
 AUTHORS = 25

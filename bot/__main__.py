@@ -143,6 +143,8 @@ def check_database(settings: Settings) -> list[str]:
 
 
 def cmd_check(settings_env: str) -> int:
+    from bot.programme import programme_warnings
+
     settings = load_settings(settings_env, require_token=True)
     if settings is None:
         # Still check the programme with what can be read, so every problem is listed at once.
@@ -165,6 +167,9 @@ def cmd_check(settings_env: str) -> int:
         return EXIT_CONFIG
     for warning in channel_warnings(settings):
         print(f"warning: {warning}", file=sys.stderr)
+    programme = _file_programme(settings.programme_path, settings.timezone)[0]
+    for likely in programme_warnings(programme) if programme is not None else []:
+        print(f"warning: {settings.programme_path}: {likely}", file=sys.stderr)
     print(settings.summary())
     return EXIT_OK
 
@@ -233,7 +238,7 @@ async def _database_sections(settings: Settings, guild: int | None) -> list[Prev
             guilds = [g for g in guilds if g == guild]
         for guild_id in guilds:
             config = await get_config(reader, settings, guild_id)
-            programme = await programme_store.load_programme(reader, guild_id)
+            programme = await programme_store.read_stored_programme(reader, guild_id)
             source = await programme_store.programme_source(reader, guild_id)
             overridden = ", ".join(sorted(config.overridden)) or "none"
             heading = [

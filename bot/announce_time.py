@@ -54,8 +54,13 @@ def local_instant(day: date, at: time, tz: tzinfo | str) -> datetime:
     zone = _zone(tz)
     naive = datetime.combine(day, at)
     aware = naive.replace(tzinfo=zone, fold=0)
-    instant = aware.astimezone(UTC)
-    if instant.astimezone(zone).replace(tzinfo=None) != naive:
+    try:
+        instant = aware.astimezone(UTC)
+        back = instant.astimezone(zone).replace(tzinfo=None)
+    except OverflowError:
+        # The last hours of year 9999 west of Greenwich (or the first east) have no UTC instant.
+        raise AtError(_too_far()) from None
+    if back != naive:
         raise AtError(
             f"{naive:%Y-%m-%d %H:%M} does not exist in {_zone_name(zone)}: the clocks go forward "
             "then. Pick a time outside the skipped hour."
@@ -93,7 +98,10 @@ def parse_at(text: str, *, now: datetime, tz: tzinfo | str) -> datetime:
                 "Choose a time in the future, or leave `at` out to send it now."
             )
     elif (match := _RELATIVE.match(raw)) and (match["h"] or match["m"]):
-        delay = timedelta(hours=int(match["h"] or 0), minutes=int(match["m"] or 0))
+        try:
+            delay = timedelta(hours=int(match["h"] or 0), minutes=int(match["m"] or 0))
+        except OverflowError:
+            raise AtError(_too_far()) from None
         if delay < timedelta(minutes=1):
             raise AtError(
                 "`in` needs at least 1 minute, e.g. `in 10m`; leave `at` out to send it now."

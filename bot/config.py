@@ -6,7 +6,6 @@ The token is held in a wrapper whose repr and str never show it.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 from collections.abc import Mapping
@@ -14,7 +13,9 @@ from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from urllib.parse import urlparse
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo
+
+from bot.timezones import check_timezone
 
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
@@ -170,33 +171,6 @@ def parse_ids(text: str) -> tuple[int, ...]:
             )
         ids[int(part)] = None
     return tuple(ids)
-
-
-def check_timezone(name: str) -> str:
-    """The IANA name if zoneinfo knows it; ValueError otherwise.
-
-    Case does not matter when it matches exactly one IANA name (``europe/london`` gives
-    ``Europe/London``); this applies to `QIWEEK_TIMEZONE` and `/organiser setup timezone:` alike.
-    The canonical spelling is returned, so it is what is stored and shown.
-    """
-    name = name.strip()
-    matches = [z for z in _timezone_names() if z.casefold() == name.casefold()]
-    if name in matches:
-        return name
-    if len(matches) == 1:
-        return matches[0]
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"{name!r} is not a known timezone (use an IANA name such as Europe/London)"
-        ) from None
-    return name
-
-
-@functools.cache
-def _timezone_names() -> frozenset[str]:
-    return frozenset(available_timezones())
 
 
 def parse_settings(values: Mapping[str, str], *, require_token: bool = True) -> Settings:

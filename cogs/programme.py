@@ -468,7 +468,7 @@ class ProgrammeOrganiserCommands:
         try:
             preview = await service.preview_import(guild_id, data, file.filename)
         except ProgrammeError as exc:
-            count = len(exc.problems)
+            count = exc.total
             header = (
                 f"`{file.filename}` was not imported: {count} problem{'s' if count != 1 else ''}."
                 " **Nothing was changed**; fix these and import it again."

@@ -221,3 +221,60 @@ LONDON = ZoneInfo("Europe/London")
 
 
 GUILD = 1001
+
+
+def utc(*args: int) -> datetime:
+    """A UTC datetime from its parts (``utc(2026, 9, 14, 11, 30)``)."""
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+
+
+def programme_problems(
+    data: str | bytes, filename: str = "p.yaml", tz: str = "Europe/London"
+) -> list[str]:
+    """The problems (as ``place: message``) a programme file is refused with; fails if accepted."""
+    import pytest
+
+    from bot.programme import ProgrammeError, parse_programme
+
+    raw = data.encode() if isinstance(data, str) else data
+    with pytest.raises(ProgrammeError) as caught:
+        parse_programme(raw, filename, tz)
+    return [str(p) for p in caught.value.problems]
+
+
+def make_session(title: str, start: datetime, minutes: int = 60, **kwargs: Any) -> Any:
+    """A Session with an id derived as the parser would (London time) unless ``id=`` is given."""
+    from bot.programme import Session, derive_session_id
+
+    sid = kwargs.pop("id", None) or derive_session_id(title, start, "Europe/London")
+    return Session(
+        id=str(sid), title=title, start=start, end=start + timedelta(minutes=minutes), **kwargs
+    )
+
+
+def yaml_alias_bomb(levels: int = 9) -> bytes:
+    """A ~1 KB programme whose aliases would expand to 9**levels values ("billion laughs")."""
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for level in range(1, levels):
+        previous = f"*a{level - 1}"
+        lines.append(f"a{level}: &a{level} [{','.join([previous] * 9)}]")
+    body = "\n".join(f"  {line}" for line in lines)
+    return (
+        f"event:\n  name: Bomb\nx-anchors:\n{body}\nsessions:\n"
+        f"  - title: *a{levels - 1}\n    start: 2026-09-14 10:00\n    duration_minutes: 30\n"
+    ).encode()
+
+
+#: A 493-byte-class calendar whose VTIMEZONE repeats every minute for ever: expanding it (as
+#: icalendar does for a file's own timezones) took 80 s and 1.4 GB.
+VTIMEZONE_BOMB = (
+    b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//hostile//EN\r\n"
+    b"BEGIN:VTIMEZONE\r\nTZID:Hostile Minutely\r\nBEGIN:STANDARD\r\n"
+    b"DTSTART:16010101T000000\r\nRRULE:FREQ=MINUTELY\r\n"
+    b"TZOFFSETFROM:+0000\r\nTZOFFSETTO:+0100\r\nEND:STANDARD\r\n"
+    b"BEGIN:DAYLIGHT\r\nDTSTART:16010101T000030\r\nRRULE:FREQ=MINUTELY\r\n"
+    b"TZOFFSETFROM:+0100\r\nTZOFFSETTO:+0000\r\nEND:DAYLIGHT\r\nEND:VTIMEZONE\r\n"
+    b"BEGIN:VEVENT\r\nUID:hostile\r\nSUMMARY:Hostile\r\n"
+    b"DTSTART;TZID=Hostile Minutely:20260914T100000\r\n"
+    b"DTEND;TZID=Hostile Minutely:20260914T110000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)

@@ -37,7 +37,7 @@ from bot.programme import (
     Session,
     combine_local,
     load_programme,
-    parse_programme,
+    parse_programme_async,
 )
 from bot.render.programme import DayPart, day_parts, interest_select_view
 from bot.schedule import PlannedJob, Schedule
@@ -160,7 +160,7 @@ class ProgrammeService:
         if guild_id in self._cache:
             return self._cache[guild_id]
         generation = self._generation.get(guild_id, 0)
-        programme = await programme_store.load_programme(self.store, guild_id)
+        programme = await programme_store.read_stored_programme(self.store, guild_id)
         # A replace that finished while we read makes this copy stale: don't cache it.
         if self._generation.get(guild_id, 0) == generation:
             self._cache[guild_id] = programme
@@ -302,7 +302,7 @@ class ProgrammeService:
                 path,
                 guild_id,
                 kept,
-                len(exc.problems),
+                exc.total,
                 "\n".join(f"  - {p}" for p in exc.problems),
             )
             return None
@@ -329,7 +329,7 @@ class ProgrammeService:
         Raises ProgrammeError listing every problem (with its line, row or event number).
         """
         config = await self.config(guild_id)
-        programme = await asyncio.to_thread(parse_programme, data, filename, config.timezone)
+        programme = await parse_programme_async(data, filename, config.timezone)
         diff = await programme_store.diff_against_stored(self.store, guild_id, programme)
         current = await self.get_programme(guild_id)
         source = await programme_store.programme_source(self.store, guild_id)

@@ -200,7 +200,7 @@ async def mark_change_handled(store: Store, change_id: int) -> None:
     )
 
 
-async def load_programme(store: Store, guild_id: int) -> Programme | None:
+async def read_stored_programme(store: Store, guild_id: int) -> Programme | None:
     """The guild's programme (active sessions only), or None when it never had one."""
     async with store.db.execute(
         "SELECT event_json FROM programmes WHERE guild_id = ?", (guild_id,)
@@ -268,10 +268,10 @@ __all__ = [
     "get_session",
     "has_programme",
     "is_cancelled",
-    "load_programme",
     "loaded_at",
     "mark_change_handled",
     "pending_changes",
     "programme_source",
+    "read_stored_programme",
     "replace_programme",
 ]

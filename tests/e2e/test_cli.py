@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -320,3 +321,53 @@ async def test_check_warns_about_each_unset_channel(tmp_path: Path) -> None:
     assert "QIWEEK_PROGRAMME_CHANNEL_ID is not set: no daily programme posts" in warnings[0]
     assert "QIWEEK_ANNOUNCEMENTS_CHANNEL_ID is not set" in warnings[1]
     assert all("/organiser setup" in line for line in warnings)
+
+
+async def test_check_warns_about_likely_mistakes_with_their_place_and_exits_0(
+    tmp_path: Path,
+) -> None:
+    # 95 tidy sessions Monday to Friday (over the 90 the scheduled-events cap leaves room for),
+    # then one likely mistake of each kind, at known rows.
+    rows = ["title,start,end,host,join_url"]
+    for day in range(14, 19):
+        for n in range(19):
+            start = datetime(2026, 9, day, 9) + timedelta(minutes=25 * n)
+            end = start + timedelta(minutes=20)
+            rows.append(
+                f"Day {day} talk {n},{start:%Y-%m-%d %H:%M},{end:%Y-%m-%d %H:%M},,https://x.org/{n}"
+            )
+    mistakes = [
+        ("no-link", "No link,2026-09-14 18:00,2026-09-14 18:30,Team B,"),
+        ("not-https", "Plain,2026-09-14 18:00,2026-09-14 18:30,Team C,http://example.org/p"),
+        ("host-overlap", "First,2026-09-15 18:00,2026-09-15 19:00,Team D,https://x.org/d1"),
+        ("host-overlap", "Second,2026-09-15 18:30,2026-09-15 19:30,Team D,https://x.org/d2"),
+        ("night", "Night,2026-09-16 23:00,2026-09-16 23:30,Team E,https://x.org/e"),
+        ("outside-week", "Saturday,2026-09-19 10:00,2026-09-19 11:00,Team F,https://x.org/f"),
+        ("same-title", "Day 17 talk 0,2026-09-17 18:00,2026-09-17 18:30,Team G,https://x.org/g"),
+    ]
+    rows.extend(row for _, row in mistakes)
+    path = tmp_path / "mistakes.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    first_mistake_row = len(rows) - len(mistakes) + 1  # spreadsheet rows count from 1
+    env = clean_env(DISCORD_TOKEN="abc.def.ghi", QIWEEK_PROGRAMME=str(path))
+
+    code, out, err = await run_cli("check", env=env, cwd=tmp_path)
+
+    assert code == 0, err
+    assert out.startswith("configuration OK")
+    warnings = [line for line in err.splitlines() if line.startswith(f"warning: {path}: ")]
+    expected = {
+        f"row {first_mistake_row}: 'No link' has no join link",
+        f"row {first_mistake_row + 1}: the join link of 'Plain' is not https",
+        f"row {first_mistake_row + 3}: 'Second' overlaps 'First' (row {first_mistake_row + 2})",
+        f"row {first_mistake_row + 4}: 'Night' starts at 23:00 Europe/London",
+        f"row {first_mistake_row + 5}: 'Saturday' is on Saturday 19 September 2026, outside",
+        "row 2: 102 sessions in the 7 days from 'Day 14 talk 0'; the scheduled-events cap "
+        "leaves room for 90",
+        f"row {first_mistake_row + 6}: 'Day 17 talk 0' is on the same day as a session with the "
+        f"same title (row {2 + 3 * 19})",
+    }
+    for needle in expected:
+        assert any(needle in line for line in warnings), (needle, warnings)
+    assert len(warnings) == len(expected), warnings
+    assert "Traceback" not in err

@@ -459,6 +459,31 @@ async def test_post_programme_posts_now_even_when_the_day_was_posted(
     assert len(daily_posts(fake_discord)) == 2
 
 
+def _changed(base: list[dict[str, Any]], extra_day: date) -> bytes:
+    """``base`` (as written by :func:`write_programme`) with one session renamed, one removed,
+    and one added on ``extra_day``."""
+    sessions = [dict(s) for s in base]
+    sessions[1]["title"] = "QI café: renamed for the test"
+    sessions.pop(2)
+    extra = combine_local(extra_day, datetime.min.time(), LONDON) + timedelta(hours=10)
+    sessions.append(
+        {
+            "id": "extra-huddle",
+            "title": "Extra: a huddle on another day",
+            "start": extra,
+            "end": extra + timedelta(minutes=30),
+            "host": "Example ICB",
+        }
+    )
+    doc = {
+        "event": {"name": "Test Week", "theme": "Testing", "timezone": "Europe/London"},
+        "sessions": [
+            {**s, "start": s["start"].isoformat(), "end": s["end"].isoformat()} for s in sessions
+        ],
+    }
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True).encode()
+
+
 def _changed_sample(extra_day: date) -> bytes:
     """The sample with one session renamed, one removed, and one added on ``extra_day``."""
     sample = load_programme(SAMPLE_PROGRAMME, "Europe/London")
@@ -489,17 +514,20 @@ def _changed_sample(extra_day: date) -> bytes:
 async def test_import_programme_good_file_confirm_applies_and_replans(
     runner: BotRunner, fake_discord: FakeDiscord, tmp_path: Path
 ) -> None:
-    bot = await runner.start()
+    # A programme the day after tomorrow (an event spans at most 31 days, so the extra session
+    # tomorrow, which the scheduler must plan, sits beside it rather than beside the sample).
+    tomorrow = datetime.now(UTC).astimezone(LONDON).date() + timedelta(days=1)
+    base = day_sessions(tomorrow + timedelta(days=1), 4)
+    bot = await runner.start(QIWEEK_PROGRAMME=write_programme(tmp_path / "base.yaml", base))
     guild = fake_discord.guild.id
     service = bot.services.programme
-    tomorrow = datetime.now(UTC).astimezone(LONDON).date() + timedelta(days=1)
     heard: list[tuple[int, ProgrammeDiff, list[str]]] = []
 
     async def listener(guild_id: int, diff: ProgrammeDiff) -> None:
         heard.append((guild_id, diff, [j for j, _ in bot.schedule.jobs(guild_id)]))
 
     service.add_change_listener(listener)
-    data = _changed_sample(tomorrow)
+    data = _changed(base, tomorrow)
     it = await fake_discord.slash(
         "organiser", "organiser import-programme", file=fake_discord.attachment("new.yaml", data)
     )
@@ -527,7 +555,7 @@ async def test_import_programme_good_file_confirm_applies_and_replans(
     assert (await audit.recent(bot.store, guild))[0].action == "import"
 
     # The import is the server's own now: a restart does not seed the shipped file over it.
-    bot = await runner.restart()
+    bot = await runner.restart(QIWEEK_PROGRAMME=tmp_path / "base.yaml")
     assert await bot.services.programme.get_session(guild, "extra-huddle") is not None
     assert not fake_discord.rejected
 

@@ -112,3 +112,11 @@ def test_exactly_sixty_days_is_allowed() -> None:
 def test_naive_now_is_a_programming_error() -> None:
     with pytest.raises(ValueError):
         parse_at("10:00", now=datetime(2026, 9, 14, 9, 0), tz="Europe/London")
+
+
+@pytest.mark.parametrize("tz", ["America/New_York", "Pacific/Honolulu", "Asia/Tokyo"])
+def test_the_end_of_the_calendar_is_too_far_not_an_overflow(tz: str) -> None:
+    now = datetime(2026, 9, 1, tzinfo=UTC)
+    with pytest.raises(AtError) as caught:
+        parse_at("9999-12-31 23:00", now=now, tz=tz)
+    assert "days ahead" in str(caught.value)

@@ -138,7 +138,7 @@ def digest_service(store: Store, ledger: Ledger) -> DigestService:
     """A digest service on the test's store and clock; no Discord client (nothing is sent)."""
 
     async def programmes(guild_id: int) -> Programme | None:
-        return await programme_store.load_programme(store, guild_id)
+        return await programme_store.read_stored_programme(store, guild_id)
 
     return DigestService(
         client=None,  # type: ignore[arg-type]

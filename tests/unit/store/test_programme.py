@@ -20,11 +20,11 @@ from bot.store.programme import (
     get_session,
     has_programme,
     is_cancelled,
-    load_programme,
     loaded_at,
     mark_change_handled,
     pending_changes,
     programme_source,
+    read_stored_programme,
     replace_programme,
 )
 
@@ -65,13 +65,13 @@ async def store(tmp_path: Path):
 async def test_first_load_adds_everything_and_round_trips_every_field(store: Store) -> None:
     sample = load_file(ROOT / "data" / "programme.yaml", "Europe/London")
     assert not await has_programme(store, GUILD)
-    assert await load_programme(store, GUILD) is None
+    assert await read_stored_programme(store, GUILD) is None
     assert await programme_source(store, GUILD) is None
 
     diff = await replace_programme(store, GUILD, sample, "seed")
 
     assert len(diff.added) == len(sample.sessions) and not diff.changed and not diff.removed
-    loaded = await load_programme(store, GUILD)
+    loaded = await read_stored_programme(store, GUILD)
     assert loaded == sample  # event and every session field, times in UTC
     assert await has_programme(store, GUILD)
     assert await programme_source(store, GUILD) == "seed"
@@ -110,7 +110,7 @@ async def test_a_changed_programme_yields_added_changed_and_removed(store: Store
     ]
     assert [old.start for old, _ in diff.moved] == [MONDAY + timedelta(hours=2)]
     assert [s.id for s in diff.removed] == ["s1"]
-    loaded = await load_programme(store, GUILD)
+    loaded = await read_stored_programme(store, GUILD)
     assert loaded is not None
     assert [s.id for s in loaded.sessions] == ["s3", "s4", "s2"]
     assert loaded.get("s2") == moved
@@ -130,7 +130,7 @@ async def test_a_removed_session_is_cancelled_and_keeps_its_registrations(store:
     assert await get_session(store, GUILD, "s1", include_cancelled=True) == _session(1)
     assert await is_cancelled(store, GUILD, "s1")
     assert await count_interested(store, GUILD, "s1") == 2  # kept for the record
-    loaded = await load_programme(store, GUILD)
+    loaded = await read_stored_programme(store, GUILD)
     assert loaded is not None and [s.id for s in loaded.sessions] == ["s2"]
     with sqlite3.connect(store.path) as raw:
         rows = raw.execute("SELECT session_id, cancelled FROM sessions ORDER BY 1").fetchall()
@@ -161,8 +161,8 @@ async def test_guilds_have_their_own_programmes(store: Store) -> None:
     await replace_programme(store, GUILD, _programme(_session(1), _session(2)), "seed")
     diff = await replace_programme(store, OTHER, _programme(_session(2, title="Other")), "import")
     assert [s.id for s in diff.added] == ["s2"]
-    mine = await load_programme(store, GUILD)
-    theirs = await load_programme(store, OTHER)
+    mine = await read_stored_programme(store, GUILD)
+    theirs = await read_stored_programme(store, OTHER)
     assert mine is not None and theirs is not None
     assert [s.title for s in mine.sessions] == ["Session 1", "Session 2"]
     assert [s.title for s in theirs.sessions] == ["Other"]
@@ -180,7 +180,7 @@ async def test_a_failed_replace_leaves_the_stored_programme_as_it_was(store: Sto
     await store.db.commit()
     with pytest.raises(sqlite3.IntegrityError):
         await replace_programme(store, GUILD, _programme(_session(3), _session(2)), "import")
-    loaded = await load_programme(store, GUILD)
+    loaded = await read_stored_programme(store, GUILD)
     assert loaded is not None and [s.id for s in loaded.sessions] == ["s1", "s2"]
     assert await get_session(store, GUILD, "s3", include_cancelled=True) is None
     assert await programme_source(store, GUILD) == "seed"
