@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.delivery.fanout import REQUESTS_PER_NEW_DM, TARGET_RATE, fanout_seconds  # noqa: E402
 from bot.sandbox import FakeDiscord  # noqa: E402
-from bot.services.fanout import REQUESTS_PER_NEW_DM, TARGET_RATE, fanout_seconds  # noqa: E402
 from bot.store import Store  # noqa: E402
 from bot.store import interest as interest_store  # noqa: E402
 from tests.harness import BotRunner  # noqa: E402

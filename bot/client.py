@@ -6,8 +6,6 @@ import asyncio
 import importlib
 import logging
 import pkgutil
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import discord
@@ -15,6 +13,7 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
+from bot.app import Services, build_services
 from bot.clock import Clock, utc_now
 from bot.config import Settings
 from bot.errors import NotOrganiser, UserFacingError
@@ -53,19 +52,7 @@ def configure_endpoints(settings: Settings) -> None:
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
 
 
-@dataclass
-class Services:
-    """Feature services, created by their cogs in `cog_load` and shared with the organiser cog."""
-
-    programme: Any = None
-    interest: Any = None
-    digest: Any = None
-    announcements: Any = None
-
-
 OTHER_SERVER = "This bot runs QI Week in one server only; it does nothing here."
-
-GuildPreparer = Callable[[int], Awaitable[None]]
 
 
 class QIWeekTree(app_commands.CommandTree):
@@ -141,13 +128,19 @@ class QIWeekBot(commands.Bot):
         self.ledger = Ledger(store)
         self.schedule = schedule
         self.clock = clock
-        self.services = Services()
+        self._services: Services | None = None  # built in `setup_hook`: see `bot.app`
         self.extension_names = extensions if extensions is not None else discover_extensions()
         self.sync_commands = sync_commands
-        self.guild_preparers: list[tuple[int, GuildPreparer]] = []
         self._prepared: dict[int, asyncio.Event] = {}
         self._preparing: set[asyncio.Task[Any]] = set()
         self._ignored_guilds: set[int] = set()
+
+    @property
+    def services(self) -> Services:
+        """Every feature service (see `bot.app`); built once the store is open, in setup_hook."""
+        if self._services is None:
+            raise RuntimeError("services are built in setup_hook, before any extension loads")
+        return self._services
 
     async def login(self, token: str) -> None:
         configure_endpoints(self.settings)
@@ -156,6 +149,7 @@ class QIWeekBot(commands.Bot):
     async def setup_hook(self) -> None:
         await self.store.open()
         self.schedule.start()
+        self._services = build_services(self)
         for name in self.extension_names:
             await self.load_extension(name)
         if self.sync_commands:
@@ -173,22 +167,16 @@ class QIWeekBot(commands.Bot):
             log.info("synced %d global commands", len(synced))
         return synced
 
-    def add_guild_preparer(self, order: int, preparer: GuildPreparer) -> None:
-        """Run `preparer(guild_id)` (lowest order first) before a guild's schedule is planned."""
-        self.guild_preparers.append((order, preparer))
-        self.guild_preparers.sort(key=lambda item: item[0])
-
     async def prepare_guild(self, guild_id: int) -> None:
         """Seed what a guild needs and (re)plan its schedule. Idempotent, so safe on reconnects."""
         task = asyncio.current_task()
         if task is not None:
             self._preparing.add(task)
         try:
-            for _, preparer in self.guild_preparers:
-                try:
-                    await preparer(guild_id)
-                except Exception:
-                    log.exception("preparing guild %s failed", guild_id)
+            try:
+                await self.services.prepare_guild(guild_id)
+            except Exception:
+                log.exception("preparing guild %s failed", guild_id)
             await self.schedule.replan(guild_id)
         finally:
             if task is not None:
@@ -234,6 +222,8 @@ class QIWeekBot(commands.Bot):
     async def close(self) -> None:
         """Stop the scheduler (no job fires into a closing client), then Discord, then the DB."""
         await self.schedule.aclose()
+        if self._services is not None:  # None when the bot never got as far as setup_hook
+            await self._services.close()
         # A guild still being prepared (seeding, planning) must not outlive the store.
         current = asyncio.current_task()
         pending = [t for t in self._preparing if not t.done() and t is not current]

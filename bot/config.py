@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
@@ -88,10 +88,6 @@ class Settings:
     def serves(self, guild_id: int | None) -> bool:
         """Whether the bot works in ``guild_id``: with QIWEEK_GUILD_ID set, only that server."""
         return self.guild_id is None or guild_id == self.guild_id
-
-    @property
-    def custom_endpoints(self) -> bool:
-        return self.api_base != DEFAULT_API_BASE or self.gateway_url != DEFAULT_GATEWAY_URL
 
     def summary(self) -> str:
         """One line for `check` and the start-up log; never includes the token."""
@@ -173,6 +169,31 @@ def parse_ids(text: str) -> tuple[int, ...]:
     return tuple(ids)
 
 
+#: The settings an organiser may also change per server, and how each is checked.
+SETTING_PARSERS: dict[str, Callable[[str], object]] = {
+    "timezone": check_timezone,
+    "daily_post_time": parse_time,
+    "digest_time": parse_time,
+    "reminder_leads": parse_leads,
+}
+
+
+def parse_each(raw: Mapping[str, tuple[str, str | None]]) -> tuple[dict[str, object], list[str]]:
+    """Check each given setting (name -> (label, text); None is "not given") with its
+    `SETTING_PARSERS` entry: the values that passed, and one "label: why" per one that did not.
+    Shared by the environment and `/organiser setup`, so both accept the same."""
+    values: dict[str, object] = {}
+    problems: list[str] = []
+    for name, (label, text) in raw.items():
+        if text is None:
+            continue
+        try:
+            values[name] = SETTING_PARSERS[name](text)
+        except ValueError as exc:
+            problems.append(f"{label}: {exc}")
+    return values, problems
+
+
 def parse_settings(values: Mapping[str, str], *, require_token: bool = True) -> Settings:
     """Validate raw strings into Settings, collecting every problem."""
     problems: list[str] = []
@@ -227,31 +248,16 @@ def parse_settings(values: Mapping[str, str], *, require_token: bool = True) -> 
         if raw is not None:
             kwargs[key] = Path(raw)
 
-    raw = get("QIWEEK_TIMEZONE")
-    if raw is not None:
-        try:
-            kwargs["timezone"] = check_timezone(raw)
-        except ValueError as exc:
-            problems.append(f"QIWEEK_TIMEZONE: {exc}")
-
-    for name, key in (
-        ("QIWEEK_DAILY_POST_TIME", "daily_post_time"),
-        ("QIWEEK_DIGEST_TIME", "digest_time"),
-    ):
-        raw = get(name)
-        if raw is None:
-            continue
-        try:
-            kwargs[key] = parse_time(raw)
-        except ValueError as exc:
-            problems.append(f"{name}: {exc}")
-
-    raw = get("QIWEEK_REMINDER_LEADS")
-    if raw is not None:
-        try:
-            kwargs["reminder_leads"] = parse_leads(raw)
-        except ValueError as exc:
-            problems.append(f"QIWEEK_REMINDER_LEADS: {exc}")
+    parsed, bad = parse_each(
+        {
+            "timezone": ("QIWEEK_TIMEZONE", get("QIWEEK_TIMEZONE")),
+            "daily_post_time": ("QIWEEK_DAILY_POST_TIME", get("QIWEEK_DAILY_POST_TIME")),
+            "digest_time": ("QIWEEK_DIGEST_TIME", get("QIWEEK_DIGEST_TIME")),
+            "reminder_leads": ("QIWEEK_REMINDER_LEADS", get("QIWEEK_REMINDER_LEADS")),
+        }
+    )
+    kwargs.update(parsed)
+    problems.extend(bad)
 
     raw = get("QIWEEK_HASHTAGS")
     if raw is not None:

@@ -55,6 +55,7 @@ class Schedule:
         self._planners: dict[str, Planner] = {}
         self._lock = asyncio.Lock()
         self._running: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     def register(self, name: str, planner: Planner) -> None:
         """Add a feature's planner; `name` prefixes its job ids (no ':' allowed)."""
@@ -77,6 +78,7 @@ class Schedule:
             self.scheduler.start()
 
     def shutdown(self) -> None:
+        self._closed = True
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
@@ -94,7 +96,13 @@ class Schedule:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def replan(self, guild_id: int, *, only: str | None = None) -> int:
-        """Rebuild the jobs of every planner (or just `only`) for one guild; returns the count."""
+        """Rebuild the jobs of every planner (or just `only`) for one guild; returns the count.
+
+        Once the schedule is shut down nothing is planned: the bot is closing (a guild still
+        being prepared must not read a store that is about to close).
+        """
+        if self._closed:
+            return 0
         async with self._lock:
             now = self.clock()
             total = 0
@@ -134,6 +142,11 @@ class Schedule:
                 total += len(wanted)
             log.info("planned %d jobs for guild %s", total, guild_id)
             return total
+
+    @property
+    def busy(self) -> bool:
+        """A job is running right now (tests wait for the schedule to be quiet)."""
+        return any(not task.done() for task in self._running)
 
     def jobs(self, guild_id: int | None = None) -> list[tuple[str, datetime]]:
         """(id, next run) of scheduled jobs, for tests and `/organiser stats`."""

@@ -1,8 +1,8 @@
 """Organiser announcements, figures and exports: the Discord side.
 
 `AnnouncementCommands` is a mixin of `/organiser` subcommands composed into the one organiser
-GroupCog (cogs/organiser.py), so the permission check is written once there. This extension
-itself only creates the announcement service and registers its planner.
+GroupCog (cogs/organiser.py), so the permission check is written once there. The service is
+built by the composition root (`bot.app`); this extension has no cog of its own.
 """
 
 from __future__ import annotations
@@ -10,31 +10,30 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Any
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
 from bot.announce_time import AtError, parse_at
+from bot.app import Services
 from bot.client import QIWeekBot, send_ephemeral
 from bot.errors import UserFacingError
-from bot.permissions import is_organiser, member_posting_problem, ping_problem
+from bot.permissions import member_posting_problem, ping_problem
 from bot.render.announcements import (
     BODY_MAX,
     TITLE_MAX,
     announcement_list,
     choice_label,
-    interest_csv,
     outcome_text,
     preview_content,
     stats_embeds,
 )
 from bot.render.limits import CHOICES
-from bot.services.announcements import PLANNER, AnnouncementService, Draft
-from bot.store import audit, stats
-from bot.store.guild_settings import GuildConfig, get_config
-from cogs.programme import session_autocomplete
+from bot.services.announcements import AnnouncementService, Draft
+from bot.services.stats import ExportKind
+from bot.store.guild_settings import GuildConfig
+from cogs.programme import session_choices
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +42,6 @@ SEND_ID = "qiweek:announce-send"
 CANCEL_ID = "qiweek:announce-cancel"
 PREVIEW_TIMEOUT = 600.0
 NO_MENTIONS = discord.AllowedMentions.none()
-#: `/organiser export what:` values served by the digest feature, and its method for each.
-DIGEST_EXPORTS = {"shares": "export_shares_csv", "digest": "export_digest_markdown"}
 
 
 def modal_id(interaction_id: int) -> str:
@@ -54,13 +51,6 @@ def modal_id(interaction_id: int) -> str:
     organiser's form replace the first one's, and one would submit into the other's draft.
     """
     return f"{MODAL_ID}:{interaction_id}"
-
-
-def _service(bot: QIWeekBot) -> AnnouncementService:
-    service = bot.services.announcements
-    if service is None:
-        raise UserFacingError("Announcements are not available right now; try again in a moment.")
-    return service
 
 
 class PreviewView(discord.ui.View):
@@ -199,27 +189,6 @@ class AnnounceModal(discord.ui.Modal):
         await send_ephemeral(interaction, "Something went wrong on our side; please try again.")
 
 
-async def pending_choices(
-    interaction: discord.Interaction, current: str
-) -> list[app_commands.Choice[int]]:
-    """Pending announcements, "#12 · 14 Sep 09:00 · title…", for organisers only."""
-    bot = interaction.client
-    assert isinstance(bot, QIWeekBot)
-    if interaction.guild_id is None or bot.services.announcements is None:
-        return []
-    config = await get_config(bot.store, bot.settings, interaction.guild_id)
-    if not is_organiser(interaction.user, config.organiser_role_id):
-        return []  # autocomplete skips the group's check: don't show titles to members
-    needle = current.strip().lstrip("#").casefold()
-    choices = []
-    for item in await bot.services.announcements.pending(interaction.guild_id):
-        label = choice_label(item, config.tz)
-        if needle and needle not in label.casefold():
-            continue
-        choices.append(app_commands.Choice(name=label, value=item.id))
-    return choices[:CHOICES]
-
-
 def require_postable(
     guild: discord.Guild | None, channel: Any, organiser: discord.abc.User | None = None
 ) -> None:
@@ -244,6 +213,31 @@ class AnnouncementCommands:
     """`/organiser` subcommands: announce, announcements, cancel-announcement, stats, export."""
 
     bot: QIWeekBot
+    services: Services
+
+    async def _pending_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[int]]:
+        """Pending announcements, "#12 · 14 Sep 09:00 · title…", for organisers only."""
+        if interaction.guild_id is None:
+            return []
+        setup = self.services.setup
+        if not await setup.is_organiser(interaction.guild_id, interaction.user):
+            return []  # autocomplete skips the group's check: don't show titles to members
+        config = await setup.config(interaction.guild_id)
+        needle = current.strip().lstrip("#").casefold()
+        choices = []
+        for item in await self.services.announcements.pending(interaction.guild_id):
+            label = choice_label(item, config.tz)
+            if needle and needle not in label.casefold():
+                continue
+            choices.append(app_commands.Choice(name=label, value=item.id))
+        return choices[:CHOICES]
+
+    async def _session_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await session_choices(self.services, interaction.guild_id, current)
 
     async def _channel(
         self, interaction: discord.Interaction, config: GuildConfig, chosen: Any
@@ -279,7 +273,7 @@ class AnnouncementCommands:
     ) -> Draft:
         """Check every option before anything is shown or stored; UserFacingError otherwise."""
         assert interaction.guild_id is not None
-        config = await get_config(self.bot.store, self.bot.settings, interaction.guild_id)
+        config = await self.services.setup.config(interaction.guild_id)
         channel_id = await self._channel(interaction, config, channel)
         if ping is not None and isinstance(interaction.user, discord.Member):
             target = interaction.guild.get_channel(channel_id) if interaction.guild else None
@@ -294,7 +288,7 @@ class AnnouncementCommands:
                 raise UserFacingError(f"Nothing was scheduled. {exc}") from None
         session_title = None
         if session is not None:
-            service = _service(self.bot)
+            service = self.services.announcements
             session_title = await service.session_title(interaction.guild_id, session)
             if session_title is None:
                 raise UserFacingError(
@@ -322,7 +316,7 @@ class AnnouncementCommands:
         at="When: HH:MM, YYYY-MM-DD HH:MM (server time) or in 90m / in 2h; default now",
         session="Also DM it to the members registered for this session",
     )
-    @app_commands.autocomplete(session=session_autocomplete)
+    @app_commands.autocomplete(session=_session_choices)
     async def announce(
         self,
         interaction: discord.Interaction,
@@ -332,7 +326,7 @@ class AnnouncementCommands:
         at: app_commands.Range[str, 1, 40] | None = None,
         session: app_commands.Range[str, 1, 100] | None = None,
     ) -> None:
-        service = _service(self.bot)
+        service = self.services.announcements
         body = (message or "").strip()
         if message is not None and not body:
             raise UserFacingError("The message is empty; nothing was sent.")
@@ -349,7 +343,7 @@ class AnnouncementCommands:
     @app_commands.command(name="announcements", description="List pending and recent announcements")
     async def announcements(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
-        service = _service(self.bot)
+        service = self.services.announcements
         pages = announcement_list(
             await service.pending(interaction.guild_id), await service.recent(interaction.guild_id)
         )
@@ -361,12 +355,12 @@ class AnnouncementCommands:
 
     @app_commands.command(name="cancel-announcement", description="Cancel a scheduled announcement")
     @app_commands.describe(announcement="The pending announcement to cancel")
-    @app_commands.autocomplete(announcement=pending_choices)
+    @app_commands.autocomplete(announcement=_pending_choices)
     async def cancel_announcement(
         self, interaction: discord.Interaction, announcement: app_commands.Range[int, 1]
     ) -> None:
         assert interaction.guild_id is not None
-        cancelled = await _service(self.bot).cancel(
+        cancelled = await self.services.announcements.cancel(
             interaction.guild_id, announcement, user_id=interaction.user.id
         )
         await interaction.response.send_message(
@@ -380,78 +374,37 @@ class AnnouncementCommands:
     async def stats(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        config = await get_config(self.bot.store, self.bot.settings, interaction.guild_id)
-        figures = await stats.gather(self.bot.store, interaction.guild_id, config.tz)
+        figures, tz = await self.services.stats.figures(interaction.guild_id)
         await interaction.followup.send(
-            embeds=stats_embeds(figures, config.tz), ephemeral=True, allowed_mentions=NO_MENTIONS
+            embeds=stats_embeds(figures, tz), ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 
     @app_commands.command(name="export", description="Download figures as a file")
     @app_commands.describe(
         what="interest: registrations per session (CSV); shares: the #QIWeek shares (CSV); "
-        "digest: the digest (Markdown)"
+        "digest: the digest (Markdown); report: the impact report (HTML page); "
+        "report-csv: figures per host organisation (CSV)"
     )
     async def export(
         self,
         interaction: discord.Interaction,
-        what: Literal["interest", "shares", "digest"],
+        what: ExportKind,
     ) -> None:
         guild_id = interaction.guild_id
         assert guild_id is not None
-        digest = self.bot.services.digest
-        if what in DIGEST_EXPORTS and getattr(digest, DIGEST_EXPORTS[what], None) is None:
-            raise UserFacingError(
-                f"The {what} export is not available: the digest feature is not running."
-            )
         await interaction.response.defer(ephemeral=True, thinking=True)
-        config = await get_config(self.bot.store, self.bot.settings, guild_id)
-        stamp = self.bot.clock().astimezone(config.tz).strftime("%Y%m%d-%H%M")
-        if what == "interest":
-            rows = await stats.registrations_per_session(
-                self.bot.store, guild_id, include_empty=True
-            )
-            data = interest_csv(rows, config.tz)
-            filename = f"qiweek-interest-{stamp}.csv"
-            summary = (
-                f"Registrations per session: {len(rows)} sessions, "
-                f"{sum(r.registrations for r in rows)} registrations."
-            )
-        elif what == "shares":
-            data = await digest.export_shares_csv(guild_id)
-            filename = f"qiweek-shares-{stamp}.csv"
-            summary = "The #QIWeek shares still stored."
-        else:
-            text = await digest.export_digest_markdown(guild_id, None)
-            data = text.encode("utf-8")
-            filename = f"qiweek-digest-{stamp}.md"
-            summary = "The digest of the week."
-        await audit.record(self.bot.store, guild_id, interaction.user.id, "export", what)
+        export = await self.services.stats.export(guild_id, interaction.user.id, what)
         await interaction.followup.send(
-            summary,
-            file=discord.File(io.BytesIO(data), filename=filename),
+            export.summary,
+            file=discord.File(io.BytesIO(export.data), filename=export.filename),
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
 
 
-class Announcements(commands.Cog):
-    """Creates the announcement service and its planner; the commands live in /organiser."""
-
-    def __init__(self, bot: QIWeekBot) -> None:
-        self.bot = bot
-
-    async def cog_load(self) -> None:
-        service = AnnouncementService(self.bot)
-        self.bot.services.announcements = service
-        self.bot.schedule.register(PLANNER, service.plan)
-
-    async def cog_unload(self) -> None:
-        self.bot.schedule.unregister(PLANNER)
-        self.bot.services.announcements = None
-
-
 async def setup(bot: QIWeekBot) -> None:
-    await bot.add_cog(Announcements(bot))
+    """Nothing to add: the commands are part of `/organiser` (cogs/organiser.py) and the
+    service is built by the composition root (`bot.app`)."""
 
 
-__all__ = ["AnnouncementCommands", "Announcements"]
+__all__ = ["AnnouncementCommands", "require_postable"]

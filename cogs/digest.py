@@ -12,24 +12,17 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.app import Services
 from bot.client import QIWeekBot
 from bot.errors import UserFacingError
-from bot.permissions import is_organiser
-from bot.programme import Programme
 from bot.render import limits
-from bot.services.digest import NO_MENTIONS, AddResult, DigestService, lookup_programme
-from bot.store import audit
-from bot.store.guild_settings import get_config
+from bot.render.digest import opted_out_text, posted_digest_text, remove_refused_text
+from bot.services.digest import NO_MENTIONS, DigestService
+from bot.services.setup import GuildSetup
+from bot.services.shares import AddResult, ShareCollector
 
 ADD_MENU = "Add to QI Week digest"
 REMOVE_MENU = "Remove from digest"
-
-
-def _service(bot: QIWeekBot) -> DigestService:
-    service = bot.services.digest
-    if service is None:
-        raise UserFacingError("The digest is not running right now; please try again shortly.")
-    return service
 
 
 async def _resolve_day(service: DigestService, guild_id: int, text: str | None) -> date:
@@ -53,7 +46,7 @@ async def _send_pages(interaction: discord.Interaction, pages: list[limits.Page]
 class DigestOrganiserCommands:
     """`/organiser post-digest`, contributed to the organiser group (which checks permission)."""
 
-    bot: QIWeekBot
+    services: Services
 
     @app_commands.command(name="post-digest", description="Post the #QIWeek digest now")
     @app_commands.describe(day="today (default), yesterday, a weekday, or YYYY-MM-DD")
@@ -61,45 +54,31 @@ class DigestOrganiserCommands:
         self, interaction: discord.Interaction, day: app_commands.Range[str, 1, 20] | None = None
     ) -> None:
         assert interaction.guild_id is not None
-        service = _service(self.bot)
+        service = self.services.digest
         when = await _resolve_day(service, interaction.guild_id, day)
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            count = await service.post_now(interaction.guild_id, when)
+            count, channel_id = await service.post_now(
+                interaction.guild_id, when, by=interaction.user.id
+            )
         except LookupError:
             raise UserFacingError(
                 "There is no usable digest channel: set one with `/organiser setup "
                 "digest_channel:` (and make sure the bot can post there)."
             ) from None
-        await audit.record(
-            self.bot.store,
-            interaction.guild_id,
-            interaction.user.id,
-            "post-digest",
-            f"day={when.isoformat()} messages={count}",
-        )
-        config = await get_config(self.bot.store, self.bot.settings, interaction.guild_id)
-        await interaction.followup.send(
-            f"Posted the digest of {when:%A} {when.day} {when:%B} in "
-            f"<#{config.digest_channel_id}> ({count} message{'s' if count != 1 else ''}).",
-            ephemeral=True,
-        )
+        await interaction.followup.send(posted_digest_text(when, channel_id, count), ephemeral=True)
 
 
 class Digest(commands.Cog):
     """Collects shares from gateway events and answers members' digest commands."""
 
-    def __init__(self, bot: QIWeekBot) -> None:
+    def __init__(
+        self, bot: QIWeekBot, digest: DigestService, shares: ShareCollector, setup: GuildSetup
+    ) -> None:
         self.bot = bot
-        self.service = DigestService(
-            client=bot,
-            store=bot.store,
-            settings=bot.settings,
-            ledger=bot.ledger,
-            schedule=bot.schedule,
-            clock=bot.clock,
-            programmes=self._programme,
-        )
+        self.service = digest
+        self.shares = shares
+        self.setup = setup
         # Context menus cannot live in a cog as decorated methods: build and register them here.
         self.add_menu = app_commands.ContextMenu(name=ADD_MENU, callback=self.add_to_digest)
         self.remove_menu = app_commands.ContextMenu(
@@ -108,69 +87,51 @@ class Digest(commands.Cog):
         for menu in (self.add_menu, self.remove_menu):
             menu.guild_only = True
 
-    async def _programme(self, guild_id: int) -> Programme | None:
-        # Looked up at call time: the programme cog may load after this one.
-        service = self.bot.services.programme
-        return await lookup_programme(service, guild_id) if service is not None else None
-
     async def cog_load(self) -> None:
-        self.bot.services.digest = self.service
         self.bot.tree.add_command(self.add_menu)
         self.bot.tree.add_command(self.remove_menu)
-        self.bot.schedule.register("digest", self.service.plan)
 
     async def cog_unload(self) -> None:
-        self.bot.schedule.unregister("digest")
         for menu in (self.add_menu, self.remove_menu):
             self.bot.tree.remove_command(menu.name, type=menu.type)
-        if self.bot.services.digest is self.service:
-            self.bot.services.digest = None
 
     # ------------------------------------------------------------------ listeners
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
-        await self.service.handle_message(message)
+        await self.shares.handle_message(message)
 
     @commands.Cog.listener()
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
-        await self.service.handle_edit(payload)
+        await self.shares.handle_edit(payload)
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         if payload.guild_id is not None:
-            await self.service.handle_delete([payload.message_id])
+            await self.shares.handle_delete([payload.message_id])
 
     @commands.Cog.listener()
     async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
         if payload.guild_id is not None:
-            await self.service.handle_delete(payload.message_ids)
+            await self.shares.handle_delete(payload.message_ids)
 
     @commands.Cog.listener()
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
-        await self.service.handle_reactions(
-            payload.guild_id, payload.channel_id, payload.message_id
-        )
+        await self.shares.handle_reactions(payload.guild_id, payload.channel_id, payload.message_id)
 
     @commands.Cog.listener()
     async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
-        await self.service.handle_reactions(
-            payload.guild_id, payload.channel_id, payload.message_id
-        )
+        await self.shares.handle_reactions(payload.guild_id, payload.channel_id, payload.message_id)
 
     @commands.Cog.listener()
     async def on_raw_reaction_clear(self, payload: discord.RawReactionClearEvent) -> None:
-        await self.service.handle_reactions(
-            payload.guild_id, payload.channel_id, payload.message_id
-        )
+        await self.shares.handle_reactions(payload.guild_id, payload.channel_id, payload.message_id)
 
     @commands.Cog.listener()
     async def on_raw_reaction_clear_emoji(
         self, payload: discord.RawReactionClearEmojiEvent
     ) -> None:
-        await self.service.handle_reactions(
-            payload.guild_id, payload.channel_id, payload.message_id
-        )
+        await self.shares.handle_reactions(payload.guild_id, payload.channel_id, payload.message_id)
 
     # ------------------------------------------------------------- context menus
 
@@ -181,14 +142,13 @@ class Digest(commands.Cog):
         resolved in the interaction). A message removed from the digest comes back only when its
         author or an organiser adds it."""
         assert interaction.guild_id is not None
-        problem = await self.service.source_problem(message)
+        problem = await self.shares.source_problem(message)
         if problem is not None:
             raise UserFacingError(problem)
-        may_restore = interaction.user.id == message.author.id
-        if not may_restore:
-            config = await get_config(self.bot.store, self.bot.settings, interaction.guild_id)
-            may_restore = is_organiser(interaction.user, config.organiser_role_id)
-        result = await self.service.add_manually(message, may_restore=may_restore)
+        may_restore = interaction.user.id == message.author.id or (
+            await self.setup.is_organiser(interaction.guild_id, interaction.user)
+        )
+        result = await self.shares.add_manually(message, may_restore=may_restore)
         author = discord.utils.escape_markdown(message.author.display_name)
         if result is AddResult.NOT_A_MEMBER_MESSAGE:
             raise UserFacingError("Only members' own messages can be added to the digest.")
@@ -222,7 +182,7 @@ class Digest(commands.Cog):
                 "(Apps menu on the message)."
             )
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
-        await self.service.notify_author(message)
+        await self.shares.notify_author(message)
 
     async def remove_from_digest(
         self, interaction: discord.Interaction, message: discord.Message
@@ -230,30 +190,19 @@ class Digest(commands.Cog):
         """Its author or an organiser; anyone else is told who may."""
         assert interaction.guild_id is not None
         user = interaction.user
-        if user.id != message.author.id:
-            config = await get_config(self.bot.store, self.bot.settings, interaction.guild_id)
-            if not is_organiser(user, config.organiser_role_id):
-                role = (
-                    f" (members with the <@&{config.organiser_role_id}> role or Manage Server)"
-                    if config.organiser_role_id
-                    else " (members with Manage Server)"
-                )
-                raise UserFacingError(
-                    "Only the message's author or an organiser" + role + " may remove it from the "
-                    "digest. If something should come out, ask them."
-                )
-        removed = await self.service.remove(interaction.guild_id, message)
-        if removed and user.id != message.author.id:
-            await audit.record(
-                self.bot.store, interaction.guild_id, user.id, "remove-share", str(message.id)
-            )
+        if user.id != message.author.id and not await self.setup.is_organiser(
+            interaction.guild_id, user
+        ):
+            config = await self.setup.config(interaction.guild_id)
+            raise UserFacingError(remove_refused_text(config.organiser_role_id))
+        removed = await self.shares.remove(interaction.guild_id, message, by=user.id)
         text = (
             "Removed that message from the digest."
             if removed
             else "That message isn't in the digest, so there was nothing to remove."
         )
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
-        if removed:
+        if removed:  # digests already posted are edited after the answer
             await self.service.redact_pending(interaction.guild_id)
 
     # --------------------------------------------------------------- commands
@@ -276,19 +225,14 @@ class Digest(commands.Cog):
     )
     async def digest_opt_out(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
-        if await self.service.is_opted_out(interaction.guild_id, interaction.user.id):
+        if await self.shares.is_opted_out(interaction.guild_id, interaction.user.id):
             await interaction.response.send_message(
                 "You're already opted out; nothing stored. `/digest-opt-in` resumes at any time.",
                 ephemeral=True,
             )
             return
-        removed = await self.service.opt_out(interaction.guild_id, interaction.user.id)
-        shares = f"{removed} stored share" if removed == 1 else f"{removed} stored shares"
-        await interaction.response.send_message(
-            f"Done: you're opted out of the digest. Erased {shares} of yours, and your "
-            "messages won't be collected from now on. `/digest-opt-in` resumes at any time.",
-            ephemeral=True,
-        )
+        removed = await self.shares.opt_out(interaction.guild_id, interaction.user.id)
+        await interaction.response.send_message(opted_out_text(removed), ephemeral=True)
         # Digests already posted are edited after the answer (it may take a few edits).
         await self.service.redact_pending(interaction.guild_id)
 
@@ -298,7 +242,7 @@ class Digest(commands.Cog):
     )
     async def digest_opt_in(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
-        was_out = await self.service.opt_in(interaction.guild_id, interaction.user.id)
+        was_out = await self.shares.opt_in(interaction.guild_id, interaction.user.id)
         text = (
             "Welcome back: your messages with the hashtag will appear in the digest again "
             "(earlier ones were erased when you opted out, so they won't come back)."
@@ -313,4 +257,5 @@ class Digest(commands.Cog):
 
 
 async def setup(bot: QIWeekBot) -> None:
-    await bot.add_cog(Digest(bot))
+    services = bot.services
+    await bot.add_cog(Digest(bot, services.digest, services.shares, services.setup))

@@ -10,37 +10,25 @@ from __future__ import annotations
 
 import io
 import logging
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot import ids
-from bot.client import GENERIC_ERROR, send_ephemeral
+from bot.app import Services
+from bot.client import GENERIC_ERROR, QIWeekBot, send_ephemeral
 from bot.errors import UserFacingError
-from bot.programme import Session
 from bot.render import interest as render
 from bot.render import limits
-from bot.services.interest import (
-    CHANGES_PLANNER,
-    PLANNER,
-    InterestService,
-    ServiceUnavailable,
-    parse_reminder_setting,
-)
-from cogs.programme import resolve_session, session_autocomplete
-
-if TYPE_CHECKING:
-    from bot.client import QIWeekBot
+from bot.services.interest import InterestService
+from bot.services.reminders import ProgrammeSource, parse_reminder_setting
+from cogs.programme import resolve_session, session_choices
 
 log = logging.getLogger(__name__)
 
 NOT_HERE = "Registering for sessions only works in the QI Week server."
-NO_PROGRAMME = (
-    "No programme is loaded for this server yet, so there is nothing to register for. "
-    "Organisers can load one with `/organiser import-programme`."
-)
 SETTING_SUGGESTIONS = (
     ("default: the server's reminder times", "default"),
     ("off: no DMs", "off"),
@@ -52,12 +40,12 @@ SETTING_SUGGESTIONS = (
 )
 
 
-def _service(client: discord.Client) -> InterestService:
-    services = getattr(client, "services", None)
-    service = getattr(services, "interest", None)
-    if service is None:
+def _services(client: discord.Client) -> Services:
+    """The bot's services, for the persistent components (discord.py builds those itself from
+    their custom_id, so nothing can be handed to their constructors)."""
+    if not isinstance(client, QIWeekBot):
         raise UserFacingError(NOT_HERE)
-    return cast(InterestService, service)
+    return client.services
 
 
 def _guild(interaction: discord.Interaction) -> int:
@@ -66,26 +54,18 @@ def _guild(interaction: discord.Interaction) -> int:
     return interaction.guild_id
 
 
-async def _find_session(service: InterestService, guild_id: int, value: str) -> Session | None:
-    """The session a member picked (its id) or typed (a unique search match); None otherwise.
-
-    Text matching several sessions is answered with the list (see `resolve_session`)."""
-    programme = service.programme
-    if programme is None:
-        raise UserFacingError(NO_PROGRAMME)
-    return await resolve_session(programme, guild_id, value)
-
-
 async def _register(
-    interaction: discord.Interaction, session_value: str, *, via_button: bool
+    interaction: discord.Interaction,
+    service: InterestService,
+    session_value: str,
+    *,
+    via_button: bool,
 ) -> str:
-    service = _service(interaction.client)
     guild_id = _guild(interaction)
-    session = await _find_session(service, guild_id, session_value)
+    programme: ProgrammeSource = service.programme
+    session = await resolve_session(programme, guild_id, session_value)
     if session is None:
-        gone = await service.programme.get_session(  # type: ignore[union-attr]
-            guild_id, session_value.strip(), include_cancelled=True
-        )
+        gone = await programme.get_session(guild_id, session_value.strip(), include_cancelled=True)
         if gone is not None:
             raise UserFacingError(
                 f"**{discord.utils.escape_markdown(gone.title)}** was cancelled, so it can't be "
@@ -106,17 +86,18 @@ async def _register(
 
 
 async def _unregister(
-    interaction: discord.Interaction, session_value: str, *, via_button: bool
+    interaction: discord.Interaction,
+    service: InterestService,
+    session_value: str,
+    *,
+    via_button: bool,
 ) -> str:
-    service = _service(interaction.client)
     guild_id = _guild(interaction)
     user_id = interaction.user.id
     value = session_value.strip()
-    session = None
-    if service.programme is not None:
-        session = await service.programme.get_session(guild_id, value, include_cancelled=True)
+    session = await service.programme.get_session(guild_id, value, include_cancelled=True)
     if session is None and not await service.is_registered(guild_id, value, user_id):
-        session = await _find_session(service, guild_id, value)
+        session = await resolve_session(service.programme, guild_id, value)
         if session is None:
             raise UserFacingError(render.unknown_session_text(session_value))
     session_id = session.id if session is not None else value
@@ -135,8 +116,6 @@ async def _answer_safely(interaction: discord.Interaction, work: Any) -> None:
     except UserFacingError as exc:
         log.info("rejected component %s: %s", interaction.data, exc)
         await send_ephemeral(interaction, str(exc))
-    except ServiceUnavailable:
-        await send_ephemeral(interaction, NO_PROGRAMME)
     except Exception:
         log.exception(
             "component failed guild=%s user=%s data=%s",
@@ -182,11 +161,11 @@ class InterestButton(
         await _answer_safely(interaction, self._toggle(interaction))
 
     async def _toggle(self, interaction: discord.Interaction) -> str:
-        service = _service(interaction.client)
+        service = _services(interaction.client).interest
         guild_id = _guild(interaction)
         if await service.is_registered(guild_id, self.session_id, interaction.user.id):
-            return await _unregister(interaction, self.session_id, via_button=True)
-        return await _register(interaction, self.session_id, via_button=True)
+            return await _unregister(interaction, service, self.session_id, via_button=True)
+        return await _register(interaction, service, self.session_id, via_button=True)
 
 
 class InterestSelect(
@@ -211,7 +190,7 @@ class InterestSelect(
         await _answer_safely(interaction, self._pick(interaction))
 
     async def _pick(self, interaction: discord.Interaction) -> list[str]:
-        service = _service(interaction.client)
+        service = _services(interaction.client).interest
         guild_id = _guild(interaction)
         outcome = await service.register_many(guild_id, self.item.values, interaction.user.id)
         setting, leads = await service.reminder_setting(guild_id, interaction.user.id)
@@ -227,76 +206,47 @@ class InterestSelect(
 
 
 class InterestCog(commands.Cog, name="Interest"):
-    """Registrations and reminders; owns the interest service and the `reminders` planner."""
+    """Registrations and reminder settings, and the persistent interest button and select."""
 
-    def __init__(self, bot: QIWeekBot) -> None:
+    def __init__(self, bot: QIWeekBot, services: Services) -> None:
         self.bot = bot
-        self.service: InterestService | None = None
+        self.services = services
+        self.service = services.interest
 
     async def cog_load(self) -> None:
-        bot = self.bot
-        service = InterestService(
-            client=bot,
-            store=bot.store,
-            ledger=bot.ledger,
-            settings=bot.settings,
-            schedule=bot.schedule,
-            clock=bot.clock,
-            services=bot.services,
-        )
-        self.service = service
-        bot.services.interest = service
-        bot.schedule.register(PLANNER, service.plan)
-        bot.schedule.register(CHANGES_PLANNER, service.plan_changes)
-        bot.add_dynamic_items(InterestButton, InterestSelect)
-        # The programme cog may load after this one: listen once its service exists, before
-        # the guild's programme is seeded (the seed's changes are notified too).
-        service.attach()
-        bot.add_guild_preparer(-100, self._attach)
-
-    async def _attach(self, guild_id: int) -> None:
-        if self.service is not None:
-            self.service.attach()
+        self.bot.add_dynamic_items(InterestButton, InterestSelect)
 
     async def cog_unload(self) -> None:
-        bot = self.bot
-        bot.schedule.unregister(PLANNER)
-        bot.schedule.unregister(CHANGES_PLANNER)
-        bot.remove_dynamic_items(InterestButton, InterestSelect)
-        bot.guild_preparers[:] = [(o, p) for o, p in bot.guild_preparers if p != self._attach]
-        service = self.service
-        if service is not None:
-            programme = bot.services.programme
-            if programme is not None and hasattr(programme, "remove_change_listener"):
-                programme.remove_change_listener(service.on_programme_change)
-            await service.close()
-        if bot.services.interest is service:
-            bot.services.interest = None
-        self.service = None
+        self.bot.remove_dynamic_items(InterestButton, InterestSelect)
+
+    async def _session_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await session_choices(self.services, interaction.guild_id, current)
 
     # ---------------------------------------------------------------- commands
 
     @app_commands.command(name="interested", description="Register for a session and be reminded")
     @app_commands.describe(session="Start typing a title, host or speaker, then pick the session")
-    @app_commands.autocomplete(session=session_autocomplete)
+    @app_commands.autocomplete(session=_session_choices)
     @app_commands.guild_only()
     async def interested(
         self, interaction: discord.Interaction, session: app_commands.Range[str, 1, 100]
     ) -> None:
-        text = await _register(interaction, session, via_button=False)
+        text = await _register(interaction, self.service, session, via_button=False)
         await interaction.response.send_message(text, ephemeral=True)
 
     async def _mine_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         """The member's own sessions first (what they can unregister from), else any session."""
-        if interaction.guild_id is None or self.service is None or not self.service.programme:
+        if interaction.guild_id is None:
             return []
         mine = await self.service.registered_sessions(interaction.guild_id, interaction.user.id)
         needle = current.strip().casefold()
         matches = [s for s in mine if needle in s.title.casefold() or needle in s.id]
         if not matches:
-            return await session_autocomplete(interaction, current)
+            return await session_choices(self.services, interaction.guild_id, current)
         return [
             app_commands.Choice(name=limits.truncate(s.title, limits.CHOICE_NAME), value=s.id)
             for s in matches[: limits.CHOICES]
@@ -310,7 +260,7 @@ class InterestCog(commands.Cog, name="Interest"):
     async def not_interested(
         self, interaction: discord.Interaction, session: app_commands.Range[str, 1, 100]
     ) -> None:
-        text = await _unregister(interaction, session, via_button=False)
+        text = await _unregister(interaction, self.service, session, via_button=False)
         await interaction.response.send_message(text, ephemeral=True)
 
     @not_interested.autocomplete("session")
@@ -324,17 +274,14 @@ class InterestCog(commands.Cog, name="Interest"):
     )
     @app_commands.guild_only()
     async def my_sessions(self, interaction: discord.Interaction) -> None:
-        service = _service(interaction.client)
+        service = self.service
         guild_id = _guild(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            mine = await service.my_sessions(guild_id, interaction.user.id)
-        except ServiceUnavailable:
-            raise UserFacingError(NO_PROGRAMME) from None
+        mine = await service.my_sessions(guild_id, interaction.user.id)
         if not mine.sessions and not mine.cancelled:
             await interaction.followup.send(render.NO_SESSIONS, ephemeral=True)
             return
-        programme = await service.programme.get_programme(guild_id) if service.programme else None
+        programme = await service.programme.get_programme(guild_id)
         pages = render.my_sessions_pages(
             mine.sessions,
             mine.cancelled,
@@ -360,7 +307,7 @@ class InterestCog(commands.Cog, name="Interest"):
     async def reminders(
         self, interaction: discord.Interaction, setting: app_commands.Range[str, 1, 40]
     ) -> None:
-        service = _service(interaction.client)
+        service = self.service
         guild_id = _guild(interaction)
         try:
             stored, leads = await service.set_reminder_setting(
@@ -396,4 +343,4 @@ class InterestCog(commands.Cog, name="Interest"):
 
 
 async def setup(bot: QIWeekBot) -> None:
-    await bot.add_cog(InterestCog(bot))
+    await bot.add_cog(InterestCog(bot, bot.services))

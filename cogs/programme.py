@@ -12,12 +12,13 @@ import logging
 from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import PurePath
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.app import Services
 from bot.calendar import ics_filename, sessions_ics
 from bot.errors import UserFacingError
 from bot.programme import (
@@ -31,20 +32,24 @@ from bot.programme import (
     parse_day,
 )
 from bot.render import limits
+from bot.render.components import interest_select_view, session_view
+from bot.render.organiser import (
+    change_impact_text,
+    import_counts,
+    import_refused_header,
+    posted_text,
+)
 from bot.render.programme import (
     NHS_BLUE,
     DayPart,
     ambiguous_session_text,
     day_parts,
-    interest_select_view,
     no_sessions_text,
     session_choice_name,
     session_pages,
-    session_view,
 )
 from bot.services.programme import ImportPreview, ProgrammePostError, ProgrammeService
-from bot.store import audit
-from bot.store.interest import count_interested
+from bot.services.reminders import ProgrammeSource
 
 if TYPE_CHECKING:
     from bot.client import QIWeekBot
@@ -59,30 +64,17 @@ NO_PROGRAMME = (
 )
 
 
-def _service(client: discord.Client) -> ProgrammeService | None:
-    services = getattr(client, "services", None)
-    return getattr(services, "programme", None)
-
-
-def _require_service(interaction: discord.Interaction) -> ProgrammeService:
-    service = _service(interaction.client)
-    if service is None or interaction.guild_id is None:
-        raise UserFacingError("The programme is only available in the QI Week server.")
-    return service
-
-
-async def session_autocomplete(
-    interaction: discord.Interaction, current: str
+async def session_choices(
+    services: Services, guild_id: int | None, current: str
 ) -> list[app_commands.Choice[str]]:
     """Sessions matching what the member typed (title, host or speaker; anywhere in the text,
     best first), at most 25; the value is the session id. Reused by /interested and co."""
-    service = _service(interaction.client)
-    if service is None or interaction.guild_id is None:
+    if guild_id is None:
         return []
-    sessions = await service.search(interaction.guild_id, current, limit=limits.CHOICES)
+    sessions = await services.programme.search(guild_id, current, limit=limits.CHOICES)
     if not sessions:
         return []
-    config = await service.config(interaction.guild_id)
+    config = await services.setup.config(guild_id)
     return [
         app_commands.Choice(name=session_choice_name(s, config.tz), value=s.id) for s in sessions
     ]
@@ -92,23 +84,19 @@ async def session_autocomplete(
 AMBIGUOUS_LISTED = 10
 
 
-async def resolve_session(service: object, guild_id: int, value: str) -> Session | None:
+async def resolve_session(programme: ProgrammeSource, guild_id: int, value: str) -> Session | None:
     """The session a member picked (its id) or typed (text matching exactly one session).
 
     Shared by `/session`, `/interested` and `/not-interested`. Text matching several sessions
     raises a UserFacingError listing them (so the member can pick one); no match gives None.
-    ``service`` is the programme service (anything with `get_session` and, optionally, `search`).
     """
     text = value.strip()
     if not text:
         return None
-    found = await service.get_session(guild_id, text)  # type: ignore[attr-defined]
+    found = await programme.get_session(guild_id, text)
     if found is not None:
-        return cast(Session, found)
-    search = getattr(service, "search", None)
-    if search is None:
-        return None
-    matches: Sequence[Session] = await search(guild_id, text, limit=1000)
+        return found
+    matches: Sequence[Session] = await programme.search(guild_id, text, limit=1000)
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
@@ -116,15 +104,14 @@ async def resolve_session(service: object, guild_id: int, value: str) -> Session
     return None
 
 
-async def day_autocomplete(
-    interaction: discord.Interaction, current: str
+async def day_choices(
+    service: ProgrammeService, guild_id: int | None, current: str
 ) -> list[app_commands.Choice[str]]:
     """Suggests today, tomorrow and the event's days; any accepted form can still be typed."""
-    service = _service(interaction.client)
-    if service is None or interaction.guild_id is None:
+    if guild_id is None:
         return []
-    programme = await service.get_programme(interaction.guild_id)
-    config = await service.config(interaction.guild_id)
+    programme = await service.get_programme(guild_id)
+    config = await service.config(guild_id)
     suggestions = [("today", "today"), ("tomorrow", "tomorrow")]
     if programme is not None:
         days = programme.days(config.tz)
@@ -170,45 +157,35 @@ async def _send_parts(
 
 
 class ProgrammeCog(commands.Cog, name="Programme"):
-    """`/programme` and `/session`; owns the programme service, the seed and the daily planner."""
+    """`/programme` and `/session` (the service, its seed and daily planner are in `bot.app`)."""
 
-    def __init__(self, bot: QIWeekBot) -> None:
-        self.bot = bot
-        self.service: ProgrammeService | None = None
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.service = services.programme
 
-    async def cog_load(self) -> None:
-        bot = self.bot
-        service = ProgrammeService(
-            bot, bot.store, bot.ledger, bot.settings, bot.schedule, bot.clock
-        )
-        self.service = service
-        bot.services.programme = service
-        bot.schedule.register("daily", service.plan_daily)
-        bot.add_guild_preparer(0, service.seed)
+    async def _day_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await day_choices(self.service, interaction.guild_id, current)
 
-    async def cog_unload(self) -> None:
-        bot = self.bot
-        bot.schedule.unregister("daily")
-        if self.service is not None:
-            seed = self.service.seed
-            bot.guild_preparers[:] = [(o, p) for o, p in bot.guild_preparers if p != seed]
-        if bot.services.programme is self.service:
-            bot.services.programme = None
-        self.service = None
+    async def _session_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await session_choices(self.services, interaction.guild_id, current)
 
     @app_commands.command(name="programme", description="The QI Week sessions of a day")
     @app_commands.describe(
         day="today (default), tomorrow, a weekday such as Wednesday, or a date like 2026-09-14"
     )
-    @app_commands.autocomplete(day=day_autocomplete)
+    @app_commands.autocomplete(day=_day_choices)
     @app_commands.guild_only()
     async def programme(
         self,
         interaction: discord.Interaction,
         day: app_commands.Range[str, 1, 40] | None = None,
     ) -> None:
-        service = _require_service(interaction)
-        guild_id = cast(int, interaction.guild_id)
+        service = self.service
+        guild_id = _guild(interaction)
         programme = await service.get_programme(guild_id)
         if programme is None:
             # Still say what a day value may be, so a bad one is never silently accepted.
@@ -223,13 +200,13 @@ class ProgrammeCog(commands.Cog, name="Programme"):
 
     @app_commands.command(name="session", description="One QI Week session in full")
     @app_commands.describe(session="Start typing a title, host or speaker, then pick the session")
-    @app_commands.autocomplete(session=session_autocomplete)
+    @app_commands.autocomplete(session=_session_choices)
     @app_commands.guild_only()
     async def session(
         self, interaction: discord.Interaction, session: app_commands.Range[str, 1, 100]
     ) -> None:
-        service = _require_service(interaction)
-        guild_id = cast(int, interaction.guild_id)
+        service = self.service
+        guild_id = _guild(interaction)
         found = await resolve_session(service, guild_id, session)
         if found is None:
             raise UserFacingError(
@@ -237,7 +214,7 @@ class ProgrammeCog(commands.Cog, name="Programme"):
                 "speaker and pick it from the list; `/programme` shows each day's sessions."
             )
         config = await service.config(guild_id)
-        count = await count_interested(self.bot.store, guild_id, found.id)
+        count = await self.services.interest.count_interested(guild_id, found.id)
         pages = session_pages(found, config.tz, interested=count)
         programme = await service.get_programme(guild_id)
         name = programme.event.name if programme is not None else "QI Week"
@@ -258,6 +235,12 @@ class ProgrammeCog(commands.Cog, name="Programme"):
 # --------------------------------------------------------------------------- organisers
 
 
+def _guild(interaction: discord.Interaction) -> int:
+    if interaction.guild_id is None:
+        raise UserFacingError("The programme is only available in the QI Week server.")
+    return interaction.guild_id
+
+
 def _summary_pages(title: str, lines: list[str], header: str) -> list[limits.Page]:
     return limits.pack_blocks(lines, title=title, colour=NHS_BLUE, header=header, separator="\n")
 
@@ -267,7 +250,7 @@ class ImportConfirmView(discord.ui.View):
 
     def __init__(
         self,
-        bot: QIWeekBot,
+        service: ProgrammeService,
         *,
         guild_id: int,
         user_id: int,
@@ -275,7 +258,7 @@ class ImportConfirmView(discord.ui.View):
         timeout: float | None = None,
     ) -> None:
         super().__init__(timeout=IMPORT_CONFIRM_TIMEOUT if timeout is None else timeout)
-        self.bot = bot
+        self.service = service
         self.guild_id = guild_id
         self.user_id = user_id
         self.preview = preview
@@ -298,15 +281,16 @@ class ImportConfirmView(discord.ui.View):
         self.stop()
         filename = self.preview.filename
         await interaction.response.edit_message(content=f"Applying `{filename}`…", view=None)
-        service = _service(self.bot)
         programme = self.preview.programme
-        if service is None or programme is None:
+        if programme is None:
             await interaction.edit_original_response(
-                content="The programme feature is not running: nothing was changed."
+                content="Nothing to apply: nothing was changed."
             )
             return
         try:
-            diff = await service.apply_import(self.guild_id, programme)
+            diff = await self.service.apply_import(
+                self.guild_id, programme, by=interaction.user.id, filename=filename
+            )
         except Exception:
             log.exception("import of %s failed in guild %s", filename, self.guild_id)
             await interaction.edit_original_response(
@@ -314,12 +298,7 @@ class ImportConfirmView(discord.ui.View):
                 "programme in force was not changed; please try again."
             )
             return
-        counts = (
-            f"{len(diff.added)} added, {len(diff.changed)} changed, {len(diff.removed)} removed"
-        )
-        await audit.record(
-            self.bot.store, self.guild_id, interaction.user.id, "import", f"{filename}: {counts}"
-        )
+        counts = import_counts(diff)
         await interaction.edit_original_response(
             content=(
                 f"✅ Applied `{filename}`: {counts}. It is now this server's programme and the "
@@ -354,57 +333,28 @@ class ImportConfirmView(discord.ui.View):
             log.info("could not mark an expired import as such (guild %s)", self.guild_id)
 
 
-def _post_audit_detail(
-    interaction: discord.Interaction, day: date, count: int, channel_id: int
-) -> str:
-    """'Monday 14 September 2026: 2 messages to #programme' (no raw ids or ISO dates)."""
-    channel = interaction.guild.get_channel(channel_id) if interaction.guild else None
-    where = f"#{channel.name}" if channel is not None else "the programme channel"
-    plural = "s" if count != 1 else ""
-    return f"{format_local_date(day, year=True)}: {count} message{plural} to {where}"
-
-
-async def _change_impact_line(bot: QIWeekBot, guild_id: int, preview: ImportPreview) -> str | None:
-    """What confirming sets off: DMs to registered members and notices in the channel."""
-    interest = getattr(getattr(bot, "services", None), "interest", None)
-    impact = getattr(interest, "change_impact", None)
-    if impact is None:
-        return None
-    members, sessions, notices, channel_id = await impact(guild_id, preview)
-    if not sessions:
-        return None
-    s_plural = "s" if sessions != 1 else ""
-    what = f"{sessions} moved or cancelled session{s_plural}"
-    if members:
-        m_plural = "s" if members != 1 else ""
-        text = f"Confirming will DM {members} registered member{m_plural} about {what}"
-    else:
-        text = f"Confirming will DM nobody (no registered members) about {what}"
-    if notices and channel_id is not None:
-        n_plural = "s" if notices != 1 else ""
-        text += f" and post {notices} notice{n_plural} in <#{channel_id}>."
-    else:
-        text += " (no programme channel is set, so no notices are posted)."
-    return text
-
-
 class ProgrammeOrganiserCommands:
     """`/organiser post-programme` and `/organiser import-programme` (mixed into the group)."""
 
-    bot: QIWeekBot
+    services: Services
+
+    async def _post_day_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await day_choices(self.services.programme, interaction.guild_id, current)
 
     @app_commands.command(
         name="post-programme", description="Post a day's programme to the programme channel now"
     )
     @app_commands.describe(day="today (default), tomorrow, a weekday, or a date like 2026-09-14")
-    @app_commands.autocomplete(day=day_autocomplete)
+    @app_commands.autocomplete(day=_post_day_choices)
     async def post_programme(
         self,
         interaction: discord.Interaction,
         day: app_commands.Range[str, 1, 40] | None = None,
     ) -> None:
-        service = _require_service(interaction)
-        guild_id = cast(int, interaction.guild_id)
+        service = self.services.programme
+        guild_id = _guild(interaction)
         which = await _resolve_day(service, guild_id, day)
         programme = await service.get_programme(guild_id)
         if programme is None:
@@ -416,21 +366,11 @@ class ProgrammeOrganiserCommands:
             raise UserFacingError(f"Nothing was posted: {why[0].lower()}{why[1:]}")
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            posted = await service.post_day(guild_id, which, key=None)
+            posted = await service.post_now(guild_id, which, by=interaction.user.id)
         except ProgrammePostError as exc:
             raise UserFacingError(f"Nothing was posted. {exc}") from None
-        await audit.record(
-            self.bot.store,
-            guild_id,
-            interaction.user.id,
-            "post-programme",
-            _post_audit_detail(interaction, which, len(posted.sent), posted.channel_id),
-        )
-        count = len(posted.sent)
         await interaction.followup.send(
-            f"Posted the programme for {format_local_date(which)} to <#{posted.channel_id}> "
-            f"({count} message{'s' if count != 1 else ''}).",
-            ephemeral=True,
+            posted_text(which, posted.channel_id, len(posted.sent)), ephemeral=True
         )
 
     @app_commands.command(
@@ -441,8 +381,8 @@ class ProgrammeOrganiserCommands:
     async def import_programme(
         self, interaction: discord.Interaction, file: discord.Attachment
     ) -> None:
-        service = _require_service(interaction)
-        guild_id = cast(int, interaction.guild_id)
+        service = self.services.programme
+        guild_id = _guild(interaction)
         accepted = ", ".join(ACCEPTED_EXTENSIONS)
         suffix = PurePath(file.filename).suffix.lower()
         if suffix not in ACCEPTED_EXTENSIONS:
@@ -468,11 +408,7 @@ class ProgrammeOrganiserCommands:
         try:
             preview = await service.preview_import(guild_id, data, file.filename)
         except ProgrammeError as exc:
-            count = exc.total
-            header = (
-                f"`{file.filename}` was not imported: {count} problem{'s' if count != 1 else ''}."
-                " **Nothing was changed**; fix these and import it again."
-            )
+            header = import_refused_header(file.filename, exc.total)
             pages = _summary_pages(
                 "Programme not imported", [f"• {p}" for p in exc.problems], header
             )
@@ -499,12 +435,13 @@ class ProgrammeOrganiserCommands:
                 "Confirming makes this file this server's own programme: the configured "
                 "programme file will no longer replace it."
             )
-        impact = await _change_impact_line(self.bot, guild_id, preview)
+        found = await self.services.changes.impact(guild_id, preview)
+        impact = change_impact_text(found.members, found.sessions, found.notices, found.channel_id)
         if impact is not None:
             details.append(f"**{impact}**")
         pages = _summary_pages(f"Import {file.filename}?", details, header)
         view = ImportConfirmView(
-            self.bot, guild_id=guild_id, user_id=interaction.user.id, preview=preview
+            service, guild_id=guild_id, user_id=interaction.user.id, preview=preview
         )
         for number, page in enumerate(pages, start=1):
             if number < len(pages):
@@ -520,4 +457,4 @@ class ProgrammeOrganiserCommands:
 
 
 async def setup(bot: QIWeekBot) -> None:
-    await bot.add_cog(ProgrammeCog(bot))
+    await bot.add_cog(ProgrammeCog(bot.services))

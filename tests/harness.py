@@ -15,6 +15,7 @@ from bot.config import Settings, parse_settings
 from bot.sandbox import FakeDiscord
 from bot.schedule import Schedule
 from bot.store import Store
+from bot.store.ledger import Status
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_PROGRAMME = ROOT / "data" / "programme.yaml"
@@ -58,6 +59,7 @@ class BotRunner:
         clock: Clock = utc_now,
         before_login: Callable[[QIWeekBot], None] | None = None,
         wait_prepared: bool = True,
+        extensions: list[str] | None = None,
         **env: Any,
     ) -> QIWeekBot:
         """Log in, connect, and wait until ready (and the guild planned, by default)."""
@@ -70,6 +72,7 @@ class BotRunner:
             store=store,
             schedule=Schedule(clock=clock),
             clock=clock,
+            extensions=extensions,
             # The fake sends every guild at once: don't wait discord.py's default 2 s for more.
             guild_ready_timeout=0.05,
         )
@@ -134,6 +137,17 @@ def components(message: dict[str, Any]) -> list[dict[str, Any]]:
 
 def fixed(moment: datetime) -> Callable[[], datetime]:
     return lambda: moment
+
+
+def away_from_midnight(tz: str = "Europe/London") -> Clock:
+    """The real clock, or in the last 30 minutes before local midnight the real clock 61
+    minutes behind: a test that reads "today" from it and hands it to the bot cannot see the
+    day turn between its reading and the bot's. Behind, never ahead: the scheduler fires on the
+    real clock, so a catch-up still runs at once and tomorrow's jobs stay in the future."""
+    local = datetime.now(UTC).astimezone(ZoneInfo(tz))
+    late = local.hour * 60 + local.minute >= 23 * 60 + 30
+    offset = timedelta(minutes=-61) if late else timedelta(0)
+    return lambda: datetime.now(UTC) + offset
 
 
 # Monday of the sample week, 07:00 BST: before the 08:00 daily post, so nothing posts itself.
@@ -278,3 +292,29 @@ VTIMEZONE_BOMB = (
     b"DTSTART;TZID=Hostile Minutely:20260914T100000\r\n"
     b"DTEND;TZID=Hostile Minutely:20260914T110000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
 )
+
+
+async def wait_quiet(bot: QIWeekBot, *, horizon: float = 2.0, within: float = 15.0) -> None:
+    """Wait on state, not time, until the bot can send nothing more on its own: no job running
+    or due within ``horizon`` seconds, no debounced re-plan pending, and no delivery claimed
+    but unconfirmed. A duplicate would have reached the fake by then, so asserting counts
+    after this is meaningful (and a correct bot is not kept waiting)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    guild_ids = [g.id for g in bot.guilds]
+    while True:
+        soon = datetime.now(UTC) + timedelta(seconds=horizon)
+        due = [job for job, at in bot.schedule.jobs() if at is not None and at <= soon]
+        open_claims = 0
+        for guild_id in guild_ids:
+            counts = await bot.ledger.counts(guild_id)
+            open_claims += counts.get(Status.CLAIMED, 0)
+        if not (bot.schedule.busy or due or bot.services.interest.replan_pending or open_claims):
+            return
+        if loop.time() > deadline:
+            raise AssertionError(
+                f"the bot did not go quiet within {within}s: busy={bot.schedule.busy}, "
+                f"due={due}, replan={bot.services.interest.replan_pending}, "
+                f"claimed={open_claims}"
+            )
+        await asyncio.sleep(0.02)  # polling interval, not a guess at how long sending takes

@@ -6,7 +6,6 @@ construction (an announcement is one embed: title up to 256, body up to 4,000).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 import discord
@@ -20,8 +19,11 @@ from bot.render.limits import (
     pack_lines,
     truncate,
 )
+from bot.render.message import Message
 from bot.render.spreadsheet import csv_bytes
+from bot.render.words import plural
 from bot.store.announcements import Announcement
+from bot.store.ledger import Status
 from bot.store.stats import SessionRegistrations, Stats
 
 TITLE_MAX = EMBED_TITLE
@@ -45,10 +47,6 @@ STATUS_LABELS = {
 
 def _esc(text: str) -> str:
     return discord.utils.escape_markdown(text)
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 AUDIT_DETAIL = 160
@@ -88,22 +86,6 @@ def mentions_for(ping_role_id: int | None) -> discord.AllowedMentions:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Rendered:
-    """One message's keyword arguments for `Messageable.send` (nonce added by the sender)."""
-
-    content: str | None
-    embed: discord.Embed
-    allowed_mentions: discord.AllowedMentions
-
-    def kwargs(self) -> dict[str, object]:
-        return {
-            "content": self.content,
-            "embed": self.embed,
-            "allowed_mentions": self.allowed_mentions,
-        }
-
-
 def announcement_embed(title: str, body: str) -> discord.Embed:
     """The announcement itself: the body (up to 4,000, checked on input) is the description."""
     embed = discord.Embed(
@@ -117,23 +99,23 @@ def announcement_embed(title: str, body: str) -> discord.Embed:
 
 def announcement_message(
     *, title: str, body: str, ping_role_id: int | None, planned_for: datetime | None = None
-) -> Rendered:
+) -> Message:
     """The channel post; `planned_for` marks one sent late (after the bot was down)."""
     lines = []
     if ping_role_id is not None:
         lines.append(f"<@&{ping_role_id}>")
     if planned_for is not None:
         lines.append(f"*(delayed: this was planned for {stamp(planned_for, 't')})*")
-    return Rendered(
+    return Message(
         content="\n".join(lines) or None,
         embed=announcement_embed(title, body),
         allowed_mentions=mentions_for(ping_role_id),
     )
 
 
-def session_dm(*, title: str, body: str, session_title: str) -> Rendered:
+def session_dm(*, title: str, body: str, session_title: str) -> Message:
     """The DM to a member registered for the session the announcement is about."""
-    return Rendered(
+    return Message(
         content=(
             "An announcement from the QI Week organisers about "
             f"**{_session(session_title)}**, a session you registered interest in:"
@@ -275,8 +257,8 @@ def _field(lines: list[str], empty: str, limit: int = FIELD_VALUE) -> str:
 
 def _counts(counts: dict[str, int]) -> str:
     return (
-        f"{counts.get('sent', 0)} sent · {counts.get('failed', 0)} failed"
-        f" · {counts.get('skipped', 0)} skipped"
+        f"{counts.get(Status.SENT, 0)} sent · {counts.get(Status.FAILED, 0)} failed"
+        f" · {counts.get(Status.SKIPPED, 0)} skipped"
     )
 
 
@@ -292,9 +274,9 @@ def stats_embeds(stats: Stats, tz: tzinfo) -> list[discord.Embed]:
     registrations.add_field(
         name="Registrations of interest",
         value=(
-            f"{_plural(stats.total_registrations, 'registration')} for "
-            f"{_plural(stats.sessions_with_registrations, 'session')} by "
-            f"{_plural(stats.members_registered, 'member')}"
+            f"{plural(stats.total_registrations, 'registration')} for "
+            f"{plural(stats.sessions_with_registrations, 'session')} by "
+            f"{plural(stats.members_registered, 'member')}"
         ),
         inline=False,
     )
@@ -315,8 +297,8 @@ def stats_embeds(stats: Stats, tz: tzinfo) -> list[discord.Embed]:
     )
     days = [f"{day:%a %d %b}: {count}" for day, count in stats.shares_per_day]
     share_head = (
-        f"{_plural(stats.total_shares, 'share')} by "
-        f"{_plural(stats.share_contributors, 'contributor')}"
+        f"{plural(stats.total_shares, 'share')} by "
+        f"{plural(stats.share_contributors, 'contributor')}"
     )
     registrations.add_field(
         name="#QIWeek shares",

@@ -29,12 +29,16 @@ from bot.digest import (
 )
 from bot.render import limits
 from bot.render.spreadsheet import csv_bytes
+from bot.render.words import plural
 
 __all__ = [
     "CSV_COLUMNS",
     "PRIVACY_REMINDER",
     "digest_markdown",
     "digest_pages",
+    "opted_out_text",
+    "posted_digest_text",
+    "remove_refused_text",
     "share_block",
     "share_notice",
     "shares_csv",
@@ -65,19 +69,15 @@ _DISCORD_TOKEN = re.compile(r"<(@!?|@&|#)\d{15,21}>")
 _TOKEN_WORDS = {"@": "@member", "@!": "@member", "@&": "@role", "#": "#channel"}
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
 def _day_label(day: date) -> str:
     return f"{day:%A} {day.day} {day:%B %Y}"
 
 
 def _figures(stats: DigestStats) -> str:
     return (
-        f"**{_plural(stats.shares, 'share')}** from "
-        f"**{_plural(stats.contributors, 'contributor')}** in "
-        f"**{_plural(stats.channels, 'channel')}**"
+        f"**{plural(stats.shares, 'share')}** from "
+        f"**{plural(stats.contributors, 'contributor')}** in "
+        f"**{plural(stats.channels, 'channel')}**"
     )
 
 
@@ -104,9 +104,9 @@ def share_block(share: Share, rank: int) -> str:
     text = snippet(share.content, SNIPPET_LIMIT)
     if text:
         lines.append(f"> {text}")
-    extras = [f"👏 {_plural(share.reaction_count, 'reaction')}"]
+    extras = [f"👏 {plural(share.reaction_count, 'reaction')}"]
     if share.attachment_count:
-        extras.append(f"📎 {_plural(share.attachment_count, 'attachment')}")
+        extras.append(f"📎 {plural(share.attachment_count, 'attachment')}")
     extras.append(f"[Jump to message]({_jump(share)})")
     lines.append(" · ".join(extras))
     return "\n".join(lines)
@@ -195,14 +195,14 @@ def weekly_pages(
     per_day = weekly_stats(week, tz, days=days)
     header = f"{_figures(digest_stats(week))} across the week."
     day_lines = "\n".join(
-        f"**{_day_label(d)}**: {_plural(stats.shares, 'share')} from "
-        f"{_plural(stats.contributors, 'contributor')}"
+        f"**{_day_label(d)}**: {plural(stats.shares, 'share')} from "
+        f"{plural(stats.contributors, 'contributor')}"
         for d, stats in per_day.items()
     )
     blocks = [f"__Shares per day__\n{day_lines}"] if day_lines else []
     top = rank_shares(week)[: max(0, top_n)]
     if top:
-        blocks.append(f"__Top {_plural(len(top), 'share')} of the week__")
+        blocks.append(f"__Top {plural(len(top), 'share')} of the week__")
         blocks.extend(share_block(share, rank) for rank, share in enumerate(top, start=1))
     else:
         blocks.append("No shares this week yet.")
@@ -281,9 +281,9 @@ def digest_markdown(
         for rank, share in enumerate(todays, start=1):
             local = share.created_at.astimezone(tz)
             name = escape_text(" ".join(share.author_name.split()) or "A member")
-            details = [f"{local:%H:%M}", _plural(share.reaction_count, "reaction")]
+            details = [f"{local:%H:%M}", plural(share.reaction_count, "reaction")]
             if share.attachment_count:
-                details.append(_plural(share.attachment_count, "attachment"))
+                details.append(plural(share.attachment_count, "attachment"))
             out.append(f"{rank}\\. **{name}** ({', '.join(details)})")
             out.append("")
             text = _plain_tokens(share.content.replace("\r\n", "\n").replace("\r", "\n"))
@@ -293,3 +293,33 @@ def digest_markdown(
             out += [f"[Read the full post on Discord]({_jump(share)})", ""]
     out.append(f"_{PRIVACY_REMINDER}_")
     return "\n".join(out).rstrip() + "\n"
+
+
+def posted_digest_text(day: date, channel_id: int | None, count: int) -> str:
+    """The organiser's answer after `/organiser post-digest`."""
+    return (
+        f"Posted the digest of {day:%A} {day.day} {day:%B} in <#{channel_id}> "
+        f"({plural(count, 'message')})."
+    )
+
+
+def opted_out_text(erased: int) -> str:
+    """The answer to `/digest-opt-out`: how many stored shares were erased."""
+    return (
+        f"Done: you're opted out of the digest. Erased {plural(erased, 'stored share')} of "
+        "yours, and your messages won't be collected from now on. `/digest-opt-in` resumes at "
+        "any time."
+    )
+
+
+def remove_refused_text(organiser_role_id: int | None) -> str:
+    """Why a member may not remove someone else's share from the digest, and who may."""
+    role = (
+        f" (members with the <@&{organiser_role_id}> role or Manage Server)"
+        if organiser_role_id
+        else " (members with Manage Server)"
+    )
+    return (
+        "Only the message's author or an organiser" + role + " may remove it from the "
+        "digest. If something should come out, ask them."
+    )

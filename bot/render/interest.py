@@ -9,53 +9,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import discord
 from discord.utils import escape_markdown, format_dt
 
 from bot.programme import Session
 from bot.render import limits
-from bot.render.programme import NHS_BLUE, session_block, session_view
+from bot.render.components import session_view
+from bot.render.message import Message
+from bot.render.programme import NHS_BLUE, session_block
 
 TITLE_MAX = 200  # a session title inside a sentence; the full one is in /session
 UNDO_BUTTON = "Changed your mind? Press the button again, or use `/not-interested`."
 UNDO_COMMAND = "To undo: `/not-interested`."
-
-
-@dataclass
-class ChannelMessage:
-    """One channel message: text, an embed, drawn-only components, the users it may ping."""
-
-    content: str | None = None
-    embed: discord.Embed | None = None
-    view: discord.ui.View | None = None
-    mention_ids: tuple[int, ...] = ()
-
-    def kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for `Messageable.send` (the caller adds the nonce)."""
-        kwargs: dict[str, Any] = {"allowed_mentions": allow_only(self.mention_ids)}
-        if self.content:
-            kwargs["content"] = self.content
-        if self.embed is not None:
-            kwargs["embed"] = self.embed
-        if self.view is not None:
-            kwargs["view"] = self.view
-        return kwargs
-
-
-def allow_only(user_ids: Sequence[int]) -> discord.AllowedMentions:
-    """Mentions allowed for exactly these users (none when empty): never a role or @everyone."""
-    if not user_ids:
-        return discord.AllowedMentions.none()
-    return discord.AllowedMentions(
-        everyone=False,
-        roles=False,
-        replied_user=False,
-        users=[discord.Object(id=u) for u in user_ids],
-    )
 
 
 def title(session: Session) -> str:
@@ -267,48 +234,27 @@ def _link(url: str) -> str:
     return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
 
 
-@dataclass(frozen=True)
-class DirectMessage:
-    """One DM: its text (at most 2,000 characters), and the join link's embed and button."""
-
-    content: str
-    embed: discord.Embed | None = None
-    view: discord.ui.View | None = None
-
-    def kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for `Messageable.send` (the caller adds the nonce)."""
-        kwargs: dict[str, Any] = {
-            "content": self.content,
-            "allowed_mentions": discord.AllowedMentions.none(),
-        }
-        if self.embed is not None:
-            kwargs["embed"] = self.embed
-        if self.view is not None:
-            kwargs["view"] = self.view
-        return kwargs
-
-
-def _direct_message(lines: Sequence[str], url: str, footer: str | None = None) -> DirectMessage:
+def _direct_message(lines: Sequence[str], url: str, footer: str | None = None) -> Message:
     """A DM of `lines` with the join link: in the text when it all fits in 2,000 characters,
     else in an embed; a button too when the link fits one. Every line is bounded (titles 200,
     meta 300, before escaping), so without the link the text is well under 2,000: nothing cut."""
     tail = [footer] if footer else []
     view = join_view_url(url)
     if not url:
-        return DirectMessage("\n".join([*lines, *tail]), None, view)
+        return Message("\n".join([*lines, *tail]), None, view)
     inline = "\n".join([*lines, f"Join: {url}", *tail])
     if len(inline) <= limits.CONTENT:
-        return DirectMessage(inline, None, view)
+        return Message(inline, None, view)
     if len(url) <= LINK_SHOWN_MAX:
         embed = discord.Embed(
             title="Join the session", description=f"[Join the session]({_link(url)})"
         )
         embed.colour = NHS_BLUE
-        return DirectMessage("\n".join([*lines, "Join: the link is below.", *tail]), embed, view)
-    return DirectMessage("\n".join([*lines, f"Join: {LINK_TOO_LONG}.", *tail]), None, view)
+        return Message("\n".join([*lines, "Join: the link is below.", *tail]), embed, view)
+    return Message("\n".join([*lines, f"Join: {LINK_TOO_LONG}.", *tail]), None, view)
 
 
-def reminder_dm_message(session: Session) -> DirectMessage:
+def reminder_dm_message(session: Session) -> Message:
     """The reminder DM: what, when (timestamps, so it reads right however late it arrives),
     the join link (text, button, or embed when very long), how to stop."""
     lines = [
@@ -319,11 +265,6 @@ def reminder_dm_message(session: Session) -> DirectMessage:
     if meta:
         lines.append(escape_markdown(limits.truncate(meta, 300)))
     return _direct_message(lines, session.join_url, DM_FOOTER)
-
-
-def reminder_dm(session: Session, lead: int) -> str:
-    """The reminder DM's text (see `reminder_dm_message`)."""
-    return reminder_dm_message(session).content
 
 
 def join_view_url(url: str) -> discord.ui.View | None:
@@ -417,7 +358,7 @@ def reminder_messages(
     *,
     with_post: bool,
     now: datetime | None = None,
-) -> list[ChannelMessage]:
+) -> list[Message]:
     """The channel part of one reminder.
 
     At a server lead (`with_post`): the reminder post (embed, join and interest buttons), whose
@@ -430,21 +371,21 @@ def reminder_messages(
         view.stop()  # drawn only: the interest feature handles the button by its custom_id
         first_text, first_ids = chunks[0] if chunks else (None, ())
         messages = [
-            ChannelMessage(
+            Message(
                 content=first_text,
                 embed=reminder_embed(session, lead, interested, now=now),
                 view=view,
                 mention_ids=first_ids,
             )
         ]
-        messages += [ChannelMessage(content=t, mention_ids=ids) for t, ids in chunks[1:]]
+        messages += [Message(content=t, mention_ids=ids) for t, ids in chunks[1:]]
         return messages
     prefix = (
         f"⏰ {title(session)} starts {format_dt(session.start, 't')} "
         f"({format_dt(session.start, 'R')}). "
     )
     return [
-        ChannelMessage(content=t, mention_ids=ids)
+        Message(content=t, mention_ids=ids)
         for t, ids in mention_chunks(closed, prefix=prefix, suffix=CLOSED_SUFFIX)
     ]
 
@@ -466,7 +407,7 @@ def change_text(old: Session, new: Session | None) -> str:
     )
 
 
-def change_dm_message(old: Session, new: Session | None) -> DirectMessage:
+def change_dm_message(old: Session, new: Session | None) -> Message:
     """The DM to each member registered for a session that moved or was cancelled."""
     lines = ["📅 A session you registered for has changed.", change_text(old, new)]
     if new is None:
@@ -476,14 +417,9 @@ def change_dm_message(old: Session, new: Session | None) -> DirectMessage:
     return _direct_message(lines, new.join_url)
 
 
-def change_dm(old: Session, new: Session | None) -> str:
-    """The change DM's text (see `change_dm_message`)."""
-    return change_dm_message(old, new).content
-
-
 def change_messages(
     old: Session, new: Session | None, *, interested: int, closed: Sequence[int]
-) -> list[ChannelMessage]:
+) -> list[Message]:
     """The programme channel's one notice of a change (plus mentions of closed-DM members)."""
     body = f"📅 **Programme change.** {change_text(old, new)}"
     if interested:
@@ -492,9 +428,9 @@ def change_messages(
             "(anyone whose DMs are closed is mentioned below)."
         )
     # Bounded by construction (two titles of 200 and a few timestamps): never cut.
-    messages = [ChannelMessage(content=body)]
+    messages = [Message(content=body)]
     messages += [
-        ChannelMessage(content=t, mention_ids=ids)
+        Message(content=t, mention_ids=ids)
         for t, ids in mention_chunks(
             closed, suffix=" — your DMs are closed: a session you registered for changed (above)."
         )
@@ -504,10 +440,7 @@ def change_messages(
 
 __all__ = [
     "NO_SESSIONS",
-    "ChannelMessage",
-    "DirectMessage",
-    "allow_only",
-    "change_dm",
+    "Message",
     "change_dm_message",
     "change_messages",
     "change_text",
@@ -520,7 +453,6 @@ __all__ = [
     "my_sessions_pages",
     "pick_text",
     "registered_text",
-    "reminder_dm",
     "reminder_dm_message",
     "reminder_embed",
     "reminder_messages",

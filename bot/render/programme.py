@@ -13,7 +13,6 @@ from datetime import date, datetime, time, timedelta
 import discord
 from discord.utils import escape_markdown, format_dt
 
-from bot import ids
 from bot.programme import (
     IMPACT_COMPONENTS,
     IMPACT_SHORT_NAMES,
@@ -26,6 +25,7 @@ from bot.programme import (
     resolve_tz,
 )
 from bot.render import limits
+from bot.render.components import SELECT_OPTIONS
 from bot.render.limits import Page
 
 __all__ = [
@@ -36,7 +36,6 @@ __all__ = [
     "day_heading",
     "day_pages",
     "day_parts",
-    "interest_select_view",
     "no_sessions_text",
     "preview_text",
     "session_block",
@@ -44,15 +43,9 @@ __all__ = [
     "session_embed",
     "session_embeds",
     "session_pages",
-    "session_view",
 ]
 
 NHS_BLUE = 0x005EB8
-SELECT_OPTIONS = 25  # Discord: options per select menu
-SELECT_LABEL = 100
-SELECT_DESCRIPTION = 100
-SELECT_PLACEHOLDER = 150
-LINK_BUTTON_URL = 512  # Discord: a link button's url; longer links stay in the embed
 _DESCRIPTION_MIN_IN_MAIN = 200
 
 
@@ -237,68 +230,6 @@ def ambiguous_session_text(value: str, matches: Sequence[Session], *, limit: int
         lines.append(f"• …and {len(matches) - limit} more")
     lines.append("— pick one from the suggestions as you type.")
     return "\n".join(lines)
-
-
-def interest_select_view(
-    day: date,
-    part: int,
-    sessions: Sequence[Session],
-    tz: TzLike = None,
-    *,
-    now: datetime | None = None,
-) -> discord.ui.View | None:
-    """The "I'm interested in…" select of one daily-post message (None when it lists nothing).
-
-    With ``now``, sessions that have started by then are left out (None if none remain).
-    Its custom_id is `bot.ids.interest_select_id(day, part)` and each option's value a session
-    id; the interest feature handles the choice (the view here only draws it).
-    """
-    if now is not None:
-        sessions = [s for s in sessions if s.start > now]
-    if not sessions:
-        return None
-    if len(sessions) > SELECT_OPTIONS:
-        raise ValueError(f"a select holds at most {SELECT_OPTIONS} options")
-    options = []
-    for session in sessions:
-        local = _local_label(session, tz)
-        detail = " · ".join(x for x in (f"{local:%H:%M %Z}", session.host) if x)
-        options.append(
-            discord.SelectOption(
-                label=limits.truncate(session.title, SELECT_LABEL),
-                value=session.id,
-                description=limits.truncate(detail, SELECT_DESCRIPTION),
-            )
-        )
-    view = discord.ui.View(timeout=None)
-    view.add_item(
-        discord.ui.Select(
-            custom_id=ids.interest_select_id(day.isoformat(), part),
-            placeholder="I'm interested in…",
-            min_values=1,
-            max_values=len(options),
-            options=options,
-        )
-    )
-    return view
-
-
-def session_view(session: Session) -> discord.ui.View:
-    """Under a session: a link button to join (when it has a link) and the persistent
-    "I'm interested" button (custom_id `bot.ids.interest_button_id`)."""
-    view = discord.ui.View(timeout=None)
-    view.add_item(
-        discord.ui.Button(
-            style=discord.ButtonStyle.primary,
-            label="I'm interested",
-            emoji="⭐",
-            custom_id=ids.interest_button_id(session.id),
-        )
-    )
-    url = _link(session.join_url)
-    if url and len(url) <= LINK_BUTTON_URL:
-        view.add_item(discord.ui.Button(style=discord.ButtonStyle.link, label="Join", url=url))
-    return view
 
 
 def _no_sessions(day: date, today: date) -> str:

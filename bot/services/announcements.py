@@ -21,48 +21,39 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.clock import Clock
+from bot.delivery import Claim, Delivery, Kind, Status, send_dms
+from bot.delivery.keys import (
+    announcement_dm_key,
+    announcement_failed_key,
+    announcement_key,
+    announcement_missed_key,
+)
 from bot.errors import UserFacingError
 from bot.render.announcements import (
-    Rendered,
+    Message,
     announcement_message,
     failed_dm,
     missed_dm,
     session_dm,
     stamp,
 )
-from bot.schedule import PlannedJob
-from bot.services.fanout import send_dms
+from bot.schedule import PlannedJob, Schedule
+from bot.services.audit import AuditTrail
+from bot.services.interest import InterestService
+from bot.services.reminders import ProgrammeSource
+from bot.store import Store
 from bot.store import announcements as store_announcements
-from bot.store import audit, prefs
-from bot.store import programme as programme_store
 from bot.store.announcements import Announcement
-from bot.store.ledger import Claim
-
-if TYPE_CHECKING:
-    from bot.client import QIWeekBot
 
 log = logging.getLogger(__name__)
 
 PLANNER = "announcements"
 GRACE = timedelta(minutes=15)
 LATE_AFTER = timedelta(minutes=1)
-
-KIND = "announcement"
-DM_KIND = "announcement-dm"
-MISSED_KIND = "announcement-missed"
-FAILED_KIND = "announcement-failed"
-
-
-def post_key(announcement_id: int) -> str:
-    return f"announcement:{announcement_id}"
-
-
-def dm_key(announcement_id: int, user_id: int) -> str:
-    return f"announcement-dm:{announcement_id}:{user_id}"
 
 
 class Timing(enum.Enum):
@@ -95,7 +86,7 @@ class Draft:
     session_title: str | None = None
     send_at: datetime | None = None  # None: now
 
-    def rendered(self) -> Rendered:
+    def rendered(self) -> Message:
         return announcement_message(
             title=self.title, body=self.body, ping_role_id=self.ping_role_id
         )
@@ -113,13 +104,25 @@ class Outcome:
 class AnnouncementService:
     """Creates, schedules, delivers and cancels announcements for the organiser commands."""
 
-    def __init__(self, bot: QIWeekBot) -> None:
-        self.bot = bot
+    def __init__(
+        self,
+        *,
+        store: Store,
+        delivery: Delivery,
+        schedule: Schedule,
+        clock: Clock,
+        programme: ProgrammeSource,
+        interest: InterestService,
+        audit: AuditTrail,
+    ) -> None:
+        self.store = store
+        self.delivery = delivery
+        self.schedule = schedule
+        self.clock = clock
+        self.programme = programme
+        self.interest = interest
+        self.audit = audit
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
-
-    @property
-    def store(self) -> Any:
-        return self.bot.store
 
     # ------------------------------------------------------------------ schedule
 
@@ -136,13 +139,13 @@ class AnnouncementService:
         ]
 
     async def replan(self, guild_id: int) -> None:
-        await self.bot.schedule.replan(guild_id, only=PLANNER)
+        await self.schedule.replan(guild_id, only=PLANNER)
 
     # ------------------------------------------------------------------ organiser actions
 
     async def submit(self, draft: Draft) -> Outcome:
         """Store the announcement the organiser confirmed, then send it now or schedule it."""
-        now = self.bot.clock()
+        now = self.clock()
         if draft.send_at is not None and draft.send_at <= now:
             raise UserFacingError(
                 "The time you chose passed while the preview was open, so nothing was sent. "
@@ -166,7 +169,7 @@ class AnnouncementService:
             detail += f", pinging <@&{created.ping_role_id}>"
         if created.session_id:
             detail += f", DMs to session {created.session_id}"
-        await audit.record(self.store, draft.guild_id, draft.author_id, "announce", detail)
+        await self.audit.record(draft.guild_id, draft.author_id, "announce", detail)
         if draft.send_at is not None:
             await self.replan(draft.guild_id)
             return Outcome(created)
@@ -190,8 +193,8 @@ class AnnouncementService:
                     f"Announcement #{announcement_id} is already {found.status}; only pending "
                     "(scheduled) announcements can be cancelled."
                 )
-            await audit.record(
-                self.store, guild_id, user_id, "cancel", f"#{announcement_id} ({found.label[:80]})"
+            await self.audit.record(
+                guild_id, user_id, "cancel", f"#{announcement_id} ({found.label[:80]})"
             )
         await self.replan(guild_id)
         cancelled = await store_announcements.get(self.store, announcement_id)
@@ -200,7 +203,7 @@ class AnnouncementService:
 
     async def dm_count(self, guild_id: int, session_id: str) -> int:
         """How many members the session DMs would reach (not those with `/reminders off`)."""
-        return len(await store_announcements.dm_recipients(self.store, guild_id, session_id))
+        return len(await self.interest.dm_recipients(guild_id, session_id))
 
     # ------------------------------------------------------------------ delivery
 
@@ -217,11 +220,11 @@ class AnnouncementService:
             return await self._deliver(found, tell_author=not from_preview)
 
     async def _deliver(self, a: Announcement, *, tell_author: bool) -> Outcome:
-        ledger = self.bot.ledger
-        now = self.bot.clock()
-        key = post_key(a.id)
+        ledger = self.delivery.ledger
+        now = self.clock()
+        key = announcement_key(a.id)
         record = await ledger.get(key)
-        if record is not None and record.status == "sent":
+        if record is not None and record.status is Status.SENT:
             # Posted by an earlier run that stopped before the DMs or the status: finish those.
             late = record.claimed_at - a.send_at > LATE_AFTER
             message_id = record.message_id
@@ -229,7 +232,7 @@ class AnnouncementService:
             when = timing(a.send_at, now)
             # A claim left open by a crash must be resumed with its nonce, never skipped: the
             # post may already exist, and resuming returns it instead of posting a second one.
-            interrupted = record is not None and record.status == "claimed"
+            interrupted = record is not None and record.status is Status.CLAIMED
             if when is Timing.MISSED and not interrupted:
                 return await self._missed(a, now)
             late = when is not Timing.ON_TIME
@@ -242,7 +245,7 @@ class AnnouncementService:
             try:
                 result = await ledger.deliver(
                     key,
-                    kind=KIND,
+                    kind=Kind.ANNOUNCEMENT,
                     guild_id=a.guild_id,
                     send=partial(self._post, a.channel_id, a.guild_id, rendered),
                 )
@@ -265,23 +268,26 @@ class AnnouncementService:
         return Outcome(final, dms_sent=dms)
 
     async def _post(
-        self, channel_id: int, guild_id: int, rendered: Rendered, nonce: str
+        self, channel_id: int, guild_id: int, rendered: Message, nonce: str
     ) -> int | None:
-        channel = self.bot.get_partial_messageable(channel_id, guild_id=guild_id)
+        channel = self.delivery.client.get_partial_messageable(channel_id, guild_id=guild_id)
         message = await channel.send(**rendered.kwargs(), nonce=nonce)  # type: ignore[arg-type]
         return message.id
 
     async def _missed(self, a: Announcement, now: datetime) -> Outcome:
         late_by = int((now - a.send_at).total_seconds() // 60)
-        await self.bot.ledger.skip(
-            post_key(a.id), kind=KIND, guild_id=a.guild_id, reason=f"missed: {late_by} min late"
+        await self.delivery.ledger.skip(
+            announcement_key(a.id),
+            kind=Kind.ANNOUNCEMENT,
+            guild_id=a.guild_id,
+            reason=f"missed: {late_by} min late",
         )
         await store_announcements.finish(self.store, a.id, "missed")
         log.warning("announcement #%s missed (%s min late); telling its author", a.id, late_by)
         await self._tell_author(
             a,
-            f"announcement-missed:{a.id}",
-            MISSED_KIND,
+            announcement_missed_key(a.id),
+            Kind.ANNOUNCEMENT_MISSED,
             missed_dm(a, grace_minutes=int(GRACE.total_seconds() // 60)),
         )
         final = await store_announcements.get(self.store, a.id)
@@ -298,21 +304,24 @@ class AnnouncementService:
         await store_announcements.finish(self.store, a.id, "failed")
         if tell_author:
             text = failed_dm(a, reason)
-            await self._tell_author(a, f"announcement-failed:{a.id}", FAILED_KIND, text)
+            await self._tell_author(
+                a, announcement_failed_key(a.id), Kind.ANNOUNCEMENT_FAILED, text
+            )
         final = await store_announcements.get(self.store, a.id)
         assert final is not None
         return Outcome(final, reason=reason)
 
     async def _tell_author(self, a: Announcement, key: str, kind: str, text: str) -> None:
         async def send(nonce: str) -> int:
-            user = self.bot.get_user(a.author_id) or await self.bot.fetch_user(a.author_id)
+            client = self.delivery.client
+            user = client.get_user(a.author_id) or await client.fetch_user(a.author_id)
             message = await user.send(
                 text, allowed_mentions=discord.AllowedMentions.none(), nonce=nonce
             )
             return message.id
 
         try:
-            await self.bot.ledger.deliver(key, kind=kind, guild_id=a.guild_id, send=send)
+            await self.delivery.ledger.deliver(key, kind=kind, guild_id=a.guild_id, send=send)
         except discord.HTTPException as exc:
             log.warning("could not DM the author of announcement #%s: %s", a.id, exc)
 
@@ -322,29 +331,28 @@ class AnnouncementService:
         Members who chose `/reminders off` get no DM: they read it in the channel.
         """
         assert a.session_id is not None
-        users = await store_announcements.dm_recipients(self.store, a.guild_id, a.session_id)
+        users = await self.interest.dm_recipients(a.guild_id, a.session_id)
         if not users:
             return 0
         session_title = await self.session_title(a.guild_id, a.session_id) or a.session_id
         rendered = session_dm(title=a.title, body=a.body, session_title=session_title)
         result = await send_dms(
-            self.bot,
-            self.bot.ledger,
+            self.delivery.client,
+            self.delivery.ledger,
             guild_id=a.guild_id,
             user_ids=users,
-            kind=DM_KIND,
-            key_for=partial(dm_key, a.id),
+            kind=Kind.ANNOUNCEMENT_DM,
+            key_for=partial(announcement_dm_key, a.id),
+            context=self.delivery.fanout,
             build=lambda _user: rendered.kwargs(),
             # Recorded like a reminder's bounce; the announcement itself is in the channel.
-            on_closed=partial(prefs.set_dm_closed, self.store, a.guild_id),
+            on_closed=partial(self.interest.mark_dm_closed, a.guild_id),
         )
         return len(result.sent)
 
     async def session_title(self, guild_id: int, session_id: str) -> str | None:
         """The session's title, even when it has been cancelled (a cancellation notice)."""
-        session = await programme_store.get_session(
-            self.store, guild_id, session_id, include_cancelled=True
-        )
+        session = await self.programme.get_session(guild_id, session_id, include_cancelled=True)
         return session.title if session is not None else None
 
     # ------------------------------------------------------------------ queries
@@ -375,7 +383,5 @@ __all__ = [
     "Draft",
     "Outcome",
     "Timing",
-    "dm_key",
-    "post_key",
     "timing",
 ]

@@ -1,6 +1,6 @@
 """The programme service: each server's programme, its cache, imports, and the daily post.
 
-Published as ``bot.services.programme`` by ``cogs/programme.py``. Other features use it to read
+Built by the composition root (`bot.app`), like every service. Other features use it to read
 sessions (`get_programme`, `get_session`, `search`) and to hear about changes
 (`add_change_listener`): a listener runs after a non-empty change has been stored, and the
 schedule is re-planned right after the listeners (they record durable work first). Each change
@@ -19,17 +19,20 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.delivery import Delivery, Kind, Part
+from bot.delivery.keys import daily_key
 from bot.programme import (
     Programme,
     ProgrammeDiff,
@@ -39,65 +42,22 @@ from bot.programme import (
     load_programme,
     parse_programme_async,
 )
-from bot.render.programme import DayPart, day_parts, interest_select_view
+from bot.render.components import interest_select_view
+from bot.render.organiser import import_counts, post_audit_detail
+from bot.render.programme import DayPart, day_parts
 from bot.schedule import PlannedJob, Schedule
-from bot.store import Claim, Ledger, Store
+from bot.services.audit import AuditTrail
+from bot.store import Store
 from bot.store import programme as programme_store
 from bot.store.guild_settings import GuildConfig, get_config
-
-if TYPE_CHECKING:
-    from bot.client import QIWeekBot
 
 log = logging.getLogger(__name__)
 
 ChangeListener = Callable[[int, ProgrammeDiff], Awaitable[None]]
 
-DAILY_KIND = "daily"
 #: A daily job woken this much (or less) before its time by the bot's clock waits for it; one
 #: woken earlier (the scheduler's clock and the bot's disagree) leaves the day to a re-plan.
 EARLY_WAIT_MAX = timedelta(minutes=2)
-
-
-def daily_key(guild_id: int, day: date) -> str:
-    """The ledger key of one server's daily post for one day (each message adds ``:{part}``)."""
-    return f"daily:{guild_id}:{day.isoformat()}"
-
-
-async def close_past_key(
-    ledger: Ledger, key: str, *, kind: str, guild_id: int | None, reason: str
-) -> bool:
-    """Record a send of a day that is over as skipped; True when this call recorded it.
-
-    A key without a row gets a skipped row. A key an earlier run claimed and never confirmed
-    (it died mid-send) is taken over and marked skipped: resuming it is no longer useful, and
-    left alone it would stay "claimed" for ever. A claim of this run (in flight right now) and
-    a row already decided (sent, skipped, failed) are left as they are.
-    """
-    row = await ledger.get(key)
-    if row is None:
-        return await ledger.skip(key, kind=kind, guild_id=guild_id, reason=reason)
-    if row.status != "claimed":
-        return False
-    if await ledger.claim(key, kind=kind, guild_id=guild_id) is not Claim.RESUME:
-        return False
-    await ledger.mark_skipped(key, f"{reason} (an earlier run's send was never confirmed)")
-    return True
-
-
-async def close_past_parts(
-    ledger: Ledger, prefix: str, *, kind: str, guild_id: int | None, reason: str
-) -> int:
-    """:func:`close_past_key` for the parts ``{prefix}:1``, ``{prefix}:2``, ... that have rows
-    (a multi-message post claims one key per message); returns how many were closed."""
-    closed = 0
-    number = 1
-    while (row := await ledger.get(f"{prefix}:{number}")) is not None:
-        if row.status == "claimed" and await close_past_key(
-            ledger, f"{prefix}:{number}", kind=kind, guild_id=guild_id, reason=reason
-        ):
-            closed += 1
-        number += 1
-    return closed
 
 
 @dataclass(frozen=True)
@@ -130,16 +90,17 @@ class ProgrammeService:
 
     def __init__(
         self,
-        client: QIWeekBot,
+        *,
         store: Store,
-        ledger: Ledger,
+        delivery: Delivery,
         settings: Settings,
         schedule: Schedule,
         clock: Clock,
+        audit: AuditTrail,
     ) -> None:
-        self.client = client
         self.store = store
-        self.ledger = ledger
+        self.delivery = delivery
+        self.audit = audit
         self.settings = settings
         self.schedule = schedule
         self.clock = clock
@@ -198,10 +159,6 @@ class ProgrammeService:
     def add_change_listener(self, listener: ChangeListener) -> None:
         """Call ``listener(guild_id, diff)`` after each non-empty change (then it re-plans)."""
         self._listeners.append(listener)
-
-    def remove_change_listener(self, listener: ChangeListener) -> None:
-        if listener in self._listeners:
-            self._listeners.remove(listener)
 
     def _lock(self, guild_id: int) -> asyncio.Lock:
         return self._locks.setdefault(guild_id, asyncio.Lock())
@@ -343,10 +300,13 @@ class ProgrammeService:
             source=source,
         )
 
-    async def apply_import(self, guild_id: int, programme: Programme) -> ProgrammeDiff:
+    async def apply_import(
+        self, guild_id: int, programme: Programme, *, by: int, filename: str
+    ) -> ProgrammeDiff:
         """Make an imported programme the guild's own (the seed file no longer applies),
-        re-plan the schedule at once and tell the listeners."""
+        record who did it, re-plan the schedule at once and tell the listeners."""
         diff = await self._replace(guild_id, programme, "import")
+        await self.audit.record(guild_id, by, "import", f"{filename}: {import_counts(diff)}")
         log.info(
             "programme imported for guild %s: %d added, %d changed, %d removed",
             guild_id,
@@ -359,27 +319,7 @@ class ProgrammeService:
 
     # ------------------------------------------------------------------ posting
 
-    async def _programme_channel(self, config: GuildConfig) -> discord.abc.Messageable | None:
-        channel_id = config.programme_channel_id
-        if channel_id is None:
-            return None
-        channel: Any = self.client.get_channel(channel_id)
-        if channel is None:
-            try:
-                channel = await self.client.fetch_channel(channel_id)
-            except discord.HTTPException:
-                return None
-        return channel if isinstance(channel, discord.abc.Messageable) else None
-
-    async def _send_part(
-        self,
-        channel: discord.abc.Messageable,
-        day: date,
-        number: int,
-        part: DayPart,
-        config: GuildConfig,
-        nonce: str | None,
-    ) -> int:
+    def _part(self, day: date, number: int, part: DayPart, config: GuildConfig, key: str) -> Part:
         view = interest_select_view(day, number, part.sessions, config.tz, now=self.clock())
         kwargs: dict[str, Any] = {
             "embeds": part.page.embeds,
@@ -388,28 +328,31 @@ class ProgrammeService:
         if part.page.content:
             kwargs["content"] = part.page.content
         if view is not None:
-            kwargs["view"] = view
-        if nonce is not None:
-            kwargs["nonce"] = nonce
-        message = await channel.send(**kwargs)
-        if view is not None:
-            # Only drawn here: the interest feature handles the select by its custom_id.
-            view.stop()
-        return message.id
+            kwargs["view"] = view  # drawn only: the interest feature handles it by custom_id
+        return Part(key, kwargs)
 
-    async def post_day(self, guild_id: int, day: date, *, key: str | None = None) -> DayPost:
+    async def post_now(self, guild_id: int, day: date, *, by: int) -> DayPost:
+        """`/organiser post-programme`: post a day now (no ledger) and record who did it."""
+        posted = await self.post_day(guild_id, day)
+        channel: Any = self.delivery.client.get_channel(posted.channel_id)
+        name = getattr(channel, "name", None)
+        detail = post_audit_detail(day, len(posted.sent), name)
+        await self.audit.record(guild_id, by, "post-programme", detail)
+        return posted
+
+    async def post_day(self, guild_id: int, day: date, *, scheduled: bool = False) -> DayPost:
         """Post a day's programme to the programme channel, split over as many messages as needed.
 
-        With ``key`` every message goes through the ledger (``{key}:{part}``) and the day is
-        confirmed under ``key``: a day already posted is not posted again, and a post that was
-        interrupted resumes with only the missing messages. Without a key (an organiser's
+        A ``scheduled`` post goes through the ledger (`daily_key`, one key per message, the day
+        confirmed under its own key): a day already posted is not posted again, and a post that
+        was interrupted resumes with only the missing messages. Otherwise (an organiser's
         explicit post) it simply posts.
         """
         programme = await self.get_programme(guild_id)
         if programme is None:
             raise ProgrammePostError("No programme is loaded for this server.")
         config = await self.config(guild_id)
-        channel = await self._programme_channel(config)
+        channel = await self.delivery.channel(config.programme_channel_id, purpose="programme")
         if channel is None:
             raise ProgrammePostError(
                 "No programme channel is set (or the bot cannot see it): choose one with "
@@ -417,42 +360,33 @@ class ProgrammeService:
             )
         channel_id = getattr(channel, "id", 0)
         today = self.clock().astimezone(config.tz).date()
-        parts = day_parts(programme, day, config.tz, today=today)
-        result = DayPost(day=day, channel_id=channel_id, parts=len(parts))
-        if key is None:
-            for number, part in enumerate(parts, start=1):
-                result.sent.append(await self._send_part(channel, day, number, part, config, None))
+        day_post = day_parts(programme, day, config.tz, today=today)
+        result = DayPost(day=day, channel_id=channel_id, parts=len(day_post))
+        parts = [
+            self._part(day, number, part, config, daily_key(guild_id, day, number))
+            for number, part in enumerate(day_post, start=1)
+        ]
+        if not scheduled:
+            result.sent = await self.delivery.send_unrecorded(channel, [p.kwargs for p in parts])
             return result
-
-        claim = await self.ledger.claim(key, kind=DAILY_KIND, guild_id=guild_id, retry_failed=True)
-        if not claim.should_send:
-            result.already_done = True
-            return result
-        first: int | None = None
-        try:
-            for number, part in enumerate(parts, start=1):
-                delivery = await self.ledger.deliver(
-                    f"{key}:{number}",
-                    kind=DAILY_KIND,
-                    guild_id=guild_id,
-                    send=functools.partial(self._send_part, channel, day, number, part, config),
-                    retry_failed=True,
-                )
-                if delivery.sent and delivery.message_id is not None:
-                    result.sent.append(delivery.message_id)
-                if first is None:
-                    first = delivery.message_id
-        except Exception as exc:
-            await self.ledger.mark_failed(key, f"{type(exc).__name__}: {exc}"[:500])
-            raise
-        await self.ledger.mark_sent(key, first)
-        log.info(
-            "daily programme for %s posted in guild %s: %d message(s) sent now of %d",
-            day,
-            guild_id,
-            len(result.sent),
-            len(parts),
+        posted = await self.delivery.post(
+            channel,
+            parts,
+            kind=Kind.DAILY,
+            guild_id=guild_id,
+            envelope=daily_key(guild_id, day),
+            retry_failed=True,
         )
+        result.sent = posted.sent
+        result.already_done = posted.already_done
+        if not posted.already_done:
+            log.info(
+                "daily programme for %s posted in guild %s: %d message(s) sent now of %d",
+                day,
+                guild_id,
+                len(result.sent),
+                len(parts),
+            )
         return result
 
     # ------------------------------------------------------------------ the daily plan
@@ -471,12 +405,10 @@ class ProgrammeService:
         today = now.astimezone(tz).date()
         jobs: list[PlannedJob] = []
         for day in programme.days(tz):
-            key = daily_key(guild_id, day)
             if day < today:
                 await self._close_past_day(guild_id, day)
                 continue
-            row = await self.ledger.get(key)
-            if row is not None and row.status in ("sent", "skipped"):
+            if await self.delivery.is_done(daily_key(guild_id, day)):
                 continue
             jobs.append(
                 PlannedJob(
@@ -495,14 +427,16 @@ class ProgrammeService:
         Parts can be left claimed only by a run that died with the day's key claimed (the day
         is confirmed after its last part), so they are looked at only when that key is closed.
         """
-        key = daily_key(guild_id, day)
         reason = "missed: the day is over"
-        closed = await close_past_key(
-            self.ledger, key, kind=DAILY_KIND, guild_id=guild_id, reason=reason
+        closed = await self.delivery.close_past(
+            daily_key(guild_id, day), kind=Kind.DAILY, guild_id=guild_id, reason=reason
         )
         if closed:
-            await close_past_parts(
-                self.ledger, key, kind=DAILY_KIND, guild_id=guild_id, reason=reason
+            await self.delivery.close_past_parts(
+                (daily_key(guild_id, day, n) for n in itertools.count(1)),
+                kind=Kind.DAILY,
+                guild_id=guild_id,
+                reason=reason,
             )
         return closed
 
@@ -516,13 +450,12 @@ class ProgrammeService:
             return
         if early > timedelta(0):
             await asyncio.sleep(early.total_seconds())
-        key = daily_key(guild_id, day)
         if self.clock().astimezone(tz).date() > day:
             if await self._close_past_day(guild_id, day):
                 log.warning("daily post for %s in guild %s missed: the day is over", day, guild_id)
             return
         try:
-            await self.post_day(guild_id, day, key=key)
+            await self.post_day(guild_id, day, scheduled=True)
         except ProgrammePostError as exc:
             log.warning("daily post for %s in guild %s not made: %s", day, guild_id, exc)
         except discord.HTTPException as exc:
@@ -531,13 +464,9 @@ class ProgrammeService:
 
 
 __all__ = [
-    "DAILY_KIND",
     "ChangeListener",
     "DayPost",
     "ImportPreview",
     "ProgrammePostError",
     "ProgrammeService",
-    "close_past_key",
-    "close_past_parts",
-    "daily_key",
 ]

@@ -169,23 +169,6 @@ async def cancel(store: Store, guild_id: int, announcement_id: int) -> bool:
     return cur.rowcount == 1
 
 
-async def dm_recipients(store: Store, guild_id: int, session_id: str) -> list[int]:
-    """Members registered for a session who accept DMs, in registration order.
-
-    A member who chose `/reminders off` was promised no DMs, so they are left out (as the
-    programme-change notices do); the channel post still reaches them.
-    """
-    async with store.db.execute(
-        "SELECT i.user_id FROM interests i LEFT JOIN member_prefs p"
-        " ON p.guild_id = i.guild_id AND p.user_id = i.user_id"
-        " WHERE i.guild_id = ? AND i.session_id = ?"
-        " AND COALESCE(p.reminder_setting, 'default') != 'off'"
-        " ORDER BY i.created_at, i.user_id",
-        (guild_id, session_id),
-    ) as cur:
-        return [row[0] async for row in cur]
-
-
 async def count_by_status(store: Store, guild_id: int) -> dict[str, int]:
     async with store.db.execute(
         "SELECT status, COUNT(*) FROM announcements WHERE guild_id = ? GROUP BY status",
@@ -201,7 +184,6 @@ __all__ = [
     "cancel",
     "count_by_status",
     "create",
-    "dm_recipients",
     "finish",
     "get",
     "pending",

@@ -20,6 +20,7 @@ import aiosqlite
 
 from bot.clock import from_db, to_db
 from bot.store import Store
+from bot.store.ledger import Status
 
 ChangeKind = Literal["moved", "cancelled"]
 
@@ -140,9 +141,8 @@ async def unsettled_keys(store: Store, prefix: str) -> list[str]:
     """Ledger keys starting with `prefix` that are claimed but not confirmed (an interrupted
     send): the notice is not done while any is left."""
     async with store.db.execute(
-        "SELECT key FROM deliveries WHERE substr(key, 1, ?) = ? AND status = 'claimed'"
-        " ORDER BY key",
-        (len(prefix), prefix),
+        "SELECT key FROM deliveries WHERE substr(key, 1, ?) = ? AND status = ? ORDER BY key",
+        (len(prefix), prefix, Status.CLAIMED.value),
     ) as cur:
         return [row[0] async for row in cur]
 

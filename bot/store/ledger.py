@@ -29,6 +29,15 @@ if TYPE_CHECKING:
 NONCE_LENGTH = 25  # Discord's maximum
 
 
+class Status(enum.StrEnum):
+    """A ledger row's state; the only place the stored words are spelled."""
+
+    CLAIMED = "claimed"
+    SENT = "sent"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
 class Claim(enum.Enum):
     NEW = "new"
     RESUME = "resume"
@@ -46,7 +55,7 @@ class Delivery:
     key: str
     guild_id: int | None
     kind: str
-    status: str
+    status: Status
     message_id: int | None
     reason: str | None
     attempts: int
@@ -109,30 +118,30 @@ class Ledger:
                 return Claim.RESUME
         row = await self.get(key)
         assert row is not None
-        if row.status == "claimed":
+        if row.status is Status.CLAIMED:
             return Claim.IN_FLIGHT
-        if row.status == "failed":
+        if row.status is Status.FAILED:
             return Claim.FAILED
         return Claim.DONE
 
     async def _finish(
-        self, key: str, status: str, *, message_id: int | None = None, reason: str | None = None
+        self, key: str, status: Status, *, message_id: int | None = None, reason: str | None = None
     ) -> None:
         db = self.store.db
         await db.execute(
             "UPDATE deliveries SET status = ?, message_id = COALESCE(?, message_id),"
             " reason = ?, updated_at = ? WHERE key = ?",
-            (status, message_id, reason, to_db(self.store.clock()), key),
+            (status.value, message_id, reason, to_db(self.store.clock()), key),
         )
 
     async def mark_sent(self, key: str, message_id: int | None = None) -> None:
-        await self._finish(key, "sent", message_id=message_id)
+        await self._finish(key, Status.SENT, message_id=message_id)
 
     async def mark_skipped(self, key: str, reason: str) -> None:
-        await self._finish(key, "skipped", reason=reason)
+        await self._finish(key, Status.SKIPPED, reason=reason)
 
     async def mark_failed(self, key: str, reason: str) -> None:
-        await self._finish(key, "failed", reason=reason)
+        await self._finish(key, Status.FAILED, reason=reason)
 
     async def skip(self, key: str, *, kind: str, guild_id: int | None, reason: str) -> bool:
         """Record a send that will not be made (missed while down, no longer useful).
@@ -161,7 +170,7 @@ class Ledger:
             key=row["key"],
             guild_id=row["guild_id"],
             kind=row["kind"],
-            status=row["status"],
+            status=Status(row["status"]),
             message_id=row["message_id"],
             reason=row["reason"],
             attempts=row["attempts"],

@@ -15,16 +15,17 @@ from typing import Any
 import pytest
 
 from bot.clock import utc_now
+from bot.delivery.keys import announcement_dm_key as dm_key
+from bot.delivery.keys import announcement_key as post_key
 from bot.programme import load_programme
 from bot.sandbox import FakeDiscord
-from bot.services.announcements import dm_key, post_key
 from bot.store import Claim, Ledger, Store
 from bot.store import announcements as ann
 from bot.store.interest import add_interest
 from bot.store.ledger import nonce_for
 from bot.store.programme import replace_programme
 from cogs.announcements import CANCEL_ID, MODAL_ID, SEND_ID
-from tests.harness import SAMPLE_PROGRAMME, BotRunner
+from tests.harness import SAMPLE_PROGRAMME, BotRunner, wait_quiet
 
 EPHEMERAL = 64
 NOW_MINUS_57S = lambda: utc_now() - timedelta(seconds=57)  # noqa: E731
@@ -270,7 +271,7 @@ async def test_scheduled_announcement_is_posted_once_across_restarts(
     bot = await runner.restart(clock=NOW_MINUS_57S)  # before it is due
     await fake.wait_for(lambda: fake.bot_messages("announcements"), timeout=10)
     bot = await runner.restart(clock=NOW_MINUS_57S)  # after: nothing is sent again
-    await asyncio.sleep(0.3)
+    await wait_quiet(runner.bot)
     [posted] = fake.bot_messages("announcements")
     assert "delayed" not in (posted["content"] or "")
     final = await wait_status(bot, pending.id, "sent")
@@ -380,7 +381,7 @@ async def test_missed_while_down_is_recorded_and_the_author_told(
     assert told is not None and told.status == "sent"
 
     await runner.restart()
-    await asyncio.sleep(0.3)
+    await wait_quiet(runner.bot)
     assert len(fake.bot_messages("announcements")) == 1 and len(fake.dms("organiser")) == 1
 
 

@@ -7,7 +7,6 @@ channel gets exactly one notice.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from bot.sandbox import FakeDiscord
 from bot.store import Store
 from bot.store import changes as changes_store
 from bot.store.programme import pending_changes, replace_programme
-from tests.harness import BotRunner, import_programme, now, register, write_programme
+from tests.harness import BotRunner, import_programme, now, register, wait_quiet, write_programme
 
 
 def notices(fake: FakeDiscord) -> list[dict[str, Any]]:
@@ -61,7 +60,7 @@ async def test_a_change_notice_stopped_mid_fanout_is_resumed_at_the_next_start(
     await fake.wait_for(lambda: reached() == len(names), timeout=20, message="every member")
     await fake.wait_for(lambda: notices(fake), timeout=10, message="the channel notice")
 
-    await asyncio.sleep(0.5)  # anything duplicated would arrive now
+    await wait_quiet(runner.bot)  # anything duplicated would have arrived by then
     assert await changes_store.pending_notices(bot.store, fake.guild.id) == []  # done
     assert {name: len(fake.dms(name)) for name in names} == dict.fromkeys(names, 1)
     moved_ts = f"<t:{int(moved.timestamp())}:f>"
@@ -72,7 +71,7 @@ async def test_a_change_notice_stopped_mid_fanout_is_resumed_at_the_next_start(
 
     # A further restart finds nothing to do.
     await runner.restart(QIWEEK_PROGRAMME=path)
-    await asyncio.sleep(0.5)
+    await wait_quiet(runner.bot)
     assert {name: len(fake.dms(name)) for name in names} == dict.fromkeys(names, 1)
     assert len(notices(fake)) == 1
 
@@ -110,7 +109,7 @@ async def test_a_change_stored_just_before_a_stop_is_announced_at_the_next_start
         lambda: all(fake.dms(name) for name in names), timeout=20, message="every member"
     )
     await fake.wait_for(lambda: notices(fake), timeout=10, message="the channel notice")
-    await asyncio.sleep(0.5)  # anything duplicated would arrive now
+    await wait_quiet(runner.bot)  # anything duplicated would have arrived by then
     assert await pending_changes(bot.store, fake.guild.id) == []
     assert await changes_store.pending_notices(bot.store, fake.guild.id) == []
     assert {name: len(fake.dms(name)) for name in names} == dict.fromkeys(names, 1)
@@ -121,6 +120,6 @@ async def test_a_change_stored_just_before_a_stop_is_announced_at_the_next_start
 
     # A further restart sends nothing.
     await runner.restart(QIWEEK_PROGRAMME=path)
-    await asyncio.sleep(0.5)
+    await wait_quiet(runner.bot)
     assert {name: len(fake.dms(name)) for name in names} == dict.fromkeys(names, 1)
     assert len(notices(fake)) == 1

@@ -20,7 +20,7 @@ from bot.programme import combine_local
 from bot.sandbox import FakeDiscord
 from bot.store import audit
 from bot.store import shares as store_shares
-from tests.harness import BotRunner
+from tests.harness import BotRunner, wait_quiet
 
 EPHEMERAL = 64
 LONDON = ZoneInfo("Europe/London")
@@ -344,7 +344,7 @@ async def test_the_privacy_notice_is_sent_once_and_skipped_when_dms_are_closed(
     await fake.post_message("member", "general", "Third #QIWeek")
     await fake.post_message("member2", "general", "Open again #QIWeek")
     await settle(bot, fake, who="organiser")
-    await asyncio.sleep(0.2)
+    await wait_quiet(runner.bot)
     assert len(fake.dms("member")) == 1
     assert fake.dms("member2") == []  # recorded as skipped: never retried
 
@@ -370,7 +370,7 @@ async def test_the_daily_digest_catches_up_pings_nobody_and_posts_once_across_re
     # The bot was down at digest time: on start the same day it catches up.
     bot = await runner.restart(QIWEEK_DIGEST_TIME=this_minute())
     posted = await fake.wait_for(lambda: fake.bot_messages("digest"), message="the digest")
-    await asyncio.sleep(0.3)
+    await wait_quiet(runner.bot)
     posted = fake.bot_messages("digest")
     assert len(posted) == 1
     digest = posted[0]
@@ -393,7 +393,7 @@ async def test_the_daily_digest_catches_up_pings_nobody_and_posts_once_across_re
     # Restarts the same day, after the time: never a second digest.
     for _ in range(2):
         bot = await runner.restart(QIWEEK_DIGEST_TIME=this_minute())
-        await asyncio.sleep(0.4)
+        await wait_quiet(runner.bot)
     assert len(fake.bot_messages("digest")) == 1
     assert await bot.services.digest.run_daily(fake.guild.id, today) == 0
 
@@ -435,7 +435,7 @@ async def test_the_daily_digest_waits_for_its_time_then_posts_once(
     expected = combine_local(ahead.date(), ahead.time().replace(second=0, microsecond=0), LONDON)
     if ahead.date() == today:  # (just before midnight the time is tomorrow's)
         assert planned[job_id] == expected
-    await asyncio.sleep(0.3)
+    await wait_quiet(runner.bot)
     assert fake.bot_messages("digest") == []  # not before its time
 
     # Its time comes: fire the planned job through the scheduler instead of waiting.
@@ -446,7 +446,7 @@ async def test_the_daily_digest_waits_for_its_time_then_posts_once(
     assert job_id in dict(bot.schedule.jobs(fake.guild.id))  # planned again after a restart...
     bot.schedule.scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
     await fake.wait_for(lambda: job_id not in dict(bot.schedule.jobs(fake.guild.id)))
-    await asyncio.sleep(0.3)
+    await wait_quiet(runner.bot)
     assert len(fake.bot_messages("digest")) == 1  # ...but the ledger says it went out
 
 
@@ -477,7 +477,7 @@ async def test_weekly_roundup_follows_on_the_events_last_day(
 
     bot = await runner.restart(QIWEEK_DIGEST_TIME=this_minute(), QIWEEK_PROGRAMME=programme)
     await fake.wait_for(lambda: len(fake.bot_messages("digest")) >= 2, message="the roundup")
-    await asyncio.sleep(0.3)
+    await wait_quiet(runner.bot)
     digest, weekly = fake.bot_messages("digest")
     assert "Test QI Week digest" in embed_text(digest)
     assert "Test QI Week: the week in shares" in embed_text(weekly)
@@ -486,7 +486,7 @@ async def test_weekly_roundup_follows_on_the_events_last_day(
     row = await bot.ledger.get(f"weekly:{fake.guild.id}:{today.isoformat()}:1")
     assert row is not None and row.status == "sent"
     bot = await runner.restart(QIWEEK_DIGEST_TIME=this_minute(), QIWEEK_PROGRAMME=programme)
-    await asyncio.sleep(0.4)
+    await wait_quiet(runner.bot)
     assert len(fake.bot_messages("digest")) == 2
 
 

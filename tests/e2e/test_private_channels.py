@@ -112,6 +112,8 @@ async def test_shares_from_a_channel_made_private_later_leave_the_digest_and_exp
     assert "Huddle boards everywhere" in csv_text and "sepsis audit" not in csv_text
     markdown = await service.export_digest_markdown(fake.guild.id, None)
     assert "sepsis audit" not in markdown
+    _, page = await bot.services.report.html(fake.guild.id)  # the impact report, too
+    assert b"Huddle boards everywhere" in page and b"sepsis audit" not in page
     # Left out, not lost: made public again, it is back.
     assert await store_shares.get_share(bot.store, int(hidden["id"])) is not None
     await fake.set_overwrites("programme", [])

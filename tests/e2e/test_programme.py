@@ -8,7 +8,6 @@ around the real "now" (a clock at most a minute off it).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable
@@ -38,10 +37,12 @@ from tests.harness import (
     SAMPLE_MONDAY_MORNING,
     SAMPLE_PROGRAMME,
     BotRunner,
+    away_from_midnight,
     button,
     components,
     fixed,
     text_of,
+    wait_quiet,
 )
 
 LONDON = ZoneInfo("Europe/London")
@@ -287,7 +288,7 @@ async def test_daily_post_fires_at_its_time_once_even_across_a_restart(
     assert _daily_rows(runner.db_path, day) == {key: "sent", f"{key}:1": "sent"}
 
     bot = await runner.restart(clock=clock, **env)
-    await asyncio.sleep(1.0)
+    await wait_quiet(runner.bot)
     assert len(daily_posts(fake_discord)) == 1  # not repeated
     assert not [j for j, _ in bot.schedule.jobs(guild) if j.startswith(f"daily:{guild}:{day}")]
 
@@ -295,7 +296,8 @@ async def test_daily_post_fires_at_its_time_once_even_across_a_restart(
 async def test_daily_post_catches_up_the_same_day_and_never_posts_a_past_day(
     runner: BotRunner, fake_discord: FakeDiscord, tmp_path: Path
 ) -> None:
-    today = datetime.now(UTC).astimezone(LONDON).date()
+    clock = away_from_midnight()  # the day cannot turn under the test
+    today = clock().astimezone(LONDON).date()
     yesterday, tomorrow = today - timedelta(days=1), today + timedelta(days=1)
     sessions = [
         *day_sessions(yesterday, 2, prefix="y"),
@@ -304,13 +306,13 @@ async def test_daily_post_catches_up_the_same_day_and_never_posts_a_past_day(
     ]
     path = write_programme(tmp_path / "three-days.yaml", sessions)
     # 00:00 has always passed today: the bot starts after the post time.
-    bot = await runner.start(QIWEEK_PROGRAMME=path, QIWEEK_DAILY_POST_TIME="00:00")
+    bot = await runner.start(clock=clock, QIWEEK_PROGRAMME=path, QIWEEK_DAILY_POST_TIME="00:00")
     posted = await fake_discord.wait_for(lambda: daily_posts(fake_discord), 10)
     guild = fake_discord.guild.id
     await fake_discord.wait_for(
         lambda: _daily_rows(runner.db_path, today).get(f"daily:{guild}:{today}") == "sent"
     )
-    await asyncio.sleep(0.3)
+    await wait_quiet(runner.bot)
     posted = daily_posts(fake_discord)
     assert len(posted) == 1
     text = text_of(posted[0])
@@ -320,15 +322,16 @@ async def test_daily_post_catches_up_the_same_day_and_never_posts_a_past_day(
     midnight = combine_local(tomorrow, datetime.min.time(), LONDON)
     assert daily_jobs == {f"daily:{guild}:{tomorrow}": midnight}
 
-    await runner.restart(QIWEEK_PROGRAMME=path, QIWEEK_DAILY_POST_TIME="00:00")
-    await asyncio.sleep(1.0)
+    await runner.restart(clock=clock, QIWEEK_PROGRAMME=path, QIWEEK_DAILY_POST_TIME="00:00")
+    await wait_quiet(runner.bot)
     assert len(daily_posts(fake_discord)) == 1
 
 
 async def test_a_forty_session_day_is_split_within_limits_with_nothing_lost(
     runner: BotRunner, fake_discord: FakeDiscord, tmp_path: Path
 ) -> None:
-    today = datetime.now(UTC).astimezone(LONDON).date()
+    clock = away_from_midnight()  # the day cannot turn under the test
+    today = clock().astimezone(LONDON).date()
     sessions = day_sessions(today, 40, long=True)
     path = write_programme(tmp_path / "forty.yaml", sessions)
     # Before the first session (the select leaves out sessions that have started).
@@ -360,10 +363,11 @@ async def test_a_forty_session_day_is_split_within_limits_with_nothing_lost(
 async def test_an_interrupted_daily_post_resumes_only_the_missing_messages(
     runner: BotRunner, fake_discord: FakeDiscord, tmp_path: Path
 ) -> None:
-    today = datetime.now(UTC).astimezone(LONDON).date()
+    clock = away_from_midnight()  # the day cannot turn under the test
+    today = clock().astimezone(LONDON).date()
     path = write_programme(tmp_path / "forty.yaml", day_sessions(today, 40, long=True))
     env = {"QIWEEK_PROGRAMME": path, "QIWEEK_DAILY_POST_TIME": "00:00"}
-    await runner.start(**env)
+    await runner.start(clock=clock, **env)
     guild = fake_discord.guild.id
     key = f"daily:{guild}:{today}"
     await fake_discord.wait_for(lambda: _daily_rows(runner.db_path, today).get(key) == "sent")
@@ -397,7 +401,7 @@ async def test_an_interrupted_daily_post_resumes_only_the_missing_messages(
 
     before = len(daily_requests())
 
-    await runner.start(**env)
+    await runner.start(clock=clock, **env)
     await fake_discord.wait_for(lambda: _daily_rows(runner.db_path, today).get(key) == "sent")
     final = daily_posts(fake_discord)
     assert [m["id"] for m in final[:2]] == [m["id"] for m in first_run[:2]]
@@ -415,9 +419,10 @@ async def test_an_interrupted_daily_post_resumes_only_the_missing_messages(
 async def test_setup_daily_post_time_moves_the_job_without_a_restart(
     runner: BotRunner, fake_discord: FakeDiscord, tmp_path: Path
 ) -> None:
-    tomorrow = datetime.now(UTC).astimezone(LONDON).date() + timedelta(days=1)
+    clock = away_from_midnight()  # the day cannot turn under the test
+    tomorrow = clock().astimezone(LONDON).date() + timedelta(days=1)
     path = write_programme(tmp_path / "tomorrow.yaml", day_sessions(tomorrow, 2))
-    bot = await runner.start(QIWEEK_PROGRAMME=path)
+    bot = await runner.start(clock=clock, QIWEEK_PROGRAMME=path)
     guild = fake_discord.guild.id
     job = f"daily:{guild}:{tomorrow}"
     at_eight = combine_local(tomorrow, datetime.strptime("08:00", "%H:%M").time(), LONDON)
@@ -516,9 +521,12 @@ async def test_import_programme_good_file_confirm_applies_and_replans(
 ) -> None:
     # A programme the day after tomorrow (an event spans at most 31 days, so the extra session
     # tomorrow, which the scheduler must plan, sits beside it rather than beside the sample).
-    tomorrow = datetime.now(UTC).astimezone(LONDON).date() + timedelta(days=1)
+    clock = away_from_midnight()  # the day cannot turn under the test
+    tomorrow = clock().astimezone(LONDON).date() + timedelta(days=1)
     base = day_sessions(tomorrow + timedelta(days=1), 4)
-    bot = await runner.start(QIWEEK_PROGRAMME=write_programme(tmp_path / "base.yaml", base))
+    bot = await runner.start(
+        clock=clock, QIWEEK_PROGRAMME=write_programme(tmp_path / "base.yaml", base)
+    )
     guild = fake_discord.guild.id
     service = bot.services.programme
     heard: list[tuple[int, ProgrammeDiff, list[str]]] = []
@@ -555,7 +563,7 @@ async def test_import_programme_good_file_confirm_applies_and_replans(
     assert (await audit.recent(bot.store, guild))[0].action == "import"
 
     # The import is the server's own now: a restart does not seed the shipped file over it.
-    bot = await runner.restart(QIWEEK_PROGRAMME=tmp_path / "base.yaml")
+    bot = await runner.restart(clock=clock, QIWEEK_PROGRAMME=tmp_path / "base.yaml")
     assert await bot.services.programme.get_session(guild, "extra-huddle") is not None
     assert not fake_discord.rejected
 
@@ -650,9 +658,10 @@ async def test_import_programme_bad_file_lists_every_problem_and_changes_nothing
 async def test_a_changed_seed_file_is_applied_and_a_bad_one_keeps_the_stored_programme(
     runner: BotRunner, fake_discord: FakeDiscord, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    day = datetime.now(UTC).astimezone(LONDON).date() + timedelta(days=1)
+    clock = away_from_midnight()  # the day cannot turn under the test
+    day = clock().astimezone(LONDON).date() + timedelta(days=1)
     path = write_programme(tmp_path / "seed.yaml", day_sessions(day, 3))
-    bot = await runner.start(QIWEEK_PROGRAMME=path)
+    bot = await runner.start(clock=clock, QIWEEK_PROGRAMME=path)
     guild = fake_discord.guild.id
     service = bot.services.programme
     heard: list[ProgrammeDiff] = []
@@ -675,7 +684,7 @@ async def test_a_changed_seed_file_is_applied_and_a_bad_one_keeps_the_stored_pro
 
     path.write_text("sessions:\n  - title: No start\n    end: nonsense\n", encoding="utf-8")
     with caplog.at_level(logging.ERROR, logger="bot.services.programme"):
-        bot = await runner.restart(QIWEEK_PROGRAMME=path)  # still starts
+        bot = await runner.restart(clock=clock, QIWEEK_PROGRAMME=path)  # still starts
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "seed.yaml" in logged and "start is missing" in logged and "nonsense" in logged
     assert await bot.services.programme.get_programme(guild) == programme

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from bot.clock import to_db
+from bot.delivery.fanout import Pacer, context_for
+from bot.delivery.keys import dm_key, reminder_key
 from bot.programme import ProgrammeDiff, Session
 from bot.sandbox import FakeDiscord
-from bot.services.fanout import Pacer, context_for
-from bot.services.interest import dm_key, reminder_key
 from bot.store import Ledger, Store
 from bot.store import interest as interest_store
-from tests.harness import BotRunner, import_programme, now, register, write_programme
+from tests.harness import BotRunner, import_programme, now, register, wait_quiet, write_programme
 
 LEAD = 1  # minute: QIWEEK_REMINDER_LEADS=1, so a session 60 s + a few seconds ahead is due now
 
@@ -58,7 +58,7 @@ async def test_a_reminder_reaches_the_channel_and_the_members_dms(
     assert "off" in answer["data"]["content"]
 
     posts = await fake.wait_for(lambda: reminder_posts(fake), timeout=15, message="reminder")
-    await asyncio.sleep(0.5)  # anything duplicated would arrive now
+    await wait_quiet(runner.bot)  # anything duplicated would have arrived by then
     assert len(reminder_posts(fake)) == 1
     post = posts[0]
     embed = post["embeds"][0]
@@ -94,7 +94,7 @@ async def test_a_reminder_reaches_the_channel_and_the_members_dms(
 
     # A restart plans nothing again for a reminder that went out.
     await runner.restart(QIWEEK_PROGRAMME=path, QIWEEK_REMINDER_LEADS=LEAD)
-    await asyncio.sleep(0.5)
+    await wait_quiet(runner.bot)
     assert len(reminder_posts(fake)) == 1 and len(fake.dms("member")) == 1
 
 
@@ -124,7 +124,7 @@ async def test_a_restart_in_the_middle_of_a_fanout_repeats_and_loses_nothing(
 
     bot = await runner.start(QIWEEK_PROGRAMME=path, QIWEEK_REMINDER_LEADS=LEAD)
     await fake.wait_for(lambda: reminder_posts(fake), timeout=15, message="the channel reminder")
-    await asyncio.sleep(0.3)
+    await wait_quiet(runner.bot)
     assert {name: len(fake.dms(name)) for name in names} == dict.fromkeys(names, 1)
     assert len(reminder_posts(fake)) == 1
     assert fake.count_429 == 0
@@ -140,7 +140,7 @@ async def test_reminders_off_stops_that_members_dms_only(
     await register(fake, ["member", "member2"], "huddle")
     await (await fake.slash("member2", "reminders", setting="off")).response()
     await fake.wait_for(lambda: reminder_posts(fake), timeout=15, message="reminder")
-    await asyncio.sleep(0.3)
+    await wait_quiet(runner.bot)
     assert len(fake.dms("member")) == 1
     assert fake.dms("member2") == []
     assert "2 interested" in reminder_posts(fake)[0]["embeds"][0]["description"]
@@ -213,7 +213,7 @@ async def test_a_moved_session_is_told_once_and_its_reminders_replanned(
 
     await fake.wait_for(lambda: len(notices()) == 2, timeout=10, message="two notices")
     await fake.wait_for(lambda: len(fake.dms("member")) == 2, timeout=10, message="member DMs")
-    await asyncio.sleep(0.3)
+    await wait_quiet(runner.bot)
     member_dms = [m["content"] for m in fake.dms("member")]
     assert sum("has moved" in m for m in member_dms) == 1
     assert sum("cancelled" in m for m in member_dms) == 1
@@ -235,8 +235,8 @@ async def test_a_moved_session_is_told_once_and_its_reminders_replanned(
 
     # The same change again (a restart re-seeding nothing new, a re-run) tells nobody twice.
     same = ProgrammeDiff(changed=((_session(first), _session(moved)),))
-    await bot.services.interest.on_programme_change(fake.guild.id, same)
-    await asyncio.sleep(0.5)
+    await bot.services.changes.on_programme_change(fake.guild.id, same)
+    await wait_quiet(runner.bot)
     assert len(fake.dms("member2")) == 1 and len(notices()) == 2
 
 
@@ -270,7 +270,7 @@ async def test_a_members_own_lead_gets_its_own_reminder(
     await fake.wait_for(
         lambda: job in [j for j, _ in bot.schedule.jobs(guild)], timeout=5, message="30-min job"
     )
-    service = bot.services.interest
+    service = bot.services.reminders
     await service.run_reminder(guild, "huddle", 30, start)
     assert len(fake.dms("member")) == 1 and fake.dms("member2") == []
     posts = fake.bot_messages("programme")
@@ -305,7 +305,7 @@ async def test_leads_caught_up_together_send_only_the_smallest_with_the_real_tim
     posts = await fake.wait_for(lambda: reminder_posts(fake), timeout=10, message="catch-up")
     for user in members:
         await settled(bot, dm_key(guild, "huddle", 15, start, user))
-    await asyncio.sleep(0.5)  # anything duplicated would arrive now
+    await wait_quiet(runner.bot)  # anything duplicated would have arrived by then
     assert len(reminder_posts(fake)) == 1
     title = posts[0]["embeds"][0]["title"]
     assert re.match(r"Starting in (9|10) minutes: ", title), title

@@ -59,7 +59,6 @@ def test_every_value_parsed() -> None:
     assert s.reminder_leads == (60, 15)
     assert s.hashtags == ("#QIWeek", "#QIWeek2026")
     assert s.daily_post_time == time(7, 45)
-    assert s.custom_endpoints
 
 
 def test_missing_token_only_matters_for_run() -> None:

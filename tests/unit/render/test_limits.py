@@ -9,15 +9,13 @@ import discord
 
 from bot.programme import TEXT_LIMITS, Event, Programme, Session, parse_programme
 from bot.render import limits
+from bot.render.components import LINK_BUTTON_URL, interest_select_view, session_view
 from bot.render.programme import (
-    LINK_BUTTON_URL,
     day_pages,
     day_parts,
-    interest_select_view,
     session_block,
     session_embeds,
     session_pages,
-    session_view,
 )
 
 TZ = "Europe/London"

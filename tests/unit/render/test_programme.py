@@ -272,7 +272,8 @@ def test_day_parts_spill_an_oversized_session_over_messages_and_empty_days() -> 
 
 def test_interest_select_session_view_and_choice_names() -> None:
     from bot import ids
-    from bot.render.programme import interest_select_view, session_choice_name, session_view
+    from bot.render.components import interest_select_view, session_view
+    from bot.render.programme import session_choice_name
 
     sessions = [_session(n, title=f"{'Long title ' * 20}{n}") for n in range(25)]
     view = interest_select_view(MONDAY, 2, sessions, TZ)
@@ -300,7 +301,7 @@ def test_interest_select_session_view_and_choice_names() -> None:
 
 
 def test_interest_select_leaves_out_sessions_that_have_started() -> None:
-    from bot.render.programme import interest_select_view
+    from bot.render.components import interest_select_view
 
     sessions = [_session(n) for n in range(4)]  # 08:00, 08:15, 08:30, 08:45 BST
     now = sessions[1].start  # the second has just started

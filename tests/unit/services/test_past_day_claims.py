@@ -14,10 +14,14 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
+from bot.delivery import Delivery, FanoutContext
+from bot.delivery.keys import daily_key
 from bot.programme import Event, Programme, Session
 from bot.schedule import Schedule
+from bot.services.audit import AuditTrail
 from bot.services.digest import DigestService
-from bot.services.programme import ProgrammeService, close_past_key, daily_key
+from bot.services.programme import ProgrammeService
+from bot.services.sources import ShareSources
 from bot.store import Ledger, Store
 from bot.store import programme as programme_store
 
@@ -59,42 +63,25 @@ async def _leave_claimed(store: Store, key: str, owner: str = "crashed-run") -> 
     )
 
 
+def _delivery(ledger: Ledger) -> Delivery:
+    """The delivery module without a Discord client: planning and closing never send."""
+    return Delivery(None, ledger, FanoutContext())  # type: ignore[arg-type]
+
+
 async def _status(ledger: Ledger, key: str) -> tuple[str, str | None] | None:
     row = await ledger.get(key)
     return None if row is None else (row.status, row.reason)
 
 
-async def test_close_past_key_covers_every_state(store: Store) -> None:
-    ledger = Ledger(store)
-    reason = "missed: the day is over"
-    # No row: recorded as skipped.
-    assert await close_past_key(ledger, "k:new", kind="daily", guild_id=GUILD, reason=reason)
-    assert await _status(ledger, "k:new") == ("skipped", reason)
-    # An earlier run's open claim: taken over and skipped, saying why.
-    await _leave_claimed(store, "k:old")
-    assert await close_past_key(ledger, "k:old", kind="daily", guild_id=GUILD, reason=reason)
-    status = await _status(ledger, "k:old")
-    assert status is not None and status[0] == "skipped" and status[1].startswith(reason)
-    assert "never confirmed" in status[1]
-    # This run's claim (in flight right now) and a decided row are left as they are.
-    await _leave_claimed(store, "k:mine", owner=store.run_id)
-    assert not await close_past_key(ledger, "k:mine", kind="daily", guild_id=GUILD, reason=reason)
-    assert await _status(ledger, "k:mine") == ("claimed", None)
-    await ledger.claim("k:sent", kind="daily", guild_id=GUILD)
-    await ledger.mark_sent("k:sent", 1)
-    assert not await close_past_key(ledger, "k:sent", kind="daily", guild_id=GUILD, reason=reason)
-    assert await _status(ledger, "k:sent") == ("sent", None)
-
-
 async def test_plan_daily_closes_an_interrupted_post_of_a_past_day(store: Store) -> None:
     ledger = Ledger(store)
     service = ProgrammeService(
-        client=None,  # type: ignore[arg-type]  # planning never touches Discord
         store=store,
-        ledger=ledger,
+        delivery=_delivery(ledger),
         settings=Settings(),
         schedule=Schedule(clock=_clock),
         clock=_clock,
+        audit=AuditTrail(store),
     )
     monday = daily_key(GUILD, MONDAY)
     await _leave_claimed(store, monday)
@@ -120,12 +107,12 @@ async def test_plan_daily_closes_an_interrupted_post_of_a_past_day(store: Store)
 async def test_a_late_daily_job_closes_its_claim_when_the_day_is_over(store: Store) -> None:
     ledger = Ledger(store)
     service = ProgrammeService(
-        client=None,  # type: ignore[arg-type]
         store=store,
-        ledger=ledger,
+        delivery=_delivery(ledger),
         settings=Settings(),
         schedule=Schedule(clock=_clock),
         clock=_clock,
+        audit=AuditTrail(store),
     )
     monday = daily_key(GUILD, MONDAY)
     await _leave_claimed(store, monday)
@@ -144,10 +131,12 @@ def digest_service(store: Store, ledger: Ledger) -> DigestService:
         client=None,  # type: ignore[arg-type]
         store=store,
         settings=Settings(),
-        ledger=ledger,
+        delivery=_delivery(ledger),
         schedule=Schedule(clock=_clock),
         clock=_clock,
         programmes=programmes,
+        audit=AuditTrail(store),
+        sources=ShareSources(client=None, store=store, settings=Settings()),  # type: ignore[arg-type]
     )
 
 

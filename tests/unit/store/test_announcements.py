@@ -238,16 +238,3 @@ def test_a_role_ping_is_the_only_mention_in_the_payload() -> None:
     payload = message.allowed_mentions.to_dict()
     assert payload == {"parse": [], "roles": [42]}
     assert isinstance(message.embed, discord.Embed)
-
-
-async def test_dm_recipients_leave_out_members_with_reminders_off(store: Store) -> None:
-    from bot.store.prefs import set_reminder_setting
-
-    for user in (11, 12, 13, 14):
-        await add_interest(store, GUILD, "keynote", user)
-    await add_interest(store, OTHER, "keynote", 15)
-    await set_reminder_setting(store, GUILD, 12, "off")
-    await set_reminder_setting(store, GUILD, 13, "30")
-    await set_reminder_setting(store, OTHER, 14, "off")  # another server's choice
-    assert await ann.dm_recipients(store, GUILD, "keynote") == [11, 13, 14]
-    assert await ann.dm_recipients(store, GUILD, "other-session") == []

@@ -1,4 +1,4 @@
-"""DigestService rules that need no Discord connection: a failing share write is retried, then
+"""ShareCollector rules that need no Discord connection: a failing share write is retried, then
 reported (logged and passed to the organiser-alert hook), never lost silently."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from bot.digest import Share
-from bot.services import digest as digest_module
-from bot.services.digest import DigestService
+from bot.services import shares as shares_module
+from bot.services.shares import ShareCollector
 
 SHARE = Share(
     guild_id=1,
@@ -30,23 +30,16 @@ SHARE = Share(
 )
 
 
-def service() -> DigestService:
-    settings = SimpleNamespace(hashtags=("#QIWeek",))
+def service() -> ShareCollector:
     nothing: Any = None
-    return DigestService(
-        client=nothing,
-        store=nothing,
-        settings=settings,  # type: ignore[arg-type]
-        ledger=nothing,
-        schedule=nothing,
-        clock=lambda: SHARE.created_at,
-        programmes=nothing,
-    )
+    digest: Any = SimpleNamespace(matcher=None, sources=None, settings=None)
+    delivery: Any = SimpleNamespace(client=None)
+    return ShareCollector(nothing, delivery, digest, nothing)
 
 
 @pytest.fixture(autouse=True)
 def no_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(digest_module, "SHARE_WRITE_RETRY_DELAYS", (0, 0))
+    monkeypatch.setattr(shares_module, "SHARE_WRITE_RETRY_DELAYS", (0, 0))
 
 
 async def test_a_share_write_that_fails_briefly_is_retried() -> None:

@@ -25,8 +25,7 @@ import discord
 import pytest
 import pytest_asyncio
 
-from bot.sandbox import FakeDiscord, RequestRecord
-from bot.services.fanout import (
+from bot.delivery.fanout import (
     GLOBAL_LIMIT,
     TARGET_RATE,
     DmChannels,
@@ -37,6 +36,7 @@ from bot.services.fanout import (
     fanout_seconds,
     send_dms,
 )
+from bot.sandbox import FakeDiscord, RequestRecord
 from bot.store import Claim, Ledger, Store
 from bot.store.ledger import nonce_for
 from tests.sandbox_plugin import connected as connect_client

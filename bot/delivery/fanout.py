@@ -31,7 +31,7 @@ So N recipients need at most R = 2N (+ the channel messages) requests, and take
 ``fanout_seconds(R)`` = ceil(R / 45) seconds. A reminder due at T = start - lead alone starts at
 T - ceil(R / 45) s: 2,000 recipients -> 4,001 requests -> starts 89 s early, last DM at about T.
 Reminders share the pacer, so they are planned backwards from the last one due
-(`bot.services.interest.plan_backwards`): each starts at min(its T - its cost, the next one's
+(`bot.services.reminders.plan_backwards`): each starts at min(its T - its cost, the next one's
 start - its cost). Fan-outs due at the same T, or close enough to overlap (a minute apart, one of
 them large), thus run one after the other and each still ends by its own T. The planner assumes
 2 requests per recipient (the cache is empty after a restart); when the cache is warm the

@@ -1,0 +1,159 @@
+"""The composition root: every service is built here, once, at start-up, in dependency order.
+
+`QIWeekBot.setup_hook` calls `build_services` before any extension loads; each extension's
+`setup(bot)` then hands the services it needs to its cog's constructor (the way discord.py's
+``examples/advanced_startup.py`` hands dependencies to the bot). Nothing is looked up by name
+at run time, no cog builds a service, and extensions may load in any order.
+
+Dependency order (each line uses only what is above it):
+  store, settings, schedule, clock          (given to the bot)
+  ledger -> delivery (+ the shared fan-out pacer and DM channel cache)
+  audit, setup
+  programme -> interest, reminders, change notices (listening to programme changes)
+  share sources (private stays private) -> digest -> shares (collecting); report; stats and
+  exports (which include the report's)
+  announcements
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bot.delivery import Delivery
+from bot.delivery.fanout import context_for
+from bot.services import announcements, changes, reminders
+from bot.services.announcements import AnnouncementService
+from bot.services.audit import AuditTrail
+from bot.services.changes import ChangeNotices
+from bot.services.digest import DigestService
+from bot.services.interest import InterestService
+from bot.services.programme import ProgrammeService
+from bot.services.reminders import MemberDms, ReminderService
+from bot.services.report import ReportService
+from bot.services.setup import GuildSetup
+from bot.services.shares import ShareCollector
+from bot.services.sources import ShareSources
+from bot.services.stats import StatsService
+
+if TYPE_CHECKING:
+    from bot.client import QIWeekBot
+
+#: Planner names (a guild's jobs are grouped by these; `Schedule.replan(only=...)`).
+DAILY_PLANNER = "daily"
+DIGEST_PLANNER = "digest"
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Every service of the bot, typed; cogs receive the ones they use."""
+
+    delivery: Delivery
+    audit: AuditTrail
+    setup: GuildSetup
+    programme: ProgrammeService
+    interest: InterestService
+    reminders: ReminderService
+    changes: ChangeNotices
+    digest: DigestService
+    shares: ShareCollector
+    report: ReportService
+    stats: StatsService
+    announcements: AnnouncementService
+
+    async def prepare_guild(self, guild_id: int) -> None:
+        """What a guild needs before its schedule is planned: its programme, seeded from
+        ``QIWEEK_PROGRAMME`` (and any stored change not yet told to the listeners)."""
+        await self.programme.seed(guild_id)
+
+    async def close(self) -> None:
+        """Stop background work (debounced re-plans); claims stay resumable."""
+        await self.interest.close()
+
+
+def build_services(bot: QIWeekBot) -> Services:
+    """Build every service for ``bot`` and register the planners. Called once per bot."""
+    store, settings, schedule, clock = bot.store, bot.settings, bot.schedule, bot.clock
+    delivery = Delivery(bot, bot.ledger, context_for(bot))
+    audit = AuditTrail(store)
+    setup = GuildSetup(store=store, settings=settings, schedule=schedule, audit=audit)
+    programme = ProgrammeService(
+        store=store,
+        delivery=delivery,
+        settings=settings,
+        schedule=schedule,
+        clock=clock,
+        audit=audit,
+    )
+    dms = MemberDms(delivery, store)
+    interest = InterestService(
+        store=store, settings=settings, schedule=schedule, clock=clock, programme=programme
+    )
+    reminder_service = ReminderService(
+        store=store,
+        delivery=delivery,
+        settings=settings,
+        clock=clock,
+        programme=programme,
+        dms=dms,
+    )
+    notices = ChangeNotices(
+        store=store, delivery=delivery, settings=settings, schedule=schedule, clock=clock, dms=dms
+    )
+    programme.add_change_listener(notices.on_programme_change)
+    sources = ShareSources(client=bot, store=store, settings=settings)
+    digest = DigestService(
+        client=bot,
+        store=store,
+        settings=settings,
+        delivery=delivery,
+        schedule=schedule,
+        clock=clock,
+        programmes=programme.get_programme,
+        audit=audit,
+        sources=sources,
+    )
+    shares = ShareCollector(store, delivery, digest, audit)
+    report = ReportService(
+        store=store,
+        clock=clock,
+        programme=programme.get_programme,
+        setup=setup,
+        audit=audit,
+        sources=sources,
+    )
+    stats = StatsService(
+        store=store, clock=clock, setup=setup, digest=digest, report=report, audit=audit
+    )
+    announcement_service = AnnouncementService(
+        store=store,
+        delivery=delivery,
+        schedule=schedule,
+        clock=clock,
+        programme=programme,
+        interest=interest,
+        audit=audit,
+    )
+    # Planners run in this order at each re-plan.
+    schedule.register(announcements.PLANNER, announcement_service.plan)
+    schedule.register(DIGEST_PLANNER, digest.plan)
+    schedule.register(reminders.PLANNER, reminder_service.plan)
+    schedule.register(changes.PLANNER, notices.plan)
+    schedule.register(DAILY_PLANNER, programme.plan_daily)
+    return Services(
+        delivery=delivery,
+        audit=audit,
+        setup=setup,
+        programme=programme,
+        interest=interest,
+        reminders=reminder_service,
+        changes=notices,
+        digest=digest,
+        shares=shares,
+        report=report,
+        stats=stats,
+        announcements=announcement_service,
+    )
+
+
+__all__ = ["DAILY_PLANNER", "DIGEST_PLANNER", "Services", "build_services"]

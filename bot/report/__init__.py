@@ -1,0 +1,1 @@
+"""The impact report: run charts, per-organisation figures, an HTML page and a CSV (pure)."""
