@@ -371,3 +371,21 @@ async def test_check_warns_about_likely_mistakes_with_their_place_and_exits_0(
         assert any(needle in line for line in warnings), (needle, warnings)
     assert len(warnings) == len(expected), warnings
     assert "Traceback" not in err
+
+
+async def test_run_with_an_unusable_database_exits_1_with_one_clear_line(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    env = fake_env(fake_discord, tmp_path)
+    (tmp_path / "bot.db").write_bytes(b"this is not an SQLite database " * 100)
+    proc = await start_bot(env, tmp_path, "-m", "bot")
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    text = out.decode() + err.decode()
+    assert proc.returncode == 1, text
+    assert "cannot open the database" in text and "bot.db" in text
+    assert "Traceback" not in text
