@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 import tempfile
@@ -47,7 +48,7 @@ def programme_yaml(start: datetime) -> str:
     )
 
 
-async def bench(members: int, limit: int) -> None:
+async def bench(members: int, limit: int) -> dict[str, float]:
     fake = FakeDiscord()
     await fake.start()
     names = [f"member{i:05d}" for i in range(members)]
@@ -116,12 +117,23 @@ async def bench(members: int, limit: int) -> None:
             f"requests:            {len(fanout)} in {window:.1f} s = {rate:.1f} req/s "
             f"= {rate / limit:.0%} of the {limit}/s limit"
         )
+        print(f"requests per DM:     {len(fanout) / max(delivered, 1):.2f} (DM channel + message)")
         print(f"429 responses:       {fake.count_429}")
         print(f"fan-out began:       {relative(first - due_mono)}")
         print(f"last DM went out:    {relative(max(sends) - due_mono)}")
         print(f"channel reminder:    {relative(channel_post - due_mono)}")
         print(f"(lead time = session start - {LEAD_MINUTES} min)")
+        result = {
+            "members": members,
+            "delivered": delivered,
+            "duplicates": duplicates,
+            "requests": len(fanout),
+            "requests_per_dm": len(fanout) / max(delivered, 1),
+            "seconds": window,
+            "count_429": fake.count_429,
+        }
     await fake.stop()
+    return result
 
 
 def relative(seconds: float) -> str:
@@ -134,13 +146,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=2000)
     parser.add_argument("--limit", type=int, default=50, help="the fake's global limit per second")
+    parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # Bot and fake share one process: the fake's instant heartbeat ACK can beat discord.py's
     # keep-alive thread to recording the send time, which it then reports as a bogus
     # "Can't keep up ... 41s behind" (the interval). Over a network that cannot happen.
     logging.getLogger("discord.gateway").setLevel(logging.ERROR)
-    asyncio.run(bench(args.members, args.limit))
+    result = asyncio.run(bench(args.members, args.limit))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,418 @@
+"""Issue 15: the project bot against the floor (a bare discord.py bot), same sandbox data, same
+machine, one after the other. Each subject runs in its own process (`bench/subject.py`).
+
+Per subject, in one life of its process (plus a restart for the project), for each of
+`--rounds` rounds, the subjects alternating; each figure is the median of the rounds:
+1. start-up: process start -> guild command PUT received by the sandbox; for the project
+   also READY -> today's daily post (due at start) received;
+2. interactions, one at a time: `/programme <day>`, `/session` autocomplete, the interest
+   button; timed from the sandbox sending the interaction to it receiving the callback;
+3. a burst of 1,000 of them (a mix) released at once: answered within 3 s of arrival, p99;
+4. ingest of 10,000 MESSAGE_CREATE (10% #QIWeek): messages per second until the last is
+   processed (project: every tagged share in SQLite; bare: the client dispatched them all);
+5. peak memory: VmHWM of the subject's process after 1-3 (the figure), and over the whole
+   run (includes the frames buffered while the 10,000 messages queue up);
+6. project only: another 10,000 messages, stop right after the last is sent, restart, and
+   count the shares: none lost, none doubled.
+
+    .venv/bin/python bench/floor.py [--runs 200] [--rounds 3] [--only project|bare] [--profile DIR]
+      [--paths startup,interactions,burst,ingest] [--json FILE]
+
+--profile DIR runs the project under cProfile (figures then are not comparable) and writes
+DIR/project-<paths>.prof; use --paths to profile one path at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.common import (  # noqa: E402
+    SUBJECTS,
+    BenchFake,
+    Subject,
+    autocomplete,
+    button_message,
+    count_shares,
+    member,
+    ms_stats,
+    sandbox,
+    settle,
+    table,
+)
+
+QUERIES = ("", "c", "qi", "café", "cafe", "lead", "data", "trust", "ambulance", "sam", "xyz")
+BURST = 1000
+MESSAGES = 10_000
+TAG_EVERY = 10
+ALL_PATHS = ("startup", "interactions", "burst", "ingest")
+
+
+async def start_up(fake: BenchFake, subject: Subject, kind: str, expect: int) -> dict[str, Any]:
+    await subject.start(expect_messages=expect)
+    put = await_put(fake)
+    while put is None:
+        await asyncio.sleep(0.01)
+        put = await_put(fake)
+    result: dict[str, Any] = {"start_to_synced_s": put - subject.spawned_at}
+    if kind == "project":
+        posts = await wait_daily(fake)
+        assert fake.ready_at is not None
+        result["ready_to_daily_first_s"] = posts[0] - fake.ready_at
+        result["ready_to_daily_last_s"] = posts[-1] - fake.ready_at
+        result["daily_parts"] = len(posts)
+    await settle(fake)
+    return result
+
+
+def await_put(fake: BenchFake) -> float | None:
+    for r in fake.requests:
+        if r.method == "PUT" and r.path.endswith("/commands") and r.status == 200:
+            return r.at
+    return None
+
+
+async def wait_daily(fake: BenchFake) -> list[float]:
+    path = f"/channels/{fake.channels['programme']}/messages"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        posts = [r.at for r in fake.requests if r.method == "POST" and r.path == path]
+        if posts:
+            await settle(fake, quiet=0.3)
+            return [r.at for r in fake.requests if r.method == "POST" and r.path == path]
+        await asyncio.sleep(0.01)
+    raise RuntimeError("no daily post within 30 s")
+
+
+async def interactions(
+    fake: BenchFake, days: list[str], runs: int, message: dict[str, Any], sessions: list[str]
+) -> dict[str, Any]:
+    day_values = [*days, "monday", "wednesday", "friday"]
+    followups: dict[str, int] = {}
+    for value in day_values:  # warm up, and learn how many follow-ups a day answer has
+        it = await fake.slash(member(0), "programme", day=value)
+        await it.response(timeout=10)
+        await settle(fake, quiet=0.3)
+        followups[value] = len(it.followup_ids)
+    for query in QUERIES:
+        await (await autocomplete(fake, member(0), query)).response(timeout=10)
+    await (await fake.click(member(0), message, message_custom_id(message, 0))).response(10)
+    await settle(fake, quiet=0.3)
+
+    times: dict[str, list[float]] = {"programme": [], "autocomplete": [], "button": []}
+    for n in range(runs):
+        value = day_values[n % len(day_values)]
+        it = await fake.slash(member(n + 1), "programme", day=value)
+        await it.response(timeout=10)
+        times["programme"].append(it.elapsed or 0.0)
+        if followups[value]:
+            await it.followups(followups[value], timeout=10)
+    for n in range(runs):
+        it = await autocomplete(fake, member(n + 1), QUERIES[n % len(QUERIES)])
+        await it.response(timeout=10)
+        times["autocomplete"].append(it.elapsed or 0.0)
+    for n in range(runs):
+        it = await fake.click(member(n + 1), message, message_custom_id(message, n % len(sessions)))
+        await it.response(timeout=10)
+        times["button"].append(it.elapsed or 0.0)
+    await settle(fake, quiet=0.3)
+    return {kind: ms_stats(values) for kind, values in times.items()}
+
+
+def message_custom_id(message: dict[str, Any], n: int) -> str:
+    return message["components"][n]["components"][0]["custom_id"]
+
+
+async def burst(
+    fake: BenchFake, days: list[str], message: dict[str, Any], sessions: list[str]
+) -> dict[str, Any]:
+    rng = random.Random(15)
+
+    def one(n: int) -> Any:
+        who = member(1000 + n)
+        kind = n % 3
+        if kind == 0:
+            return fake.slash(who, "programme", day=days[rng.randrange(len(days))])
+        if kind == 1:
+            return autocomplete(fake, who, QUERIES[rng.randrange(len(QUERIES))])
+        return fake.click(who, message, message_custom_id(message, rng.randrange(len(sessions))))
+
+    sent = await asyncio.gather(*(one(n) for n in range(BURST)))
+    for _ in range(600):  # 30 s at most
+        if all(it.callbacks or it.late_callbacks for it in sent):
+            break
+        await asyncio.sleep(0.05)
+    in_time = [it for it in sent if it.callbacks and (it.elapsed or 99) <= 3.0]
+    # Every answer's wait, the late ones too (the sandbox refused them with 10062, at `at`);
+    # one never answered counts as the 30 s the bench waited.
+    elapsed = [
+        it.elapsed
+        if it.elapsed is not None
+        else it.late_callbacks[0]["at"] - it.dispatched_at
+        if it.late_callbacks and it.dispatched_at is not None
+        else 30.0
+        for it in sent
+    ]
+    late = [it for it in sent if it.late_callbacks]
+    await settle(fake, quiet=0.5)
+    return {
+        "answered_in_3s": len(in_time) / BURST,
+        "late": len(late),
+        "unanswered": sum(1 for it in sent if not it.callbacks and not it.late_callbacks),
+        **{f"{k}_ms": v for k, v in ms_stats(elapsed).items() if k in ("median", "p99", "max")},
+    }
+
+
+def build_messages(fake: BenchFake, offset: int) -> tuple[list[dict[str, Any]], list[int]]:
+    """10,000 member messages in #general, every tenth tagged (stored in the sandbox, not yet
+    sent, so the timed part is the gateway's, not the building); returns them and the tagged
+    ids."""
+    messages: list[dict[str, Any]] = []
+    tagged: list[int] = []
+    channel = fake.channels["general"]
+    for n in range(MESSAGES):
+        if n % TAG_EVERY == 0:
+            text = f"Our #QIWeek huddle board, take {offset + n}: what we learnt this week"
+        else:
+            text = f"Morning all, message {offset + n}"
+        msg = fake._new_message(channel, {"content": text}, [], fake.user(member(offset + n)))
+        messages.append(fake._public(msg))
+        if n % TAG_EVERY == 0:
+            tagged.append(int(msg["id"]))
+    return messages, tagged
+
+
+async def send_messages(fake: BenchFake, messages: list[dict[str, Any]]) -> None:
+    for msg in messages:
+        await fake.dispatch("MESSAGE_CREATE", msg)
+
+
+async def wait_shares(db: Path, tagged: set[int], within: float) -> tuple[float, list[int]]:
+    deadline = time.monotonic() + within
+    while True:
+        stored = count_shares(db)
+        if tagged <= set(stored) or time.monotonic() > deadline:
+            return time.monotonic(), stored
+        await asyncio.sleep(0.02)
+
+
+async def ingest(fake: BenchFake, subject: Subject, kind: str, db: Path) -> dict[str, Any]:
+    messages, tagged = build_messages(fake, 0)
+    start = time.monotonic()
+    await send_messages(fake, messages)
+    sent = time.monotonic()
+    if kind == "project":
+        end, stored = await wait_shares(db, set(tagged), 120)
+        lost = len(set(tagged) - set(stored))
+        doubled = len(stored) - len(set(stored))
+        extra = len(set(stored) - set(tagged))
+    else:
+        end = await subject.wait_messages(120)
+        lost = doubled = extra = 0
+    await settle(fake, quiet=0.5, limit=120)
+    return {
+        "messages_per_s": MESSAGES / (end - start),
+        "sandbox_sent_per_s": MESSAGES / (sent - start),
+        "tagged": len(tagged),
+        "lost": lost,
+        "doubled": doubled,
+        "extra": extra,
+    }
+
+
+async def stop_after_burst(fake: BenchFake, env: dict[str, str], db: Path) -> dict[str, Any]:
+    """Project only: a second 10,000, SIGTERM right after the last is sent, restart, count."""
+    subject = Subject("project", env)
+    await subject.start()
+    await settle(fake, quiet=0.5)
+    before = set(count_shares(db))
+    messages, tagged_ids = build_messages(fake, MESSAGES)
+    tagged = set(tagged_ids)
+    await send_messages(fake, messages)
+    await subject.stop()
+    at_stop = set(count_shares(db)) - before
+    again = Subject("project", env)
+    await again.start()
+    _, stored = await wait_shares(db, tagged | before, 20)
+    await settle(fake, quiet=0.5)
+    await again.stop()
+    new = [m for m in stored if m not in before]
+    return {
+        "tagged": len(tagged),
+        "stored_at_stop": len(at_stop & tagged),
+        "stored_after_restart": len(set(new) & tagged),
+        "lost": len(tagged - set(stored)),
+        "doubled": len(stored) - len(set(stored)),
+    }
+
+
+async def run_subject(
+    kind: str, runs: int, paths: tuple[str, ...], profile: Path | None, *, restart: bool = True
+) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        fake, env, days = await sandbox(Path(tmp))
+        db = Path(env["QIWEEK_DB"])
+        sessions = [f"s{n:03d}" for n in range(0, 500, 100)]
+        message = button_message(fake, sessions)
+        subject = Subject(kind, env, profile)
+        result: dict[str, Any] = {"subject": kind}
+        try:
+            start = await start_up(fake, subject, kind, MESSAGES)
+            if "startup" in paths:
+                result["startup"] = start
+            if "interactions" in paths:
+                result["interactions"] = await interactions(fake, days, runs, message, sessions)
+            if "burst" in paths:
+                result["burst"] = await burst(fake, days, message, sessions)
+            result["peak_mb"] = await subject.peak_kb() / 1024
+            if "ingest" in paths:
+                result["ingest"] = await ingest(fake, subject, kind, db)
+        finally:
+            await subject.stop()
+        result["maxrss_mb"] = (subject.maxrss_kb or 0) / 1024
+        if kind == "project" and "ingest" in paths and profile is None and restart:
+            result["stop_restart"] = await stop_after_burst(fake, env, db)
+        result["rejected"] = len(fake.rejected)
+        result["count_429"] = fake.count_429
+        await fake.stop()
+        return result
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "-"
+
+
+def report(results: dict[str, dict[str, Any]]) -> str:
+    p, b = results.get("project", {}), results.get("bare", {})
+    rows: list[tuple[str, ...]] = [("figure", "project", "bare", "ratio")]
+    for kind in ("programme", "autocomplete", "button"):
+        for stat in ("median", "p99"):
+            pv = p.get("interactions", {}).get(kind, {}).get(stat)
+            bv = b.get("interactions", {}).get(kind, {}).get(stat)
+            if pv is not None and bv is not None:
+                rows.append((f"{kind} {stat} (ms)", f"{pv:.2f}", f"{bv:.2f}", ratio(pv, bv)))
+    if "burst" in p and "burst" in b:
+        pb, bb = p["burst"], b["burst"]
+        rows.append(
+            (
+                f"burst {BURST}: answered in 3 s",
+                f"{pb['answered_in_3s']:.1%}",
+                f"{bb['answered_in_3s']:.1%}",
+                "",
+            )
+        )
+        rows.append(
+            (
+                "burst p99 (ms)",
+                f"{pb['p99_ms']:.0f}",
+                f"{bb['p99_ms']:.0f}",
+                ratio(pb["p99_ms"], bb["p99_ms"]),
+            )
+        )
+    if "ingest" in p and "ingest" in b:
+        pv, bv = p["ingest"]["messages_per_s"], b["ingest"]["messages_per_s"]
+        rows.append(("ingest (messages/s)", f"{pv:,.0f}", f"{bv:,.0f}", ratio(pv, bv)))
+    if "startup" in p and "startup" in b:
+        pv, bv = p["startup"]["start_to_synced_s"], b["startup"]["start_to_synced_s"]
+        rows.append(("start to commands synced (s)", f"{pv:.2f}", f"{bv:.2f}", ratio(pv, bv)))
+    if p.get("peak_mb") and b.get("peak_mb"):
+        pv, bv = p["peak_mb"], b["peak_mb"]
+        rows.append(("peak memory, VmHWM (MB)", f"{pv:.0f}", f"{bv:.0f}", ratio(pv, bv)))
+    if p.get("maxrss_mb") and b.get("maxrss_mb"):
+        pv, bv = p["maxrss_mb"], b["maxrss_mb"]
+        rows.append(("  same, incl. ingest backlog (MB)", f"{pv:.0f}", f"{bv:.0f}", ratio(pv, bv)))
+    lines = [table(rows)]
+    if "startup" in p:
+        s = p["startup"]
+        lines.append(
+            f"project: READY -> daily post {s['ready_to_daily_first_s']:.2f} s (first of "
+            f"{s['daily_parts']:.0f} parts), {s['ready_to_daily_last_s']:.2f} s (last)"
+        )
+    if "ingest" in p:
+        i = p["ingest"]
+        lines.append(
+            f"project ingest: {i['tagged']} tagged, lost {i['lost']}, doubled {i['doubled']}, "
+            f"extra {i['extra']}; sandbox sent {i['sandbox_sent_per_s']:,.0f}/s"
+        )
+    if "ingest" in b:
+        lines.append(f"bare ingest: sandbox sent {b['ingest']['sandbox_sent_per_s']:,.0f}/s")
+    if "stop_restart" in p:
+        s = p["stop_restart"]
+        lines.append(
+            f"project stop right after a burst + restart: {s['tagged']} tagged, "
+            f"{s['stored_at_stop']} stored at stop, {s['stored_after_restart']} after restart, "
+            f"lost {s['lost']}, doubled {s['doubled']}"
+        )
+    for kind, r in results.items():
+        lines.append(
+            f"{kind}: rejected payloads {r['rejected']:.0f}, 429s {r['count_429']:.0f} "
+            "(medians of the rounds)"
+        )
+    return "\n".join(lines)
+
+
+WORST = {"lost": max, "doubled": max, "extra": max, "late": max, "unanswered": max}
+
+
+def merge(rounds: list[Any], key: str = "") -> Any:
+    """One figure from several rounds: the median (the worst for losses and late answers)."""
+    first = rounds[0]
+    if isinstance(first, dict):
+        keys = dict.fromkeys(k for r in rounds for k in r)  # some only in the first round
+        return {k: merge([r[k] for r in rounds if k in r], k) for k in keys}
+    if isinstance(first, bool) or not isinstance(first, int | float):
+        return first
+    return WORST.get(key, statistics.median)(rounds)
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Subjects alternate, round after round (project, bare, project, bare...), so a change in
+    the machine's load hits both; each figure is the median of the rounds."""
+    runs: dict[str, list[dict[str, Any]]] = {}
+    paths = tuple(p for p in args.paths.split(",") if p)
+    for n in range(args.rounds):
+        for kind in SUBJECTS:
+            if args.only and kind != args.only:
+                continue
+            profile = None
+            if args.profile and kind == "project":
+                profile = Path(args.profile) / f"project-{'-'.join(paths)}-{n}.prof"
+            print(f"round {n + 1}/{args.rounds}: {kind}...", file=sys.stderr, flush=True)
+            result = await run_subject(kind, args.runs, paths, profile, restart=n == 0)
+            runs.setdefault(kind, []).append(result)
+    return {kind: merge(results) for kind, results in runs.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=200, help="interactions of each kind")
+    parser.add_argument("--only", choices=SUBJECTS)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (median)")
+    parser.add_argument("--profile", help="cProfile the project into this folder")
+    parser.add_argument("--paths", default=",".join(ALL_PATHS))
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+    if args.profile:
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    results = asyncio.run(main_async(args))
+    print(report(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
