@@ -64,7 +64,8 @@ class QIWeekTree(app_commands.CommandTree):
         if interaction.guild_id is None or settings.serves(interaction.guild_id):
             return True
         log.info("ignored a command from guild %s (not QIWEEK_GUILD_ID)", interaction.guild_id)
-        await send_ephemeral(interaction, OTHER_SERVER)
+        if interaction.type is not discord.InteractionType.autocomplete:  # it has no message
+            await send_ephemeral(interaction, OTHER_SERVER)
         return False
 
     async def on_error(
