@@ -71,3 +71,22 @@ async def test_leave_other_guilds_on_leaves_them(
     await wait_for(lambda: later.guild.id in fake.left_guilds)
     assert fake.guild.id not in fake.left_guilds
     assert bot.get_guild(fake.guild.id) is not None
+
+
+async def test_stale_global_commands_in_another_server_do_nothing(
+    runner: BotRunner, fake_discord: FakeDiscord
+) -> None:
+    fake = fake_discord
+    other = fake.create_guild("Elsewhere", members=("stranger",))
+    bot = await runner.start(QIWEEK_DIGEST_TIME="23:59")
+    # Commands synced globally by an earlier run without QIWEEK_GUILD_ID are still visible there.
+    fake.commands[None] = dict(fake.commands[fake.guild.id])
+    where = other.channels["general"]
+    it = await fake.slash("stranger", "programme", channel=where)
+    answer = await it.response()
+    assert it.ephemeral and "one server only" in answer["data"]["content"]
+    message = await fake.post_message("stranger", where, "Look at this #QIWeek")
+    menu = await fake.context_menu("stranger", "Add to QI Week digest", message)
+    assert "one server only" in (await menu.response())["data"]["content"]
+    assert await store_shares.get_share(bot.store, int(message["id"])) is None
+    assert await known_guilds(bot.store) == [fake.guild.id]
