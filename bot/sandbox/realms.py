@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .models import FakeGuild, FakeUser
+from .models import FakeGuild, FakeUser, now_iso
 from .wire import ADMINISTRATOR, ALL_PERMISSIONS, BOT_PERMISSIONS, EVERYONE_PERMISSIONS
 
 if TYPE_CHECKING:
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
     from .server import FakeDiscord, _Req
 
+#: Announcement, public and private threads: not channels of their own for permissions.
+THREAD_TYPES = (10, 11, 12)
 VIEW_CHANNEL = 1 << 10
 SEND_MESSAGES = 1 << 11
 #: Permissions that apply in a channel (the "T, V, S" column of Discord's permission table):
@@ -104,7 +106,7 @@ class RealmsMixin:
         """What ``user`` may do in ``channel`` (name, id or payload), overwrites applied."""
         who = self.user(user)
         data = channel if isinstance(channel, dict) else self.channel(channel)
-        if data.get("parent_id") and int(data.get("type", 0)) in (10, 11, 12):
+        if data.get("parent_id") and int(data.get("type", 0)) in THREAD_TYPES:
             data = self._channels[int(data["parent_id"])]
         guild_id = int(data["guild_id"])
         roles = self._guild_roles_for(guild_id)
@@ -191,6 +193,38 @@ class RealmsMixin:
         data = self._text_channel(self.guild.id, name, len(self.channels), overwrites or [])
         self.channels[name] = int(data["id"])
         await self.dispatch("CHANNEL_CREATE", copy.deepcopy(data))
+        return data
+
+    async def add_thread(
+        self: FakeDiscord, parent: str | int, name: str, *, private: bool = False
+    ) -> dict[str, Any]:
+        """A thread in ``parent`` (THREAD_CREATE), public or private; it follows its parent's
+        permissions (a private one is also hidden from members not added to it)."""
+        parent_data = self.channel(parent)
+        tid = self._ids.next()
+        data: dict[str, Any] = {
+            "id": str(tid),
+            "type": 12 if private else 11,
+            "guild_id": parent_data["guild_id"],
+            "parent_id": parent_data["id"],
+            "owner_id": str(self.bot_user.id),
+            "name": name,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": 1440,
+                "archive_timestamp": now_iso(),
+                "locked": False,
+            },
+            "message_count": 0,
+            "member_count": 1,
+            "rate_limit_per_user": 0,
+            "last_message_id": None,
+            "flags": 0,
+        }
+        self._channels[tid] = data
+        self._messages[tid] = []
+        self.channels[name] = tid
+        await self.dispatch("THREAD_CREATE", copy.deepcopy(data) | {"newly_created": True})
         return data
 
     def _text_channel(

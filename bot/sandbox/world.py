@@ -9,6 +9,7 @@ from .models import (
     FakeGuild,
     FakeUser,
 )
+from .realms import THREAD_TYPES
 from .wire import (
     ADMINISTRATOR,
     ALL_PERMISSIONS,
@@ -245,9 +246,13 @@ class WorldMixin:
             "channels": [
                 {k: v for k, v in c.items() if k != "guild_id"}
                 for c in self._channels.values()
-                if c.get("guild_id") == str(self.guild.id)
+                if c.get("guild_id") == str(self.guild.id) and c["type"] not in THREAD_TYPES
             ],
-            "threads": [],
+            "threads": [
+                dict(c)
+                for c in self._channels.values()
+                if c.get("guild_id") == str(self.guild.id) and c["type"] in THREAD_TYPES
+            ],
             "presences": [],
             "stage_instances": [],
             "guild_scheduled_events": list(self.scheduled_events.values()),

@@ -169,3 +169,23 @@ async def test_the_environment_list_of_share_channels(
     await eventually(share_of(bot, inside))
     await settle(bot, fake)
     assert await store_shares.get_share(bot.store, int(outside["id"])) is None
+
+
+async def test_threads_follow_their_parent_and_private_threads_never_count(
+    runner: BotRunner, fake_discord: FakeDiscord
+) -> None:
+    fake = fake_discord
+    bot = await runner.start(QIWEEK_DIGEST_TIME=QUIET)
+    await fake.add_channel("staff-room", private_to=("organiser",))
+    await fake.add_thread("general", "ideas")
+    await fake.add_thread("staff-room", "rota")
+    await fake.add_thread("general", "one-to-one", private=True)
+    public = await fake.post_message("member", "ideas", "A thread share #QIWeek")
+    await eventually(share_of(bot, public))
+    hidden = await fake.post_message("organiser", "rota", "Staff thread #QIWeek")
+    secret = await fake.post_message("member", "one-to-one", "Private thread #QIWeek")
+    await settle(bot, fake)
+    for message in (hidden, secret):
+        assert await store_shares.get_share(bot.store, int(message["id"])) is None
+    assert "not every member can see" in await refusal(fake, "organiser", hidden)
+    assert "private thread" in await refusal(fake, "member", secret)
