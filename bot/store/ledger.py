@@ -185,7 +185,7 @@ class Ledger:
             "SELECT key FROM deliveries WHERE guild_id = ? AND kind = ? AND status != 'claimed'",
             (guild_id, kind),
         ) as cur:
-            return {row[0] async for row in cur}
+            return {row[0] for row in await cur.fetchall()}
 
     async def counts(self, guild_id: int, kind: str | None = None) -> dict[str, int]:
         """Rows per status for a guild (optionally one kind): the figures for `/organiser stats`."""

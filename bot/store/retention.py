@@ -32,16 +32,29 @@ _ADD = (
 )
 
 
+async def _any(store: Store, sql: str, *params: object) -> bool:
+    """Whether ``sql`` finds a row (read on the shared connection, no transaction)."""
+    async with store.db.execute(sql, params) as cur:
+        return await cur.fetchone() is not None
+
+
 async def every_guild(store: Store) -> list[int]:
     """Every server with anything stored (retention must reach them all)."""
     async with store.db.execute(_GUILDS) as cur:
-        found = [row[0] async for row in cur]
+        found = [row[0] for row in await cur.fetchall()]
     return sorted(g for g in found if g is not None)
 
 
 async def retire_deliveries(store: Store, guild_id: int, cutoff: datetime) -> int:
     """Delete ledger rows last touched before ``cutoff``, keeping their counts; returns how many."""
     when = to_db(cutoff)
+    if not await _any(
+        store,
+        "SELECT 1 FROM deliveries WHERE guild_id = ? AND updated_at < ? LIMIT 1",
+        guild_id,
+        when,
+    ):
+        return 0  # the usual case at each start: no transaction at all
     async with store.transaction() as db:
         async with db.execute(
             "SELECT kind, status, COUNT(*) FROM deliveries WHERE guild_id = ? AND updated_at < ?"
@@ -60,6 +73,8 @@ async def retire_deliveries(store: Store, guild_id: int, cutoff: datetime) -> in
 async def retire_interests(store: Store, guild_id: int, cutoff: datetime) -> int:
     """Delete registrations for sessions over before ``cutoff``, keeping per-session counts."""
     when = to_db(cutoff)
+    if not await _any(store, f"SELECT 1 {_OLD_INTERESTS} LIMIT 1", guild_id, when, when):
+        return 0
     async with store.transaction() as db:
         async with db.execute(
             f"SELECT i.session_id, COUNT(*) {_OLD_INTERESTS} GROUP BY i.session_id",
@@ -82,7 +97,7 @@ async def retired(store: Store, guild_id: int, source: str) -> dict[str, dict[st
         "SELECT kind, status, count FROM retired_counts WHERE guild_id = ? AND source = ?",
         (guild_id, source),
     ) as cur:
-        async for kind, status, count in cur:
+        for kind, status, count in await cur.fetchall():
             result.setdefault(kind, {})[status] = count
     return result
 

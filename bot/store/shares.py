@@ -289,7 +289,7 @@ async def share_ids_of(store: Store, guild_id: int, author_id: int) -> list[int]
     async with store.db.execute(
         "SELECT message_id FROM shares WHERE guild_id = ? AND author_id = ?", (guild_id, author_id)
     ) as cur:
-        return [row[0] async for row in cur]
+        return [row[0] for row in await cur.fetchall()]
 
 
 async def guilds_of(store: Store, message_ids: Iterable[int]) -> dict[int, list[int]]:
@@ -302,7 +302,7 @@ async def guilds_of(store: Store, message_ids: Iterable[int]) -> dict[int, list[
         async with store.db.execute(
             f"SELECT guild_id, message_id FROM shares WHERE message_id IN ({marks})", chunk
         ) as cur:
-            async for guild_id, message_id in cur:
+            for guild_id, message_id in await cur.fetchall():
                 found.setdefault(guild_id, []).append(message_id)
     return found
 
