@@ -16,11 +16,13 @@ import logging
 import os
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
+import aiosqlite.context
 
 from bot.clock import Clock, utc_now
 from bot.store.migrations import MIGRATIONS
@@ -80,7 +82,7 @@ class Store:
             raise StoreError(f"cannot open the database {self.path}: it is a folder, not a file")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = await _connect(self.path)
+            db = await _connect(self.path, shared=True)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
         try:
@@ -151,10 +153,50 @@ async def _rollback(db: aiosqlite.Connection, cause: BaseException) -> None:
         log.error("rollback after %r failed: %s", cause, rollback_error)
 
 
-async def _connect(path: Path) -> aiosqlite.Connection:
+#: Pauses before retrying a lone write that met a stale read snapshot (see `SharedConnection`).
+STALE_SNAPSHOT_RETRIES = (0.01, 0.05, 0.2, 0.5)
+#: A "database is locked" quicker than this did not wait out the busy timeout: a stale snapshot.
+_IMMEDIATE = 0.5
+_READS = ("select", "pragma", "with", "explain")
+
+
+class SharedConnection(aiosqlite.Connection):
+    """The autocommit connection every coroutine shares, with one repair.
+
+    While one coroutine reads through a cursor (``async for`` over it spans several awaits), the
+    connection holds a read transaction; a lone write another coroutine runs on it meanwhile
+    joins that transaction, and if the transaction connection committed since the read began,
+    SQLite refuses the write at once with "database is locked" (a stale snapshot; the busy
+    timeout does not apply). Reproduced in tests/unit/store/test_store.py. Such a write is
+    retried shortly, once the reader is done; a lock that outlasted the busy timeout is not.
+    """
+
+    @aiosqlite.context.contextmanager
+    async def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> aiosqlite.Cursor:
+        loop = asyncio.get_running_loop()
+        for pause in (*STALE_SNAPSHOT_RETRIES, None):
+            started = loop.time()
+            try:
+                return await super().execute(sql, parameters)
+            except sqlite3.OperationalError as exc:
+                stale = (
+                    "database is locked" in str(exc)
+                    and loop.time() - started < _IMMEDIATE
+                    and not sql.lstrip().lower().startswith(_READS)
+                )
+                if pause is None or not stale:
+                    raise
+                log.debug("write met a stale read snapshot; retrying in %s s", pause)
+                await asyncio.sleep(pause)
+        raise AssertionError("unreachable")
+
+
+async def _connect(path: Path, *, shared: bool = False) -> aiosqlite.Connection:
     """An autocommit connection (isolation_level=None: Python's implicit transactions would let
-    one coroutine's commit or rollback cover another's statements) with the bot's pragmas."""
-    db = await aiosqlite.connect(path, isolation_level=None)
+    one coroutine's commit or rollback cover another's statements) with the bot's pragmas;
+    ``shared``: the connection every coroutine uses (`SharedConnection`)."""
+    kind = SharedConnection if shared else aiosqlite.Connection
+    db = await kind(lambda: sqlite3.connect(str(path), isolation_level=None), 64)
     try:
         db.row_factory = aiosqlite.Row
         await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")

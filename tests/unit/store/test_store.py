@@ -264,3 +264,38 @@ async def test_an_unopenable_database_is_a_store_error(tmp_path: Path, kind: str
         await store.open()
     assert str(path) in str(raised.value)
     assert not store.is_open
+
+
+async def test_a_write_meeting_a_stale_read_snapshot_is_retried(store: Store) -> None:
+    # One coroutine reads through a cursor (an open read transaction on the shared connection),
+    # the transaction connection commits, another coroutine writes on the shared connection:
+    # SQLite refuses that write at once ("database is locked", no busy wait). It used to fail.
+    await store.db.executemany(
+        "INSERT INTO audit_log (guild_id, user_id, action, created_at) VALUES (1, ?, 'x', '')",
+        [(n,) for n in range(500)],
+    )
+    reading, release = asyncio.Event(), asyncio.Event()
+
+    async def reader() -> int:
+        async with store.db.execute("SELECT user_id FROM audit_log") as cur:
+            first = await cur.fetchone()
+            reading.set()
+            await release.wait()  # the read transaction stays open meanwhile
+            return int(first[0])
+
+    task = asyncio.create_task(reader())
+    await reading.wait()
+    async with store.transaction() as tx:
+        await tx.execute("INSERT INTO audit_log (guild_id, user_id, action, created_at)"
+                         " VALUES (2, 0, 'y', '')")  # fmt: skip
+    write = asyncio.create_task(
+        store.db.execute(
+            "INSERT INTO audit_log (guild_id, user_id, action, created_at) VALUES (3, 0, 'z', '')"
+        )
+    )
+    await asyncio.sleep(0.05)  # the write's first attempt meets the open read (not a timing check)
+    release.set()
+    await write
+    assert await task == 0
+    async with store.db.execute("SELECT COUNT(*) FROM audit_log WHERE guild_id = 3") as cur:
+        assert (await cur.fetchone())[0] == 1
