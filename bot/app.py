@@ -10,9 +10,10 @@ Dependency order (each line uses only what is above it):
   ledger -> delivery (+ the shared fan-out pacer and DM channel cache)
   audit, setup
   programme -> interest, reminders, change notices (listening to programme changes)
-  share sources (private stays private) -> digest -> shares (collecting); report; stats and
-  exports (which include the report's)
-  announcements
+  share sources (private stays private) -> digest -> shares (collecting)
+  events mirror, live sessions (attendance, feedback), crossposter (issue 12)
+  report; stats and exports (which include the report's)
+  announcements (published by the crossposter)
 """
 
 from __future__ import annotations
@@ -23,11 +24,15 @@ from typing import TYPE_CHECKING
 from bot.delivery import Delivery
 from bot.delivery.fanout import context_for
 from bot.services import announcements, changes, reminders
+from bot.services import events as events_module
+from bot.services import live as live_module
 from bot.services.announcements import AnnouncementService
 from bot.services.audit import AuditTrail
 from bot.services.changes import ChangeNotices
 from bot.services.digest import DigestService
+from bot.services.events import EventMirror
 from bot.services.interest import InterestService
+from bot.services.live import Crossposter, LiveSessions
 from bot.services.programme import ProgrammeService
 from bot.services.reminders import MemberDms, ReminderService
 from bot.services.report import ReportService
@@ -60,6 +65,9 @@ class Services:
     report: ReportService
     stats: StatsService
     announcements: AnnouncementService
+    events: EventMirror  # issue 12: sessions in the server's Events, "Interested" there
+    live: LiveSessions  # issue 12: "Starting now", its thread, feedback
+    crossposter: Crossposter  # issue 12: announcements published to following servers
 
     async def prepare_guild(self, guild_id: int) -> None:
         """What a guild needs before its schedule is planned: its programme, seeded from
@@ -69,6 +77,7 @@ class Services:
     async def close(self) -> None:
         """Stop background work (debounced re-plans); claims stay resumable."""
         await self.interest.close()
+        await self.crossposter.close()
 
 
 def build_services(bot: QIWeekBot) -> Services:
@@ -114,6 +123,28 @@ def build_services(bot: QIWeekBot) -> Services:
         sources=sources,
     )
     shares = ShareCollector(store, delivery, digest, audit)
+    # Issue 12. `alert` is where organiser alerts go: the log until the organiser alerts
+    # channel (issue 10) exists; hand its send here.
+    event_mirror = EventMirror(
+        client=bot,
+        store=store,
+        settings=settings,
+        clock=clock,
+        schedule=schedule,
+        audit=audit,
+        programme=programme,
+        on_interest_changed=interest.replan_soon,
+    )
+    live = LiveSessions(
+        client=bot, store=store, delivery=delivery, setup=setup, clock=clock, programme=programme
+    )
+    crossposter = Crossposter(
+        client=bot,
+        store=store,
+        delivery=delivery,
+        clock=clock,
+        replan=lambda guild_id: schedule.replan(guild_id, only=live_module.CROSSPOST_PLANNER),
+    )
     report = ReportService(
         store=store,
         clock=clock,
@@ -121,6 +152,7 @@ def build_services(bot: QIWeekBot) -> Services:
         setup=setup,
         audit=audit,
         sources=sources,
+        lifecycle=live,  # attendance and feedback (issue 12)
     )
     stats = StatsService(
         store=store, clock=clock, setup=setup, digest=digest, report=report, audit=audit
@@ -133,6 +165,7 @@ def build_services(bot: QIWeekBot) -> Services:
         programme=programme,
         interest=interest,
         audit=audit,
+        after_post=crossposter.after_post,
     )
     # Planners run in this order at each re-plan.
     schedule.register(announcements.PLANNER, announcement_service.plan)
@@ -140,6 +173,9 @@ def build_services(bot: QIWeekBot) -> Services:
     schedule.register(reminders.PLANNER, reminder_service.plan)
     schedule.register(changes.PLANNER, notices.plan)
     schedule.register(DAILY_PLANNER, programme.plan_daily)
+    schedule.register(events_module.PLANNER, event_mirror.plan)
+    schedule.register(live_module.PLANNER, live.plan)
+    schedule.register(live_module.CROSSPOST_PLANNER, crossposter.plan)
     return Services(
         delivery=delivery,
         audit=audit,
@@ -153,6 +189,9 @@ def build_services(bot: QIWeekBot) -> Services:
         report=report,
         stats=stats,
         announcements=announcement_service,
+        events=event_mirror,
+        live=live,
+        crossposter=crossposter,
     )
 
 

@@ -33,13 +33,15 @@ GENERIC_ERROR = (
 
 
 def intents() -> discord.Intents:
-    """Guilds, members, guild messages (with content) and reactions: what the features read."""
+    """Guilds, members, guild messages (with content), reactions and scheduled events: what the
+    features read."""
     result = discord.Intents.none()
     result.guilds = True
     result.members = True
     result.guild_messages = True
     result.message_content = True
     result.guild_reactions = True
+    result.guild_scheduled_events = True  # issue 12: "Interested" on the mirrored events
     return result
 
 

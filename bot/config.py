@@ -80,6 +80,9 @@ class Settings:
     share_retention_days: int = 90
     share_channel_ids: tuple[int, ...] = ()
     leave_other_guilds: bool = False
+    # Issue 12: mirror sessions as Discord scheduled events, at most this many at once.
+    scheduled_events: bool = True
+    events_max: int = 90
 
     @property
     def tz(self) -> ZoneInfo:
@@ -305,6 +308,23 @@ def parse_settings(values: Mapping[str, str], *, require_token: bool = True) -> 
             "QIWEEK_ORGANISER_ROLE_ID is the server's own id, which is the @everyone role: every "
             "member would be an organiser. Use a dedicated organiser role's id"
         )
+
+    raw = get("QIWEEK_SCHEDULED_EVENTS")
+    if raw is not None:
+        if raw.lower() in ("on", "off"):
+            kwargs["scheduled_events"] = raw.lower() == "on"
+        else:
+            problems.append(f"QIWEEK_SCHEDULED_EVENTS={raw!r} is not on or off")
+
+    raw = get("QIWEEK_EVENTS_MAX")
+    if raw is not None:
+        if raw.isdigit() and 1 <= int(raw) <= 100:
+            kwargs["events_max"] = int(raw)
+        else:
+            problems.append(
+                f"QIWEEK_EVENTS_MAX={raw!r} is not a whole number from 1 to 100 (Discord holds at "
+                "most 100 scheduled or active events per server)"
+            )
 
     if problems:
         raise ConfigError(problems)

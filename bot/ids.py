@@ -20,3 +20,14 @@ def interest_button_id(session_id: str) -> str:
 def interest_select_id(day: str, part: int) -> str:
     """A daily post's "I'm interested in..." select menu; its option values are session ids."""
     return f"{INTEREST_SELECT_PREFIX}{day}:{part}"
+
+
+# Issue 12: the feedback buttons posted in a session's thread when it ends ("1".."5", "a" for
+# "I attended"). 10 + 80 + 2 characters at most.
+FEEDBACK_PREFIX = "qiweek:fb:"
+FEEDBACK_TEMPLATE = r"qiweek:fb:(?P<session_id>[a-z0-9-]{1,80}):(?P<answer>[1-5a])"
+
+
+def feedback_button_id(session_id: str, answer: str) -> str:
+    """One feedback button: `answer` is a rating "1".."5" or "a" (I attended)."""
+    return f"{FEEDBACK_PREFIX}{session_id}:{answer}"

@@ -30,6 +30,7 @@ from bot.render.announcements import (
     stats_embeds,
 )
 from bot.render.limits import CHOICES
+from bot.render.live import figures_pages
 from bot.services.announcements import AnnouncementService, Draft
 from bot.services.stats import ExportKind
 from bot.store.guild_settings import GuildConfig
@@ -378,6 +379,12 @@ class AnnouncementCommands:
         await interaction.followup.send(
             embeds=stats_embeds(figures, tz), ephemeral=True, allowed_mentions=NO_MENTIONS
         )
+        # Issue 12: per session, registered by source, attended, feedback (as many messages as
+        # they need).
+        for page in figures_pages(await self.services.stats.session_figures(interaction.guild_id)):
+            await interaction.followup.send(
+                embeds=page.embeds, ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
 
     @app_commands.command(name="export", description="Download figures as a file")
     @app_commands.describe(

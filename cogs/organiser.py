@@ -8,6 +8,8 @@ through the MRO, so the group is defined once and the check is written once
 
 from __future__ import annotations
 
+from typing import Literal
+
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -41,6 +43,7 @@ class SetupCommands:
         reminder_leads="Minutes before a session for reminders, comma-separated, e.g. 60,15",
         share_channels="Collect shares only in these channels (#mentions), or none for every "
         "public channel",
+        scheduled_events="Show the sessions in the server's Events list (on also resumes it)",
     )
     async def setup(
         self,
@@ -54,6 +57,7 @@ class SetupCommands:
         digest_time: app_commands.Range[str, 1, 5] | None = None,
         reminder_leads: app_commands.Range[str, 1, 60] | None = None,
         share_channels: app_commands.Range[str, 1, 1000] | None = None,
+        scheduled_events: Literal["on", "off"] | None = None,
     ) -> None:
         assert interaction.guild_id is not None
         channels: dict[str, int] = {}
@@ -90,13 +94,25 @@ class SetupCommands:
                 },
             )
         )
-        if changes:
+        if changes or scheduled_events is not None:
             # Re-planning a large programme may take a moment: answer within Discord's 3 s.
             await interaction.response.defer(ephemeral=True, thinking=True)
             await setup.apply(interaction.guild_id, interaction.user.id, changes)
+        events = self.services.events
+        if scheduled_events is not None:
+            # Issue 12: stored, audited and applied by the events service.
+            await events.set_enabled(
+                interaction.guild_id, scheduled_events == "on", user_id=interaction.user.id
+            )
         config = await setup.config(interaction.guild_id)
-        title = "Settings saved and applied" if changes else "Current settings"
+        saved = changes or scheduled_events is not None
+        title = "Settings saved and applied" if saved else "Current settings"
         embed = settings_embed(config, title=title, changed=set(changes))
+        embed.add_field(
+            name="Scheduled events" + (" (changed)" if scheduled_events else ""),
+            value=await events.describe(interaction.guild_id),
+            inline=False,
+        )
         if interaction.response.is_done():
             await interaction.followup.send(embed=embed, ephemeral=True)
         else:

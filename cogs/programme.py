@@ -33,6 +33,7 @@ from bot.programme import (
 )
 from bot.render import limits
 from bot.render.components import interest_select_view, session_view
+from bot.render.live import interested_text
 from bot.render.organiser import (
     change_impact_text,
     import_counts,
@@ -214,8 +215,10 @@ class ProgrammeCog(commands.Cog, name="Programme"):
                 "speaker and pick it from the list; `/programme` shows each day's sessions."
             )
         config = await service.config(guild_id)
-        count = await self.services.interest.count_interested(guild_id, found.id)
-        pages = session_pages(found, config.tz, interested=count)
+        # Issue 12: interested here and on Discord's Events, and the link to the event.
+        by_command, by_event, link = await self.services.events.session_facts(guild_id, found.id)
+        interested = interested_text(by_command, by_event)
+        pages = session_pages(found, config.tz, interested=interested, event_url=link)
         programme = await service.get_programme(guild_id)
         name = programme.event.name if programme is not None else "QI Week"
         alarm = min(config.reminder_leads) if config.reminder_leads else None

@@ -66,6 +66,8 @@ class BotRunner:
         if self.bot is not None:
             raise RuntimeError("already running: stop() or restart() first")
         settings = self.settings(**env)
+        # The fake's scheduled events start and end on the bot's clock (issue 12).
+        self.fake.event_clock = clock
         store = Store(settings.db_path, clock=clock)
         bot = QIWeekBot(
             settings=settings,

@@ -33,6 +33,10 @@ class Kind(enum.StrEnum):
     ANNOUNCEMENT_DM = "announcement-dm"
     ANNOUNCEMENT_MISSED = "announcement-missed"
     ANNOUNCEMENT_FAILED = "announcement-failed"
+    LIVE = "live"  # issue 12: "Starting now"
+    LIVE_THREAD = "live-thread"  # its thread (not a message: the ledger keeps it once)
+    FEEDBACK = "feedback"  # "How was it?" in the thread
+    CROSSPOST = "crosspost"  # an announcement published to following servers
 
 
 # ----------------------------------------------------------------------------- builders
@@ -112,6 +116,31 @@ def announcement_failed_key(announcement_id: int) -> str:
     return f"{Kind.ANNOUNCEMENT_FAILED}:{announcement_id}"
 
 
+def live_key(guild_id: int, session_id: str, start: datetime) -> str:
+    """A session's "Starting now" post, for one start time."""
+    return f"{Kind.LIVE}:{guild_id}:{session_id}:{to_db(start)}"
+
+
+def live_thread_key(guild_id: int, session_id: str, start: datetime) -> str:
+    """The thread opened on a session's "Starting now" post (its row holds the thread id)."""
+    return f"{Kind.LIVE_THREAD}:{guild_id}:{session_id}:{to_db(start)}"
+
+
+def feedback_key(guild_id: int, session_id: str, start: datetime) -> str:
+    """A session's "How was it?" post in its thread."""
+    return f"{Kind.FEEDBACK}:{guild_id}:{session_id}:{to_db(start)}"
+
+
+def crosspost_key(guild_id: int, channel_id: int, message_id: int) -> str:
+    """The publication of one announcement in an Announcement channel."""
+    return f"{Kind.CROSSPOST}:{guild_id}:{channel_id}:{message_id}"
+
+
+def crosspost_prefix(guild_id: int, channel_id: int) -> str:
+    """What every `crosspost_key` of one channel starts with (Discord's hourly budget)."""
+    return f"{Kind.CROSSPOST}:{guild_id}:{channel_id}:"
+
+
 # ----------------------------------------------------------------------------- parsing
 
 _ID = r"(?P<guild>\d+)"
@@ -136,6 +165,10 @@ _PATTERNS: dict[Kind, re.Pattern[str]] = {
         (Kind.ANNOUNCEMENT_DM, r"(?P<announcement>\d+):(?P<user>\d+)"),
         (Kind.ANNOUNCEMENT_MISSED, r"(?P<announcement>\d+)"),
         (Kind.ANNOUNCEMENT_FAILED, r"(?P<announcement>\d+)"),
+        (Kind.LIVE, rf"{_ID}:{_SESSION}:{_START}"),
+        (Kind.LIVE_THREAD, rf"{_ID}:{_SESSION}:{_START}"),
+        (Kind.FEEDBACK, rf"{_ID}:{_SESSION}:{_START}"),
+        (Kind.CROSSPOST, rf"{_ID}:(?P<channel>\d+):(?P<message>\d+)"),
     )
 }
 
@@ -180,10 +213,15 @@ __all__ = [
     "change_dm_key",
     "change_dm_prefix",
     "change_key",
+    "crosspost_key",
+    "crosspost_prefix",
     "daily_key",
     "digest_key",
     "dm_key",
+    "feedback_key",
     "kind_of",
+    "live_key",
+    "live_thread_key",
     "parse_key",
     "reminder_key",
     "reminder_mentions_key",

@@ -6,6 +6,7 @@ construction (an announcement is one embed: title up to 256, body up to 4,000).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, tzinfo
 
 import discord
@@ -24,6 +25,7 @@ from bot.render.spreadsheet import csv_bytes
 from bot.render.words import plural
 from bot.store.announcements import Announcement
 from bot.store.ledger import Status
+from bot.store.native import SessionFigures
 from bot.store.stats import SessionRegistrations, Stats
 
 TITLE_MAX = EMBED_TITLE
@@ -330,16 +332,38 @@ def stats_embeds(stats: Stats, tz: tzinfo) -> list[discord.Embed]:
 
 
 INTEREST_CSV_COLUMNS = ("session_id", "title", "start_local", "registrations", "status")
+#: Extra columns with the issue-12 figures (registrations by source, attendance, feedback).
+INTEREST_FIGURE_COLUMNS = (
+    "registered_command",
+    "registered_discord_event",
+    "attended",
+    "feedback_count",
+    "feedback_mean",
+)
 
 
-def interest_csv(rows: list[SessionRegistrations], tz: tzinfo) -> bytes:
-    """Registrations per session as CSV (see :func:`bot.render.spreadsheet.csv_bytes`)."""
-    table = []
+def interest_csv(
+    rows: list[SessionRegistrations],
+    tz: tzinfo,
+    figures: Mapping[str, SessionFigures] | None = None,
+) -> bytes:
+    """Registrations per session as CSV (see :func:`bot.render.spreadsheet.csv_bytes`).
+
+    With `figures` (issue 12): registrations by source, attendance and feedback columns."""
+    header: tuple[str, ...] = INTEREST_CSV_COLUMNS
+    if figures is not None:
+        header += INTEREST_FIGURE_COLUMNS
+    table: list[list[object]] = []
     for row in rows:
         start = f"{row.start.astimezone(tz):%Y-%m-%d %H:%M}" if row.start else ""
         if not row.in_programme:
             status = "removed from programme"
         else:
             status = "cancelled" if row.cancelled else "scheduled"
-        table.append((row.session_id, row.title, start, row.registrations, status))
-    return csv_bytes(INTEREST_CSV_COLUMNS, table)
+        line: list[object] = [row.session_id, row.title, start, row.registrations, status]
+        if figures is not None:
+            f = figures.get(row.session_id) or SessionFigures()
+            mean = f"{f.mean:.2f}" if f.mean is not None else ""
+            line += [f.by_command, f.by_event, f.attended, f.feedback, mean]
+        table.append(line)
+    return csv_bytes(header, table)

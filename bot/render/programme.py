@@ -264,7 +264,11 @@ def _field_chunks(text: str) -> list[str]:
 
 
 def session_embeds(
-    session: Session, tz: TzLike = None, *, interested: int = 0
+    session: Session,
+    tz: TzLike = None,
+    *,
+    interested: int | str = 0,
+    event_url: str | None = None,
 ) -> list[discord.Embed]:
     """The whole session: a main embed, then continuation embeds for a very long description.
 
@@ -294,6 +298,13 @@ def session_embeds(
     if session.join_url:
         main.add_field(name="Join", value=_join_field(session.join_url), inline=False)
     main.add_field(name="Interested", value=str(interested))
+    if event_url:
+        main.add_field(
+            name="In the server's Events",
+            value=f"[Open the event]({event_url}) and press Interested there too: Discord "
+            "then tells you when it starts.",
+            inline=False,
+        )
     if session.tags:
         tags = ", ".join(session.tags)
         main.add_field(name="Tags", value=limits.truncate(tags, limits.FIELD_VALUE))
@@ -325,9 +336,17 @@ def session_embed(session: Session, tz: TzLike = None, *, interested: int = 0) -
     return session_embeds(session, tz, interested=interested)[0]
 
 
-def session_pages(session: Session, tz: TzLike = None, *, interested: int = 0) -> list[Page]:
+def session_pages(
+    session: Session,
+    tz: TzLike = None,
+    *,
+    interested: int | str = 0,
+    event_url: str | None = None,
+) -> list[Page]:
     """The whole session as messages (one, unless the description is longer than ~5,000)."""
-    return limits.pack_embeds(session_embeds(session, tz, interested=interested))
+    return limits.pack_embeds(
+        session_embeds(session, tz, interested=interested, event_url=event_url)
+    )
 
 
 def _leads_text(leads: Sequence[int]) -> str:

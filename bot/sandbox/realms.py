@@ -222,6 +222,7 @@ class RealmsMixin:
             "flags": 0,
         }
         self._channels[tid] = data
+        self.threads[tid] = data  # routes_threads.py keeps every thread here too
         self._messages[tid] = []
         self.channels[name] = tid
         await self.dispatch("THREAD_CREATE", copy.deepcopy(data) | {"newly_created": True})

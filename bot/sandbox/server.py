@@ -33,6 +33,7 @@ from .routes_events import EventRoutesMixin
 from .routes_guild import GuildRoutesMixin
 from .routes_interactions import InteractionRoutesMixin
 from .routes_messages import MessageRoutesMixin
+from .routes_threads import ThreadRoutesMixin
 from .wire import Handler, _free_port, _Req
 from .world import WorldMixin
 
@@ -43,6 +44,7 @@ class FakeDiscord(
     GuildRoutesMixin,
     MessageRoutesMixin,
     EventRoutesMixin,
+    ThreadRoutesMixin,
     InteractionRoutesMixin,
     GatewayMixin,
     ActionsMixin,
@@ -121,6 +123,8 @@ class FakeDiscord(
         self.scheduled_events: dict[int, dict[str, Any]] = {}
         self.extra_guilds: dict[int, ExtraGuild] = {}  # servers beyond the seeded one (realms.py)
         self.left_guilds: list[int] = []
+        self._events_init()  # routes_events.py
+        self._threads_init()  # routes_threads.py
         self._seed()
         self._routes = self._build_routes()
 
@@ -353,6 +357,7 @@ class FakeDiscord(
         gid = sf.format("gid")
         cid = sf.format("cid")
         mid = sf.format("mid")
+        eid = sf.format("eid")
         tok = r"(?P<token>[^/]+)"
         table: list[tuple[str, str, Handler, str]] = [
             ("GET", "/users/@me", self._h_me, "bot"),
@@ -378,7 +383,7 @@ class FakeDiscord(
             ("GET", rf"/channels/{cid}", self._h_get_channel, "bot"),
             ("POST", rf"/channels/{cid}/typing", self._h_typing, "bot"),
             ("GET", rf"/channels/{cid}/messages", self._h_history, "bot"),
-            ("POST", rf"/channels/{cid}/messages", self._h_post_message, "bot"),
+            ("POST", rf"/channels/{cid}/messages", self._th_post_message, "bot"),
             ("GET", rf"/channels/{cid}/messages/{mid}", self._h_get_message, "bot"),
             ("PATCH", rf"/channels/{cid}/messages/{mid}", self._h_edit_message, "bot"),
             ("DELETE", rf"/channels/{cid}/messages/{mid}", self._h_delete_message, "bot"),
@@ -406,26 +411,15 @@ class FakeDiscord(
             ("GET", rf"/guilds/{gid}/roles", self._h_guild_roles, "bot"),
             ("GET", rf"/guilds/{gid}/members", self._h_list_members, "bot"),
             ("GET", rf"/guilds/{gid}/members/{sf.format('uid')}", self._h_get_member, "bot"),
-            ("GET", rf"/guilds/{gid}/scheduled-events", self._h_list_events, "bot"),
-            ("POST", rf"/guilds/{gid}/scheduled-events", self._h_create_event, "bot"),
-            (
-                "GET",
-                rf"/guilds/{gid}/scheduled-events/{sf.format('eid')}",
-                self._h_get_event,
-                "bot",
-            ),
-            (
-                "PATCH",
-                rf"/guilds/{gid}/scheduled-events/{sf.format('eid')}",
-                self._h_edit_event,
-                "bot",
-            ),
-            (
-                "DELETE",
-                rf"/guilds/{gid}/scheduled-events/{sf.format('eid')}",
-                self._h_delete_event,
-                "bot",
-            ),
+            # Scheduled events, threads, crossposts: routes_events.py and routes_threads.py.
+            ("GET", rf"/guilds/{gid}/scheduled-events", self._ev_list, "bot"),
+            ("POST", rf"/guilds/{gid}/scheduled-events", self._ev_create, "bot"),
+            ("GET", rf"/guilds/{gid}/scheduled-events/{eid}", self._ev_get, "bot"),
+            ("PATCH", rf"/guilds/{gid}/scheduled-events/{eid}", self._ev_edit, "bot"),
+            ("DELETE", rf"/guilds/{gid}/scheduled-events/{eid}", self._ev_delete, "bot"),
+            ("GET", rf"/guilds/{gid}/scheduled-events/{eid}/users", self._ev_users, "bot"),
+            ("POST", rf"/channels/{cid}/messages/{mid}/threads", self._th_create, "bot"),
+            ("POST", rf"/channels/{cid}/messages/{mid}/crosspost", self._xp_crosspost, "bot"),
             ("POST", rf"/interactions/{sf.format('iid')}/{tok}/callback", self._h_callback, "cb"),
             ("POST", rf"/webhooks/{app}/{tok}", self._h_followup, "webhook"),
             (

@@ -24,7 +24,8 @@ EVERYONE_PERMISSIONS = (
     | (1 << 31)  # use application commands
     | (1 << 38)  # send messages in threads
 )
-BOT_PERMISSIONS = EVERYONE_PERMISSIONS | (1 << 13) | (1 << 17) | (1 << 33) | (1 << 44)
+# Manage Messages, Mention Everyone, Manage Events, Create Public Threads, Create Events.
+BOT_PERMISSIONS = EVERYONE_PERMISSIONS | (1 << 13) | (1 << 17) | (1 << 33) | (1 << 35) | (1 << 44)
 EPHEMERAL = 64
 LOADING = 128
 

@@ -249,9 +249,9 @@ class WorldMixin:
                 if c.get("guild_id") == str(self.guild.id) and c["type"] not in THREAD_TYPES
             ],
             "threads": [
-                dict(c)
-                for c in self._channels.values()
-                if c.get("guild_id") == str(self.guild.id) and c["type"] in THREAD_TYPES
+                dict(t)
+                for t in self.threads.values()
+                if t["guild_id"] == str(self.guild.id) and not t["thread_metadata"]["archived"]
             ],
             "presences": [],
             "stage_instances": [],

@@ -18,6 +18,7 @@ import asyncio
 import enum
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -114,6 +115,7 @@ class AnnouncementService:
         programme: ProgrammeSource,
         interest: InterestService,
         audit: AuditTrail,
+        after_post: Callable[[int, int, int | None], None] | None = None,
     ) -> None:
         self.store = store
         self.delivery = delivery
@@ -123,6 +125,9 @@ class AnnouncementService:
         self.interest = interest
         self.audit = audit
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        #: Told (guild, channel, message) once a post exists, so a post in an Announcement
+        #: channel is published (issue 12: `Crossposter.after_post`); must not block.
+        self.after_post = after_post
 
     # ------------------------------------------------------------------ schedule
 
@@ -257,6 +262,8 @@ class AnnouncementService:
                 return Outcome(a)  # being sent by someone else right now
             message_id = result.message_id
             await store_announcements.set_message(self.store, a.id, message_id)
+        if self.after_post is not None:
+            self.after_post(a.guild_id, a.channel_id, message_id)
         dms = await self._send_dms(a) if a.session_id else 0
         await store_announcements.finish(
             self.store, a.id, "late" if late else "sent", message_id=message_id, sent_at=now

@@ -7,7 +7,7 @@ digest exports from the digest service); each export is recorded in the audit tr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import Literal
 
 from bot.clock import Clock
@@ -16,8 +16,9 @@ from bot.services.audit import AuditTrail
 from bot.services.digest import DigestService
 from bot.services.report import ReportService
 from bot.services.setup import GuildSetup
-from bot.store import Store
+from bot.store import Store, native
 from bot.store import stats as stats_store
+from bot.store.native import SessionFigures
 from bot.store.stats import Stats
 
 ExportKind = Literal["interest", "shares", "digest", "report", "report-csv"]
@@ -57,6 +58,17 @@ class StatsService:
         config = await self.setup.config(guild_id)
         return await stats_store.gather(self.store, guild_id, config.tz), config.tz
 
+    async def session_figures(self, guild_id: int) -> list[tuple[str, SessionFigures]]:
+        """Per session in time order (title, figures): registered by source, attended,
+        feedback count and mean (issue 12)."""
+        per_session = await native.session_figures(self.store, guild_id)
+        rows = await stats_store.registrations_per_session(self.store, guild_id, include_empty=True)
+        rows.sort(key=lambda r: (r.start is None, r.start or datetime.min, r.session_id))
+        return [
+            (r.title or r.session_id, per_session.get(r.session_id) or SessionFigures())
+            for r in rows
+        ]
+
     async def export(self, guild_id: int, user_id: int, what: ExportKind) -> Export:
         """The requested file, named with the server's local time; recorded as an export."""
         config = await self.setup.config(guild_id)
@@ -65,8 +77,9 @@ class StatsService:
             rows = await stats_store.registrations_per_session(
                 self.store, guild_id, include_empty=True
             )
+            figures = await native.session_figures(self.store, guild_id)
             result = Export(
-                interest_csv(rows, config.tz),
+                interest_csv(rows, config.tz, figures),
                 f"qiweek-interest-{stamp}.csv",
                 f"Registrations per session: {len(rows)} sessions, "
                 f"{sum(r.registrations for r in rows)} registrations.",

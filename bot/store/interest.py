@@ -24,13 +24,23 @@ class Registration:
 
 
 async def add_interest(store: Store, guild_id: int, session_id: str, user_id: int) -> bool:
-    """Register; False when the member was already registered (idempotent)."""
+    """Register; False when the member was already registered (idempotent).
+
+    A registration made by "Interested" on the Discord event becomes the member's own (source
+    'command'), so un-marking the event later keeps it (issue 12)."""
     cur = await store.db.execute(
         "INSERT OR IGNORE INTO interests (guild_id, session_id, user_id, created_at)"
         " VALUES (?, ?, ?, ?)",
         (guild_id, session_id, user_id, to_db(store.clock())),
     )
-    return cur.rowcount == 1
+    if cur.rowcount == 1:
+        return True
+    await store.db.execute(
+        "UPDATE interests SET source = 'command' WHERE guild_id = ? AND session_id = ?"
+        " AND user_id = ? AND source = 'event'",
+        (guild_id, session_id, user_id),
+    )
+    return False
 
 
 async def add_interests(
@@ -47,6 +57,12 @@ async def add_interests(
         )
         if cur.rowcount == 1:
             added.append(session_id)
+        else:  # marked on the Discord event before: now the member's own (issue 12)
+            await store.db.execute(
+                "UPDATE interests SET source = 'command' WHERE guild_id = ? AND session_id = ?"
+                " AND user_id = ? AND source = 'event'",
+                (guild_id, session_id, user_id),
+            )
     return added
 
 

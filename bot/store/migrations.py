@@ -178,7 +178,47 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX programme_changes_pending ON programme_changes (guild_id, handled_at, id);
     """,
-    # 5 (issue 11, hardening): `guild_settings.share_channel_ids` (comma-separated ids; shares
+    # 5: Discord-native (issue 12). `interests.source` says where a registration came from
+    # ('command': /interested or a button; 'event': "Interested" on the mirrored Discord event),
+    # so un-marking the event removes only a registration the event made. `session_events`
+    # holds the ids of the scheduled events the bot created (it touches no other event);
+    # `event_sync` the per-guild switch (NULL: the environment's), the pause after a refusal
+    # and whether organisers were told; `session_feedback` one answer per member per session.
+    """
+    ALTER TABLE interests ADD COLUMN source TEXT NOT NULL DEFAULT 'command'
+        CHECK (source IN ('command', 'event'));
+
+    CREATE TABLE session_events (
+        guild_id    INTEGER NOT NULL,
+        session_id  TEXT NOT NULL,
+        event_id    INTEGER NOT NULL UNIQUE,
+        fingerprint TEXT NOT NULL,
+        status      TEXT NOT NULL DEFAULT 'live' CHECK (status IN ('live', 'cancelled', 'gone')),
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        PRIMARY KEY (guild_id, session_id)
+    );
+
+    CREATE TABLE event_sync (
+        guild_id      INTEGER PRIMARY KEY,
+        enabled       INTEGER,
+        paused_reason TEXT,
+        paused_at     TEXT,
+        cap_alerted   INTEGER NOT NULL DEFAULT 0,
+        updated_at    TEXT NOT NULL
+    );
+
+    CREATE TABLE session_feedback (
+        guild_id   INTEGER NOT NULL,
+        session_id TEXT NOT NULL,
+        user_id    INTEGER NOT NULL,
+        rating     INTEGER CHECK (rating BETWEEN 1 AND 5),
+        attended   INTEGER NOT NULL DEFAULT 0,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (guild_id, session_id, user_id)
+    );
+    """,
+    # 6 (issue 11, hardening): `guild_settings.share_channel_ids` (comma-separated ids; shares
     # only from these channels, `/organiser setup share_channels`). `posted_digests`: every
     # message of a posted digest or roundup, with the share ids it was rendered from, so an
     # erasure (opt-out, "Remove from digest", retention) can edit what was posted;

@@ -105,7 +105,8 @@ async def test_setup_shows_the_settings_without_options(
     [embed] = response["data"]["embeds"]
     assert embed["title"] == "Current settings"
     fields = {f["name"]: f["value"] for f in embed["fields"]}
-    assert len(fields) == 9  # share channels included
+    assert len(fields) == 10  # the settings, share channels and scheduled events
+    assert fields["Scheduled events"].startswith("on: ")
     assert fields["Announcements channel"].startswith(f"<#{fake.channels['announcements']}>")
     assert fields["Timezone"] == "Europe/London · default"
     assert fields["Daily programme post"].startswith("08:00")

@@ -90,6 +90,9 @@ def test_missing_token_only_matters_for_run() -> None:
         ("QIWEEK_SHARE_CHANNEL_IDS", "12,general", "Discord id"),
         ("QIWEEK_LEAVE_OTHER_GUILDS", "yes", "on or off"),
         ("QIWEEK_LEAVE_OTHER_GUILDS", "on", "needs QIWEEK_GUILD_ID"),
+        ("QIWEEK_SCHEDULED_EVENTS", "yes", "on or off"),
+        ("QIWEEK_EVENTS_MAX", "101", "1 to 100"),
+        ("QIWEEK_EVENTS_MAX", "0", "1 to 100"),
     ],
 )
 def test_each_bad_setting_is_explained(name: str, value: str, needle: str) -> None:
@@ -175,3 +178,12 @@ def test_timezone_case_does_not_matter_when_it_names_one_zone() -> None:
     )
     with pytest.raises(ValueError, match="IANA"):
         check_timezone("europe/atlantis")
+
+
+def test_scheduled_events_settings() -> None:
+    default = parse_settings({"DISCORD_TOKEN": TOKEN})
+    assert default.scheduled_events is True and default.events_max == 90
+    chosen = parse_settings(
+        {"DISCORD_TOKEN": TOKEN, "QIWEEK_SCHEDULED_EVENTS": "OFF", "QIWEEK_EVENTS_MAX": "40"}
+    )
+    assert chosen.scheduled_events is False and chosen.events_max == 40

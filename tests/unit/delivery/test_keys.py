@@ -108,6 +108,25 @@ CASES: dict[Kind, tuple[str, dict[str, str | None], Callable[[keys.ParsedKey], s
         {"announcement": "12"},
         lambda p: keys.announcement_failed_key(p.int("announcement")),
     ),
+    **{
+        kind: (
+            build(42, "qi:cafe", START),
+            {"guild": "42", "session": "qi:cafe", "start": "2026-09-14T08:30:00+00:00"},
+            lambda p, build=build: build(
+                p.int("guild"), p.fields["session"], datetime.fromisoformat(p.fields["start"])
+            ),
+        )
+        for kind, build in (
+            (Kind.LIVE, keys.live_key),
+            (Kind.LIVE_THREAD, keys.live_thread_key),
+            (Kind.FEEDBACK, keys.feedback_key),
+        )
+    },
+    Kind.CROSSPOST: (
+        keys.crosspost_key(42, 5, 6),
+        {"guild": "42", "channel": "5", "message": "6"},
+        lambda p: keys.crosspost_key(p.int("guild"), p.int("channel"), p.int("message")),
+    ),
 }
 
 
