@@ -14,6 +14,7 @@ from bot.digest import Share
 from bot.render.announcements import interest_csv
 from bot.render.digest import shares_csv
 from bot.render.spreadsheet import FORMULA_STARTS, csv_bytes, safe_cell
+from bot.store.native import SessionFigures
 from bot.store.stats import SessionRegistrations
 
 LONDON = ZoneInfo("Europe/London")
@@ -66,6 +67,13 @@ def test_interest_export_escapes_session_titles_and_ids() -> None:
     every_cell_is_inert(rows)
     assert rows[1][:2] == ["'=id0", "'" + HOSTILE[0]]
     assert rows[-1][:2] == ["'@gone", "'-old"]
+
+
+def test_interest_export_with_the_event_figures_is_escaped_too() -> None:
+    registrations = [SessionRegistrations("=s", HOSTILE[0], T0, False, 1)]
+    rows = table(interest_csv(registrations, LONDON, figures={"=s": SessionFigures()}))
+    every_cell_is_inert(rows)
+    assert len(rows[0]) == 10 and rows[1][:2] == ["'=s", "'" + HOSTILE[0]]
 
 
 def test_shares_export_escapes_every_member_supplied_cell() -> None:
