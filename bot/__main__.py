@@ -1,4 +1,4 @@
-"""Command line: `python -m bot [run|check|preview]` (also the `qiweek-bot` console script).
+"""Command line: `python -m bot [run|check|preview|rehearse]` (also the `qiweek-bot` script).
 
 Exit codes: 0 success (and a clean shutdown on SIGINT/SIGTERM); 1 a configuration or programme
 problem (every problem listed, no traceback); 2 bad command-line usage.
@@ -9,19 +9,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
 
 from bot.config import ConfigError, Settings
-
-if TYPE_CHECKING:
-    from bot.programme import Programme
-    from bot.store.guild_settings import GuildConfig
+from bot.preview import programme_from_file
 
 EXIT_OK = 0
 EXIT_CONFIG = 1
@@ -43,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--env-file", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    sub = parser.add_subparsers(dest="command", metavar="{run,check,preview}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,check,preview,rehearse}")
     sub.add_parser("run", parents=[common], help="connect to Discord and run the bot (the default)")
     sub.add_parser(
         "check",
@@ -63,7 +58,55 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument(
         "--guild", type=int, metavar="ID", help="only this server (default: every server)"
     )
+    rehearse = sub.add_parser(
+        "rehearse",
+        parents=[common],
+        help=(
+            "play the event week in a few minutes against a built-in Discord stand-in (no token "
+            "or Discord account): the real bot, simulated members, a transcript and a summary"
+        ),
+    )
+    rehearse.add_argument(
+        "--programme", type=Path, metavar="FILE", help="default: the configured one"
+    )
+    rehearse.add_argument(
+        "--minutes", type=_positive_float, default=5.0, help="wall-clock length (default: 5)"
+    )
+    rehearse.add_argument(
+        "--members", type=_positive_int, default=200, help="simulated members (default: 200)"
+    )
+    rehearse.add_argument(
+        "--out", type=Path, default=Path("rehearsal"), metavar="DIR", help="default: rehearsal/"
+    )
+    rehearse.add_argument(
+        "--seed", type=int, default=2026, help="the same seed plays the same week"
+    )
+    rehearse.add_argument(
+        "--chaos",
+        action="store_true",
+        help="inject disconnects, 5xx/429 bursts, closed DMs, slow responses and kill -9 restarts",
+    )
     return parser
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 600:
+        raise argparse.ArgumentTypeError(f"{text!r}: give more than 0 and at most 600")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 2 <= value <= 5000:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 2 to 5000")
+    return value
 
 
 def _day_argument(text: str) -> date:
@@ -90,7 +133,7 @@ def load_settings(env_file: str, *, require_token: bool) -> Settings | None:
 
 def check_programme(settings: Settings) -> list[str]:
     """Every problem in the configured programme file ([] when it loads)."""
-    return _file_programme(settings.programme_path, settings.timezone)[1]
+    return programme_from_file(settings.programme_path, settings.timezone)[1]
 
 
 def _fallback_programme_settings(env_file: str) -> tuple[Path, str]:
@@ -149,7 +192,7 @@ def cmd_check(settings_env: str) -> int:
     if settings is None:
         # Still check the programme with what can be read, so every problem is listed at once.
         path, timezone = _fallback_programme_settings(settings_env)
-        problems = _file_programme(path, timezone)[1]
+        problems = programme_from_file(path, timezone)[1]
     else:
         problems = check_programme(settings)
     if problems:
@@ -167,181 +210,46 @@ def cmd_check(settings_env: str) -> int:
         return EXIT_CONFIG
     for warning in channel_warnings(settings):
         print(f"warning: {warning}", file=sys.stderr)
-    programme = _file_programme(settings.programme_path, settings.timezone)[0]
+    programme = programme_from_file(settings.programme_path, settings.timezone)[0]
     for likely in programme_warnings(programme) if programme is not None else []:
         print(f"warning: {settings.programme_path}: {likely}", file=sys.stderr)
     print(settings.summary())
     return EXIT_OK
 
 
-@dataclass
-class PreviewSection:
-    """One server's preview (or the environment's, without a database): its heading lines,
-    the settings in force, and its programme or the problems that kept it from loading."""
-
-    heading: list[str]
-    config: GuildConfig
-    programme: Programme | None = None
-    problems: list[str] = field(default_factory=list)
-
-
-def _file_programme(path: Path | str, timezone: str) -> tuple[Programme | None, list[str]]:
-    """The programme file parsed in ``timezone``, or the problems (never an exception)."""
-    from bot.programme import ProgrammeError, load_programme
-
-    path = Path(path)
-    if not path.exists():
-        return None, [f"QIWEEK_PROGRAMME: {path} does not exist"]
-    try:
-        return load_programme(path, timezone), []
-    except ProgrammeError as exc:
-        return None, [f"{path}: {problem}" for problem in exc.problems]
-    except Exception as exc:  # a bug in the parser: still a listed problem, never a traceback
-        log.debug("reading %s failed", path, exc_info=True)
-        return None, [f"{path}: cannot be read ({type(exc).__name__}: {exc})"]
-
-
-def _channels_line(config: GuildConfig) -> str:
-    programme = config.programme_channel_id
-    digest = config.digest_channel_id
-    return (
-        f"Programme channel: {programme or 'not set (daily posts and channel reminders wait)'}; "
-        f"digest channel: {digest or 'not set (digests wait)'}."
-    )
-
-
-def _read_only_uri(path: Path) -> str:
-    """A read-only SQLite URI. Without a ``-wal`` file (the bot is not running) the file is also
-    opened ``immutable``, so SQLite creates no ``-wal``/``-shm`` files beside it; with one (the
-    bot is running) it reads through the WAL like any reader, writing nothing."""
-    uri = f"{path.resolve().as_uri()}?mode=ro"
-    if not Path(f"{path}-wal").exists():
-        uri += "&immutable=1"
-    return uri
-
-
-async def _database_sections(settings: Settings, guild: int | None) -> list[PreviewSection]:
-    """Each server's stored programme and settings, read-only (the database is never migrated
-    or written). Empty when the database knows no server (or not ``guild``)."""
-    import aiosqlite
-
-    from bot.store import programme as programme_store
-    from bot.store.guild_settings import get_config, known_guilds
-
-    path = Path(settings.db_path)
-    sections: list[PreviewSection] = []
-    async with aiosqlite.connect(_read_only_uri(path), uri=True) as db:
-        db.row_factory = aiosqlite.Row
-        reader: Any = SimpleNamespace(db=db)  # the store's read functions need only `.db`
-        guilds = sorted(await known_guilds(reader))
-        if guild is not None:
-            guilds = [g for g in guilds if g == guild]
-        for guild_id in guilds:
-            config = await get_config(reader, settings, guild_id)
-            programme = await programme_store.read_stored_programme(reader, guild_id)
-            source = await programme_store.programme_source(reader, guild_id)
-            overridden = ", ".join(sorted(config.overridden)) or "none"
-            heading = [
-                f"Server {guild_id} (database {path}, read-only)",
-                f"Settings: the environment's, with these set by /organiser setup: {overridden}.",
-                _channels_line(config),
-            ]
-            problems: list[str] = []
-            if programme is None:
-                heading.append(
-                    f"Programme: none stored yet; the bot will load {settings.programme_path}."
-                )
-                programme, problems = _file_programme(settings.programme_path, config.timezone)
-            elif source == "import":
-                heading.append("Programme: imported by an organiser (stored).")
-            else:
-                heading.append(f"Programme: as stored (seeded from {settings.programme_path}).")
-            sections.append(PreviewSection(heading, config, programme, problems))
-    return sections
-
-
-def preview_sections(settings: Settings, guild: int | None = None) -> list[PreviewSection]:
-    """What ``preview`` shows: a section per server stored in the database (read-only) when
-    the database file exists, else one from the environment's settings and the programme file.
-    """
-    from bot.store.guild_settings import defaults
-
-    path = Path(settings.db_path)
-    note = f"no database at {path} yet"
-    if path.is_file():
-        try:
-            sections = asyncio.run(_database_sections(settings, guild))
-        except Exception as exc:  # sqlite3.Error and kin: fall back to the file, say why
-            log.debug("reading %s failed", path, exc_info=True)
-            note = f"the database {path} cannot be read ({type(exc).__name__}: {exc})"
-        else:
-            if sections:
-                return sections
-            note = (
-                f"server {guild} is not in the database {path}"
-                if guild is not None
-                else f"the database {path} has no server yet"
-            )
-    config = defaults(settings, guild or 0)
-    programme, problems = _file_programme(settings.programme_path, config.timezone)
-    heading = [
-        f"Settings from the environment ({note}); programme from {settings.programme_path}.",
-        _channels_line(config),
-    ]
-    return [PreviewSection(heading, config, programme, problems)]
-
-
 def cmd_preview(env_file: str, day: date | None, guild: int | None = None) -> int:
     settings = load_settings(env_file, require_token=False)
     if settings is None:
         return EXIT_CONFIG
-    from bot.render.programme import preview_text
+    from bot.preview import print_preview
 
-    code = EXIT_OK
-    try:
-        sections = preview_sections(settings, guild)
-    except Exception as exc:  # never a traceback: say what failed
-        log.debug("preview failed", exc_info=True)
-        print(f"cannot preview: {type(exc).__name__}: {exc}", file=sys.stderr)
+    return print_preview(settings, day, guild)
+
+
+def cmd_rehearse(args: argparse.Namespace) -> int:
+    settings = load_settings(args.env_file, require_token=False)
+    if settings is None:
         return EXIT_CONFIG
-    for number, section in enumerate(sections):
-        if number:
-            print("\n" + "=" * 72 + "\n")
-        if section.programme is None:
-            print("\n".join(section.heading))
-            print("The programme has problems:", file=sys.stderr)
-            for problem in section.problems:
-                print(f"  - {problem}", file=sys.stderr)
-            code = EXIT_CONFIG
-            continue
-        config = section.config
-        try:
-            text = preview_text(
-                section.programme,
-                config.tz,
-                config.daily_post_time,
-                day,
-                reminder_leads=config.reminder_leads,
-                digest_time=config.digest_time,
-                heading=section.heading,
-            )
-        except Exception as exc:  # a bug in rendering: still no traceback
-            log.debug("preview of %s failed", section.heading[0], exc_info=True)
-            print(f"{section.heading[0]}: cannot preview ({type(exc).__name__}: {exc})")
-            code = EXIT_CONFIG
-            continue
-        print(text)
-    return code
+    from bot.rehearsal import Options, rehearse
+
+    options = Options(args.programme, args.minutes, args.members, args.out, args.seed, args.chaos)
+    return rehearse(settings, options)
 
 
 async def run_bot(settings: Settings) -> int:
     """Run until closed; SIGINT/SIGTERM close the bot cleanly."""
     from bot.client import QIWeekBot
+    from bot.clock import REHEARSAL_CLOCK_ENV, Clock, Timeline, utc_now
     from bot.schedule import Schedule
     from bot.store import Store, StoreError
 
-    store = Store(settings.db_path)
-    bot = QIWeekBot(settings=settings, store=store, schedule=Schedule())
+    # Only `rehearse` sets this (internal): the compressed event time of a rehearsal.
+    rehearsal = os.environ.get(REHEARSAL_CLOCK_ENV)
+    timeline = Timeline.decode(rehearsal) if rehearsal else None
+    clock: Clock = timeline or utc_now
+    store = Store(settings.db_path, clock=clock)
+    schedule = Schedule(clock=clock, timeline=timeline)
+    bot = QIWeekBot(settings=settings, store=store, schedule=schedule, clock=clock)
     loop = asyncio.get_running_loop()
     stopping: list[asyncio.Task[None]] = []
 
@@ -374,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_check(args.env_file)
     if command == "preview":
         return cmd_preview(args.env_file, args.day, args.guild)
+    if command == "rehearse":
+        return cmd_rehearse(args)
     settings = load_settings(args.env_file, require_token=True)
     if settings is None:
         return EXIT_CONFIG

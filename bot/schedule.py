@@ -11,6 +11,10 @@ Scheduler settings, chosen deliberately:
   the job itself decides whether the send is still useful (and records a skip otherwise).
 - coalesce=True: a job that missed several run times runs once.
 - max_instances=1: a slow fan-out is never started twice in parallel.
+
+APScheduler waits on the real clock. Jobs are planned in the bot's (injected) clock; with a
+`Timeline` (only `python -m bot rehearse` passes one) each run time is mapped onto the real
+instant the compressed event time reaches it, so the features need no rehearsal code path.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
-from bot.clock import Clock, utc_now
+from bot.clock import Clock, Timeline, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +53,15 @@ Planner = Callable[[int, datetime], Awaitable[list[PlannedJob]]]
 class Schedule:
     """Owns the AsyncIOScheduler; start it inside the running loop (setup_hook)."""
 
-    def __init__(self, *, clock: Clock = utc_now, scheduler: AsyncIOScheduler | None = None):
+    def __init__(
+        self,
+        *,
+        clock: Clock = utc_now,
+        scheduler: AsyncIOScheduler | None = None,
+        timeline: Timeline | None = None,
+    ):
         self.clock = clock
+        self.timeline = timeline
         self.scheduler = scheduler or AsyncIOScheduler(timezone="UTC", job_defaults=JOB_DEFAULTS)
         self._planners: dict[str, Planner] = {}
         self._lock = asyncio.Lock()
@@ -122,7 +133,7 @@ class Schedule:
                         continue
                     if existing.id not in wanted:
                         existing.remove()
-                    elif _same(existing, wanted[existing.id], now):
+                    elif _same(existing, wanted[existing.id], now, self.timeline):
                         # Same call at the same time: leave it be, so a re-plan after one
                         # member's change only touches the jobs that changed.
                         unchanged.add(existing.id)
@@ -131,6 +142,8 @@ class Schedule:
                         continue
                     # A past time means "catch up now": run it a moment from now.
                     run_at = max(job.run_at, now + timedelta(milliseconds=50))
+                    if self.timeline is not None:
+                        run_at = max(self.timeline.to_real(run_at), utc_now())
                     self.scheduler.add_job(
                         self._run_logged,
                         trigger=DateTrigger(run_date=run_at),
@@ -153,7 +166,10 @@ class Schedule:
         out = []
         for job in self.scheduler.get_jobs():
             if guild_id is None or f":{guild_id}:" in job.id:
-                out.append((job.id, job.next_run_time))
+                when = job.next_run_time
+                if self.timeline is not None and when is not None:
+                    when = self.timeline.from_real(when)
+                out.append((job.id, when))
         return sorted(out, key=lambda item: item[1])
 
     async def _run_logged(self, job_id: str, func: Callable[[], Awaitable[object]]) -> None:
@@ -174,10 +190,14 @@ class Schedule:
                 self._running.discard(task)
 
 
-def _same(existing: Any, job: PlannedJob, now: datetime) -> bool:
-    """Whether a scheduled job already is ``job``: the same future time and the same call (the
-    same bound method of the same service, with the same arguments)."""
-    if not existing.next_run_time or existing.next_run_time != job.run_at or job.run_at <= now:
+def _same(existing: Any, job: PlannedJob, now: datetime, timeline: Any = None) -> bool:
+    """Whether a scheduled job already is ``job``: the same future time (on the wall clock when
+    a rehearsal's timeline maps event time) and the same call (the same bound method of the same
+    service, with the same arguments)."""
+    if job.run_at <= now or not existing.next_run_time:
+        return False
+    target = timeline.to_real(job.run_at) if timeline is not None else job.run_at
+    if existing.next_run_time != target:
         return False
     old = existing.args[1] if len(existing.args) > 1 else None
     new = job.func

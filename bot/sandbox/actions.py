@@ -494,7 +494,7 @@ class ActionsMixin:
         if msg is None:
             raise LookupError(f"message {message['id']} does not exist")
         msg["content"] = content
-        msg["edited_timestamp"] = now_iso()
+        msg["edited_timestamp"] = now_iso(self.clock)
         self._resolve_mentions(msg, None, ["users", "roles", "everyone"])
         await self._dispatch_message("MESSAGE_UPDATE", msg)
         return msg

@@ -77,6 +77,21 @@ class FaultsMixin:
             peak = max(peak, current)
         return peak
 
+    def throttle_dm_opens(self: FakeDiscord, times: int = 1) -> Fault:
+        """Refuse the next ``times`` DM opens as Discord does when a bot opens DMs too fast.
+
+        Discord answers ``POST /users/@me/channels`` with 400
+        ``{"code": 40003, "message": "You are opening direct messages too fast"}``.
+        """
+        return self.inject(
+            "POST",
+            r"^/users/@me/channels$",
+            400,
+            times=times,
+            code=40003,
+            message="You are opening direct messages too fast",
+        )
+
     def close_dms(self: FakeDiscord, user: str | int | FakeUser) -> None:
         """Make DMs to ``user`` fail with 403 / 50007."""
         self._closed_dms.add(self.user(user).id)

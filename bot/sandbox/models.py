@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -18,20 +18,26 @@ if TYPE_CHECKING:
 DISCORD_EPOCH_MS = 1420070400000
 
 
-def now_iso() -> str:
+def real_now() -> datetime:
+    """The real clock (the default of `FakeDiscord`'s ``clock``)."""
+    return datetime.now(UTC)
+
+
+def now_iso(clock: Callable[[], datetime] = real_now) -> str:
     """Current time as Discord's ISO-8601 timestamp."""
-    return datetime.now(UTC).isoformat()
+    return clock().isoformat()
 
 
 class Snowflakes:
-    """Monotonic snowflake generator using the real clock (so created_at is sensible)."""
+    """Monotonic snowflake generator on the server's clock (so created_at is sensible)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], datetime] = real_now) -> None:
         self._last = 0
+        self._clock = clock
 
     def next(self) -> int:
         """Return a fresh snowflake, strictly greater than the previous one."""
-        value = (int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22
+        value = (int(self._clock().timestamp() * 1000) - DISCORD_EPOCH_MS) << 22
         if value <= self._last:
             value = self._last + 1
         self._last = value

@@ -115,7 +115,7 @@ class MessageRoutesMixin:
             "channel_id": str(channel_id),
             "author": author.user_payload(),
             "content": payload.get("content") or "",
-            "timestamp": now_iso(),
+            "timestamp": now_iso(self.clock),
             "edited_timestamp": None,
             "tts": bool(payload.get("tts", False)),
             "mention_everyone": False,
@@ -194,7 +194,7 @@ class MessageRoutesMixin:
             }
             kept = [a for a in msg.get("attachments", []) if a["id"] in keep_ids]
             msg["attachments"] = kept + self._build_attachments(payload, files)
-        msg["edited_timestamp"] = now_iso()
+        msg["edited_timestamp"] = now_iso(self.clock)
         self._resolve_mentions(msg, msg.get("allowed_mentions"), ["users", "roles", "everyone"])
 
     async def _dispatch_message(self: FakeDiscord, event: str, msg: dict[str, Any]) -> None:

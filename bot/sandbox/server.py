@@ -11,6 +11,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -27,6 +28,7 @@ from .models import (
     Rejection,
     RequestRecord,
     Snowflakes,
+    real_now,
 )
 from .realms import ExtraGuild, RealmsMixin
 from .routes_events import EventRoutesMixin
@@ -56,6 +58,7 @@ class FakeDiscord(
         heartbeat_interval_ms: HELLO heartbeat interval sent to the client.
         interaction_deadline: seconds after dispatch when the first callback fails with 10062.
         token_lifetime: seconds an interaction token accepts follow-ups and edits.
+        clock: the time of message timestamps and snowflakes (the rehearsal's event time).
     """
 
     def __init__(
@@ -64,6 +67,7 @@ class FakeDiscord(
         heartbeat_interval_ms: int = 41250,
         interaction_deadline: float = 3.0,
         token_lifetime: float = 900.0,
+        clock: Callable[[], datetime] = real_now,
     ) -> None:
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.interaction_deadline = interaction_deadline
@@ -75,7 +79,8 @@ class FakeDiscord(
         self.base_url = ""
         self.application_flags = (1 << 15) | (1 << 19) | (1 << 13)  # gateway intents "limited" set
         self.allowed_intents = (1 << 1) | (1 << 8) | (1 << 15)
-        self._ids = Snowflakes()
+        self.clock = clock
+        self._ids = Snowflakes(clock)
         self._runner: web.AppRunner | None = None
         self._conns: set[GatewayConnection] = set()
         self._session: GatewaySession | None = None

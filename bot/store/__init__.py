@@ -45,11 +45,18 @@ class Store:
     another coroutine's lone write (say a ledger `mark_sent`) that ran meanwhile. WAL journal
     (readers never block the writer), foreign keys on, and a busy timeout so a lone write waits
     for a running transaction (and the CLI's read-only `preview`) instead of failing.
+
+    With ``read_only=True`` (the CLI's `preview`) the file is opened through SQLite's
+    ``mode=ro`` URI: never created, migrated or written (SQLite itself refuses writes, and
+    `transaction()` raises `StoreError`), so previewing a live bot's database is safe.
     """
 
-    def __init__(self, path: str | Path, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, path: str | Path, *, clock: Clock = utc_now, read_only: bool = False
+    ) -> None:
         self.path = Path(path)
         self.clock = clock
+        self.read_only = read_only
         # Identifies this process's ledger claims: a claim left by another run was interrupted.
         self.run_id = uuid.uuid4().hex
         self._db: aiosqlite.Connection | None = None
@@ -77,6 +84,9 @@ class Store:
             return
         if str(self.path) == ":memory:":
             raise StoreError("the store needs a database file (two connections share it)")
+        if self.read_only:
+            self._db = await _connect_read_only(self.path)
+            return
         if self.path.is_dir():
             # Checked here: aiosqlite leaves its worker thread finishing a failed connect.
             raise StoreError(f"cannot open the database {self.path}: it is a folder, not a file")
@@ -120,6 +130,8 @@ class Store:
         Use only the yielded connection inside the block: a lone write on `db` would wait for
         this transaction's write lock.
         """
+        if self.read_only:
+            raise StoreError("the store is read-only: no transaction")
         async with self._tx_lock:
             db = self._tx
             if db is None:
@@ -202,6 +214,30 @@ async def _connect(path: Path, *, shared: bool = False) -> aiosqlite.Connection:
         await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         await db.execute("PRAGMA foreign_keys = ON")
         await db.execute("PRAGMA synchronous = NORMAL")
+    except BaseException:
+        await db.close()
+        raise
+    return db
+
+
+def read_only_uri(path: Path) -> str:
+    """A read-only SQLite URI. Without a ``-wal`` file (the bot is not running) the file is also
+    opened ``immutable``, so SQLite creates no ``-wal``/``-shm`` files beside it; with one (the
+    bot is running) it reads through the WAL like any reader, writing nothing."""
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    if not Path(f"{path}-wal").exists():
+        uri += "&immutable=1"
+    return uri
+
+
+async def _connect_read_only(path: Path) -> aiosqlite.Connection:
+    """A connection that can only read ``path`` (which must exist; SQLite refuses writes)."""
+    if not await asyncio.to_thread(path.is_file):
+        raise StoreError(f"no database at {path}")
+    db = await aiosqlite.connect(read_only_uri(path), uri=True)
+    try:
+        db.row_factory = aiosqlite.Row
+        await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     except BaseException:
         await db.close()
         raise

@@ -502,3 +502,26 @@ def test_limits_module() -> None:
     assert limits.validate_choices([{"name": "a", "value": "v" * 101}])
     modal = {"title": "t" * 46, "custom_id": "m", "components": []}
     assert limits.validate_modal(modal)
+
+
+async def test_dm_opens_refused_too_fast_with_40003(
+    fake_discord: FakeDiscord, bot: MiniBot
+) -> None:
+    fake_discord.throttle_dm_opens(times=1)
+    user = await bot.fetch_user(fake_discord.users["member2"])
+    with pytest.raises(discord.HTTPException) as info:
+        await user.create_dm()
+    assert info.value.status == 400 and info.value.code == 40003
+    assert "too fast" in info.value.text
+    channel = await user.create_dm()  # only the next open was refused
+    assert channel.id == fake_discord.dm_channel_id("member2")
+
+
+async def test_timestamps_and_snowflakes_follow_the_server_clock() -> None:
+    from datetime import UTC, datetime
+
+    event_time = datetime(2026, 9, 14, 9, 30, tzinfo=UTC)
+    fake = FakeDiscord(clock=lambda: event_time)
+    message = await fake.post_message("member", "general", "hello")
+    assert message["timestamp"] == event_time.isoformat()
+    assert discord.utils.snowflake_time(int(message["id"])) == event_time

@@ -117,3 +117,37 @@ async def test_a_replan_leaves_unchanged_jobs_alone(schedule: Schedule) -> None:
     await schedule.replan(1)
     assert added == ["feat:1:b", "feat:1:a", "feat:1:b"]
     assert set(before) == {"feat:1:a", "feat:1:b"}
+
+
+async def test_with_a_timeline_jobs_run_when_compressed_event_time_reaches_them() -> None:
+    import time
+
+    from bot.clock import Timeline
+
+    event_start = datetime(2026, 9, 14, 7, 0, tzinfo=UTC)
+    # One event hour per real second.
+    points = [(0.0, event_start), (10.0, event_start + timedelta(hours=10))]
+    line = Timeline(time.time(), points, now=time.time)
+    schedule = Schedule(clock=line, timeline=line)
+    schedule.start()
+    ran: list[datetime] = []
+    done = asyncio.Event()
+
+    async def post() -> None:
+        ran.append(line())
+        done.set()
+
+    eight = event_start + timedelta(hours=1)
+
+    async def planner(guild_id: int, now: datetime) -> list[PlannedJob]:
+        return [PlannedJob("daily", eight, post)]
+
+    schedule.register("feat", planner)
+    try:
+        await schedule.replan(1)
+        [(_, planned)] = schedule.jobs(1)
+        assert abs((planned - eight).total_seconds()) < 1  # reported in event time
+        await asyncio.wait_for(done.wait(), 5)  # one real second, not one hour
+        assert eight <= ran[0] < eight + timedelta(minutes=5)
+    finally:
+        schedule.shutdown()

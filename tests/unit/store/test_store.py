@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from datetime import UTC, datetime, time
 from pathlib import Path
@@ -299,3 +300,35 @@ async def test_a_write_meeting_a_stale_read_snapshot_is_retried(store: Store) ->
     assert await task == 0
     async with store.db.execute("SELECT COUNT(*) FROM audit_log WHERE guild_id = 3") as cur:
         assert (await cur.fetchone())[0] == 1
+
+
+async def test_read_only_store_reads_but_never_writes_or_migrates(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as raw:  # an un-migrated database (version 1 only)
+        raw.executescript(f"{MIGRATIONS[0]}\nPRAGMA user_version = 1;")
+    raw.close()
+    before = path.read_bytes()
+    async with Store(path, read_only=True) as s:
+        assert await s.schema_version() == 1  # not migrated
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            await s.db.execute("PRAGMA user_version = 7")
+        with pytest.raises(StoreError, match="read-only"):
+            async with s.transaction():
+                pass
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["old.db"]  # no -wal / -shm files
+
+
+async def test_read_only_store_sees_a_running_bots_writes(tmp_path: Path) -> None:
+    path = tmp_path / "live.db"
+    async with Store(path) as writer:
+        await update_config(writer, 42, digest_channel_id=7)
+        async with Store(path, read_only=True) as reader:
+            settings = parse_settings({"DISCORD_TOKEN": "x"})
+            assert (await get_config(reader, settings, 42)).digest_channel_id == 7
+
+
+async def test_read_only_store_never_creates_a_missing_database(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="no database"):
+        await Store(tmp_path / "missing" / "qiweek.db", read_only=True).open()
+    assert not (tmp_path / "missing").exists()
