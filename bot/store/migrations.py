@@ -218,8 +218,9 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (guild_id, session_id, user_id)
     );
     """,
-    # 6 (issue 11, hardening): `guild_settings.share_channel_ids` (comma-separated ids; shares
-    # only from these channels, `/organiser setup share_channels`). `posted_digests`: every
+    # 8 (issue 11, hardening; 6 is perf's and 7 deliv's, merged before this one):
+    # `guild_settings.share_channel_ids` (comma-separated ids; shares only from these channels,
+    # `/organiser setup share_channels`). `posted_digests`: every
     # message of a posted digest or roundup, with the share ids it was rendered from, so an
     # erasure (opt-out, "Remove from digest", retention) can edit what was posted;
     # `needs_redaction` marks a post to re-render, set before the erasure so a stop in between
