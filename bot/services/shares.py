@@ -131,10 +131,6 @@ class ShareCollector:
     async def handle_message(self, message: discord.Message) -> None:
         """on_message: collect the message if it is a share (and its channel may give one)."""
         if self.wants(message):
-            problem = await self.sources.problem(message)
-            if problem is not None:
-                log.debug("not collecting %s: %s", message.id, problem)
-                return
             try:
                 await self.collect(message)
             except (sqlite3.Error, StoreError):
@@ -152,8 +148,14 @@ class ShareCollector:
         notify: bool = True,
         edited_at: datetime | None = None,
     ) -> bool:
-        """Store a share (unless its author opted out, it was removed from the digest, or this
-        is an older edit than the one stored) and send the one-off notice."""
+        """Store a share (unless its channel may not give one, its author opted out, it was
+        removed from the digest, or this is an older edit than the one stored) and send the
+        one-off notice. Every way in (live, edits, the menu, a backfill) passes here, so the
+        channel check (private channels, the server's share channels) cannot be missed."""
+        problem = await self.sources.problem(message)
+        if problem is not None:
+            log.debug("not collecting %s: %s", message.id, problem)
+            return False
         share = share_from_message(message)
         stored = await self._write_share(
             share,
@@ -209,8 +211,7 @@ class ShareCollector:
             return
         edited_at = _payload_edit_time(payload)
         if self.matcher.matches(message.content):
-            if await self.sources.problem(message) is None:
-                await self.collect(message, edited_at=edited_at)
+            await self.collect(message, edited_at=edited_at)
             return
         share = share_from_message(message)
         outcome = await store_shares.untag_share(
