@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import sys
 from datetime import date
 from pathlib import Path
@@ -241,6 +240,7 @@ async def run_bot(settings: Settings) -> int:
     from bot.client import QIWeekBot
     from bot.clock import REHEARSAL_CLOCK_ENV, Clock, Timeline, utc_now
     from bot.schedule import Schedule
+    from bot.signals import install_stop_handlers
     from bot.store import Store, StoreError
 
     # Only `rehearse` sets this (internal): the compressed event time of a rehearsal.
@@ -258,8 +258,8 @@ async def run_bot(settings: Settings) -> int:
             log.info("received %s: shutting down", signame)
             stopping.append(loop.create_task(bot.close()))
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, request_stop, sig.name)
+    # Not loop.add_signal_handler: its wake-up byte can be dropped under load (bot.signals).
+    restore = install_stop_handlers(loop, request_stop)
     try:
         async with bot:
             await bot.start(settings.token.reveal())
@@ -269,6 +269,7 @@ async def run_bot(settings: Settings) -> int:
     finally:
         for task in stopping:
             await task
+        restore()
     return EXIT_OK
 
 

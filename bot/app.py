@@ -7,10 +7,11 @@ at run time, no cog builds a service, and extensions may load in any order.
 
 Dependency order (each line uses only what is above it):
   store, settings, schedule, clock          (given to the bot)
-  ledger -> delivery (+ the shared fan-out pacer and DM channel cache)
+  ledger -> delivery (+ the shared fan-out pacer and DM channel cache) -> alerts
   audit, setup
   programme -> interest, reminders, change notices (listening to programme changes)
-  share sources (private stays private) -> digest -> shares (collecting)
+  share sources (private stays private) -> digest -> shares (collecting) -> backfill (shares
+  posted while down)
   events mirror, live sessions (attendance, feedback), crossposter (issue 12)
   report; stats and exports (which include the report's)
   announcements (published by the crossposter)
@@ -26,8 +27,10 @@ from bot.delivery.fanout import context_for
 from bot.services import announcements, changes, reminders
 from bot.services import events as events_module
 from bot.services import live as live_module
+from bot.services.alerts import AlertsService
 from bot.services.announcements import AnnouncementService
 from bot.services.audit import AuditTrail
+from bot.services.backfill import BackfillService
 from bot.services.changes import ChangeNotices
 from bot.services.digest import DigestService
 from bot.services.events import EventMirror
@@ -54,6 +57,7 @@ class Services:
     """Every service of the bot, typed; cogs receive the ones they use."""
 
     delivery: Delivery
+    alerts: AlertsService
     audit: AuditTrail
     setup: GuildSetup
     programme: ProgrammeService
@@ -62,6 +66,7 @@ class Services:
     changes: ChangeNotices
     digest: DigestService
     shares: ShareCollector
+    backfill: BackfillService
     report: ReportService
     stats: StatsService
     announcements: AnnouncementService
@@ -71,19 +76,31 @@ class Services:
 
     async def prepare_guild(self, guild_id: int) -> None:
         """What a guild needs before its schedule is planned: its programme, seeded from
-        ``QIWEEK_PROGRAMME`` (and any stored change not yet told to the listeners)."""
+        ``QIWEEK_PROGRAMME`` (and any stored change not yet told to the listeners); and the
+        share notices a stop left claimed, resumed; and the sign-up DMs a stopped run left
+        unconfirmed, settled."""
         await self.programme.seed(guild_id)
+        await self.shares.resume_notices(guild_id)
+        await self.interest.settle_interrupted(guild_id)
 
     async def close(self) -> None:
-        """Stop background work (debounced re-plans); claims stay resumable."""
+        """Stop background work (debounced re-plans, read-backs, queued share notices); claims
+        stay resumable."""
         await self.interest.close()
+        await self.backfill.close()
         await self.crossposter.close()
+        await self.shares.close()
 
 
 def build_services(bot: QIWeekBot) -> Services:
     """Build every service for ``bot`` and register the planners. Called once per bot."""
     store, settings, schedule, clock = bot.store, bot.settings, bot.schedule, bot.clock
     delivery = Delivery(bot, bot.ledger, context_for(bot))
+    alerts = AlertsService(
+        client=bot, store=store, ledger=bot.ledger, settings=settings, clock=clock
+    )
+    delivery.alert = alerts.raise_  # a channel the bot cannot post in (issue 10)
+    alert = alerts.raise_
     audit = AuditTrail(store)
     setup = GuildSetup(store=store, settings=settings, schedule=schedule, audit=audit)
     programme = ProgrammeService(
@@ -93,10 +110,17 @@ def build_services(bot: QIWeekBot) -> Services:
         schedule=schedule,
         clock=clock,
         audit=audit,
+        alert=alert,
     )
-    dms = MemberDms(delivery, store)
+    dms = MemberDms(delivery, store, alert=alert)
     interest = InterestService(
-        store=store, settings=settings, schedule=schedule, clock=clock, programme=programme
+        store=store,
+        settings=settings,
+        schedule=schedule,
+        clock=clock,
+        programme=programme,
+        delivery=delivery,
+        alert=alert,
     )
     reminder_service = ReminderService(
         store=store,
@@ -105,6 +129,7 @@ def build_services(bot: QIWeekBot) -> Services:
         clock=clock,
         programme=programme,
         dms=dms,
+        alert=alert,
     )
     notices = ChangeNotices(
         store=store, delivery=delivery, settings=settings, schedule=schedule, clock=clock, dms=dms
@@ -122,9 +147,20 @@ def build_services(bot: QIWeekBot) -> Services:
         audit=audit,
         sources=sources,
     )
-    shares = ShareCollector(store, delivery, digest, audit)
-    # Issue 12. `alert` is where organiser alerts go: the log until the organiser alerts
-    # channel (issue 10) exists; hand its send here.
+    shares = ShareCollector(store, delivery, digest, audit, alert=alert)
+    backfill = BackfillService(
+        client=bot,
+        store=store,
+        settings=settings,
+        shares=shares,
+        clock=clock,
+        pace=delivery.fanout.pacer.wait,
+    )
+
+    async def events_alert(guild_id: int, text: str) -> None:
+        await alerts.raise_(guild_id, "scheduled_events", text)
+
+    # Issue 12; its organiser alerts go to the organiser alerts channel (issue 10).
     event_mirror = EventMirror(
         client=bot,
         store=store,
@@ -134,6 +170,7 @@ def build_services(bot: QIWeekBot) -> Services:
         audit=audit,
         programme=programme,
         on_interest_changed=interest.replan_soon,
+        alert=events_alert,
     )
     live = LiveSessions(
         client=bot, store=store, delivery=delivery, setup=setup, clock=clock, programme=programme
@@ -166,6 +203,7 @@ def build_services(bot: QIWeekBot) -> Services:
         interest=interest,
         audit=audit,
         after_post=crossposter.after_post,
+        alert=alert,
     )
     # Planners run in this order at each re-plan.
     schedule.register(announcements.PLANNER, announcement_service.plan)
@@ -178,6 +216,7 @@ def build_services(bot: QIWeekBot) -> Services:
     schedule.register(live_module.CROSSPOST_PLANNER, crossposter.plan)
     return Services(
         delivery=delivery,
+        alerts=alerts,
         audit=audit,
         setup=setup,
         programme=programme,
@@ -186,6 +225,7 @@ def build_services(bot: QIWeekBot) -> Services:
         changes=notices,
         digest=digest,
         shares=shares,
+        backfill=backfill,
         report=report,
         stats=stats,
         announcements=announcement_service,

@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-import icalendar
-
 from bot.programme import Session
 
 PRODID = "-//qiweek-bot//QI Week programme//EN"
@@ -53,6 +51,8 @@ def sessions_ics(
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     stamp = now.astimezone(UTC).replace(microsecond=0)
+    import icalendar  # imported on first use: it costs start-up time
+
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")

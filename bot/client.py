@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib
+import json
 import logging
 import pkgutil
+import re
+import sqlite3
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import discord
@@ -18,13 +23,30 @@ from bot.clock import Clock, utc_now
 from bot.config import Settings
 from bot.errors import NotOrganiser, UserFacingError
 from bot.schedule import Schedule
-from bot.store import Ledger, Store
+from bot.store import Ledger, Store, bot_state
 
 log = logging.getLogger(__name__)
 
 # The bot never joins voice: don't warn at every start that voice libraries are missing.
 discord.VoiceClient.warn_nacl = False
 discord.VoiceClient.warn_dave = False
+
+#: How long close() waits for running event handlers (SIGTERM to exit stays well under the
+#: 90 s a service manager allows).
+DRAIN_TIMEOUT = 10.0
+# discord.py's names for the tasks of app commands and component callbacks.
+_HANDLER_TASK_NAMES = frozenset({"CommandTree-invoker"})
+_VIEW_DISPATCH_PREFIX = "discord-ui-view-dispatch-"
+
+
+class _NotRun:
+    """What `_schedule_event` returns for a handler it does not run (discord.py ignores it)."""
+
+    def done(self) -> bool:
+        return True
+
+
+_NOT_RUN: Any = _NotRun()
 
 GENERIC_ERROR = (
     "Sorry, something went wrong on our side and it has been logged. Please try again in a "
@@ -76,6 +98,11 @@ class QIWeekTree(app_commands.CommandTree):
         command = interaction.command.qualified_name if interaction.command else "?"
         original = getattr(error, "original", error)
         context = f"/{command} guild={interaction.guild_id} user={interaction.user.id}"
+        if is_expired(original):
+            # Answered too late (Discord's 3 s): the token is dead, so an error message would
+            # fail the same way. Under load this is the cheap path, not a traceback and a send.
+            log.warning("interaction expired before its answer: %s", context)
+            return
         if isinstance(error, NotOrganiser):
             log.warning("refused %s: %s", context, error)
             message = str(error)
@@ -88,7 +115,32 @@ class QIWeekTree(app_commands.CommandTree):
         else:
             log.error("command failed %s", context, exc_info=original)
             message = GENERIC_ERROR
+            await report_database_failure(interaction, original)
         await send_ephemeral(interaction, message)
+
+
+#: Discord's "Unknown interaction": the interaction was not answered within 3 s (or its
+#: follow-up token has expired); nothing more can be sent with it.
+UNKNOWN_INTERACTION = 10062
+
+
+def is_expired(error: BaseException) -> bool:
+    """True when ``error`` says the interaction can no longer be answered (10062)."""
+    return isinstance(error, discord.NotFound) and error.code == UNKNOWN_INTERACTION
+
+
+async def report_database_failure(interaction: discord.Interaction, error: BaseException) -> None:
+    """A command failed on a database error: tell the organisers (`db_write` alert)."""
+    client = interaction.client
+    if not isinstance(error, sqlite3.Error) or interaction.guild_id is None:
+        return
+    if isinstance(client, QIWeekBot) and client._services is not None:
+        await client.services.alerts.raise_(
+            interaction.guild_id,
+            "db_write",
+            f"A database operation failed ({type(error).__name__}: {error}). Check the disk "
+            "space and the database file's permissions on the bot's host.",
+        )
 
 
 async def send_ephemeral(interaction: discord.Interaction, message: str) -> None:
@@ -98,8 +150,11 @@ async def send_ephemeral(interaction: discord.Interaction, message: str) -> None
             await interaction.followup.send(message, ephemeral=True)
         else:
             await interaction.response.send_message(message, ephemeral=True)
-    except discord.HTTPException:
-        log.warning("could not deliver an error message to user %s", interaction.user.id)
+    except discord.HTTPException as exc:
+        if is_expired(exc):
+            log.warning("interaction expired before its answer (user %s)", interaction.user.id)
+        else:
+            log.warning("could not deliver an error message to user %s", interaction.user.id)
 
 
 class QIWeekBot(commands.Bot):
@@ -137,6 +192,11 @@ class QIWeekBot(commands.Bot):
         self._prepared: dict[int, asyncio.Event] = {}
         self._preparing: set[asyncio.Task[Any]] = set()
         self._ignored_guilds: set[int] = set()
+        # Listener tasks still running (on_message...): close() lets them finish first.
+        self._handler_tasks: set[asyncio.Task[Any]] = set()
+        self._stopping = False
+        self._closing: asyncio.Future[None] | None = None
+        self._closers: set[asyncio.Task[Any]] = set()
 
     @property
     def services(self) -> Services:
@@ -153,21 +213,47 @@ class QIWeekBot(commands.Bot):
         await self.store.open()
         self.schedule.start()
         self._services = build_services(self)
+        self.schedule.on_error = self._job_failed
         for name in self.extension_names:
             await self.load_extension(name)
         if self.sync_commands:
             await self.sync_app_commands()
 
-    async def sync_app_commands(self) -> list[app_commands.AppCommand]:
-        """Guild sync (instant) when QIWEEK_GUILD_ID is set, else global."""
-        if self.settings.guild_id:
-            guild = discord.Object(id=self.settings.guild_id)
+    async def _job_failed(self, job_id: str, error: BaseException) -> None:
+        """A scheduled job failed on a database error: tell the organisers (`db_write`)."""
+        match = re.match(r"[^:]+:(\d+):", job_id)
+        if not isinstance(error, sqlite3.Error) or match is None or self._services is None:
+            return
+        await self.services.alerts.raise_(
+            int(match.group(1)),
+            "db_write",
+            f"A scheduled send failed on a database error ({type(error).__name__}: {error}); "
+            "it is retried at the next start. Check the disk space and the database file's "
+            "permissions on the bot's host.",
+        )
+
+    async def sync_app_commands(self, *, force: bool = False) -> list[app_commands.AppCommand]:
+        """Guild sync (instant) when QIWEEK_GUILD_ID is set, else global.
+
+        Skipped when the tree is the one last synced for this application and target (its
+        hash is kept in the database): a restart does not spend a rate-limited PUT, and the
+        commands are ready sooner. Any change to a command (name, option, permission, text)
+        changes the hash, so it is synced. ``force`` syncs anyway.
+        """
+        guild = discord.Object(id=self.settings.guild_id) if self.settings.guild_id else None
+        if guild is not None:
             self.tree.copy_global_to(guild=guild)
-            synced = await self.tree.sync(guild=guild)
-            log.info("synced %d commands to guild %s", len(synced), self.settings.guild_id)
-        else:
-            synced = await self.tree.sync()
-            log.info("synced %d global commands", len(synced))
+        target = str(guild.id) if guild is not None else "global"
+        state_name = f"commands:{self.application_id}:{target}"
+        tree_hash = command_tree_hash(self.tree, guild)
+        if not force and await bot_state.get_state(self.store, state_name) == tree_hash:
+            log.info("commands unchanged since the last sync (%s): not synced again", target)
+            return []
+        # Forget the old hash first: a sync that fails half-way is redone at the next start.
+        await bot_state.clear_state(self.store, state_name)
+        synced = await self.tree.sync(guild=guild)
+        await bot_state.set_state(self.store, state_name, tree_hash)
+        log.info("synced %d commands (%s)", len(synced), target)
         return synced
 
     async def prepare_guild(self, guild_id: int) -> None:
@@ -222,8 +308,66 @@ class QIWeekBot(commands.Bot):
                 log.warning("could not leave server %s: %s", guild.id, exc)
         return True
 
+    def _schedule_event(
+        self,
+        coro: Callable[..., Coroutine[Any, Any, Any]],
+        event_name: str,
+        *args: Any,
+        **kwargs: Any,
+    ) -> asyncio.Task[Any]:
+        """discord.py runs each listener in a task: keep them, so close() can wait for them.
+
+        `commands.Bot.on_message` (prefix commands, which this bot has none of) is not run:
+        it would cost a task and a context per guild message, the busiest event there is.
+        """
+        if getattr(coro, "__func__", None) is commands.Bot.on_message:
+            return _NOT_RUN
+        task = super()._schedule_event(coro, event_name, *args, **kwargs)
+        self._handler_tasks.add(task)
+        task.add_done_callback(self._handler_tasks.discard)
+        return task
+
+    def dispatch(self, event: str, /, *args: Any, **kwargs: Any) -> None:
+        if self._stopping:
+            return  # closing: no new work (a missed message is found again by backfill)
+        super().dispatch(event, *args, **kwargs)
+
+    def _running_handlers(self) -> set[asyncio.Task[Any]]:
+        """Listener tasks, app command invocations and component callbacks not yet done (not
+        the task that asked to close: it waits for the close)."""
+        running = {t for t in self._handler_tasks if not t.done()}
+        for task in asyncio.all_tasks():
+            name = task.get_name()
+            if name in _HANDLER_TASK_NAMES or name.startswith(_VIEW_DISPATCH_PREFIX):
+                running.add(task)
+        running -= self._closers
+        return {t for t in running if not t.done()}
+
+    async def drain_handlers(self, within: float = DRAIN_TIMEOUT) -> int:
+        """Wait (at most ``within`` seconds) until no event handler is running, including
+        those started meanwhile from events already received; returns how many were still
+        running when the time ran out (they are left to close())."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while running := self._running_handlers():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return len(running)
+            await asyncio.wait(running, timeout=remaining)
+        return 0
+
     async def close(self) -> None:
-        """Stop the scheduler (no job fires into a closing client), then Discord, then the DB."""
+        """Stop the scheduler (no job fires into a closing client), let the event handlers
+        already running finish (bounded: `DRAIN_TIMEOUT`), stop taking events, then close
+        Discord, then the DB (a handler cut off by the store closing would lose its work)."""
+        caller = asyncio.current_task()
+        if caller is not None:
+            self._closers.add(caller)
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(self._close())
+        await asyncio.shield(self._closing)
+
+    async def _close(self) -> None:
         await self.schedule.aclose()
         if self._services is not None:  # None when the bot never got as far as setup_hook
             await self._services.close()
@@ -235,9 +379,22 @@ class QIWeekBot(commands.Bot):
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
         try:
+            left = await self.drain_handlers()
+            self._stopping = True
+            if left:
+                log.warning("closing with %d event handler(s) still running", left)
             await super().close()
+            # Handlers that were waiting on Discord end quickly now that its session is closed.
+            await self.drain_handlers(within=1.0)
         finally:
             await self.store.close()
+
+
+def command_tree_hash(tree: app_commands.CommandTree, guild: discord.abc.Snowflake | None) -> str:
+    """A hash of exactly what `CommandTree.sync` would send for ``guild`` (None: global)."""
+    payload = [command.to_dict(tree) for command in tree.get_commands(guild=guild)]
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def discover_extensions() -> list[str]:

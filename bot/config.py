@@ -20,6 +20,9 @@ from bot.timezones import check_timezone
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
 
+#: `#QIWeek`, plus `#QIWeek<event year>` added by the digest from the programme (issue 10).
+DEFAULT_HASHTAGS: tuple[str, ...] = ("#QIWeek",)
+
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
@@ -76,10 +79,15 @@ class Settings:
     daily_post_time: time = time(8, 0)
     reminder_leads: tuple[int, ...] = (15,)
     digest_time: time = time(17, 30)
-    hashtags: tuple[str, ...] = ("#QIWeek",)
+    hashtags: tuple[str, ...] = DEFAULT_HASHTAGS
     share_retention_days: int = 90
     share_channel_ids: tuple[int, ...] = ()
     leave_other_guilds: bool = False
+    organiser_channel_id: int | None = None
+    #: Budget of DM channels opened to members never DMed before (Discord's anti-spam).
+    new_dms_per_minute: int = 20
+    #: Messages read back per share channel at start (shares posted while the bot was down).
+    backfill_limit: int = 1000
     # Issue 12: mirror sessions as Discord scheduled events, at most this many at once.
     scheduled_events: bool = True
     events_max: int = 90
@@ -237,6 +245,7 @@ def parse_settings(values: Mapping[str, str], *, require_token: bool = True) -> 
         ("QIWEEK_ANNOUNCEMENTS_CHANNEL_ID", "announcements_channel_id"),
         ("QIWEEK_DIGEST_CHANNEL_ID", "digest_channel_id"),
         ("QIWEEK_ORGANISER_ROLE_ID", "organiser_role_id"),
+        ("QIWEEK_ORGANISER_CHANNEL_ID", "organiser_channel_id"),
     ):
         raw = get(name)
         if raw is None:
@@ -309,6 +318,17 @@ def parse_settings(values: Mapping[str, str], *, require_token: bool = True) -> 
             "member would be an organiser. Use a dedicated organiser role's id"
         )
 
+    for name, key, low, high, unit in (
+        ("QIWEEK_NEW_DMS_PER_MINUTE", "new_dms_per_minute", 1, 1000, "DM channels a minute"),
+        ("QIWEEK_BACKFILL_LIMIT", "backfill_limit", 0, 100_000, "messages per channel"),
+    ):
+        raw = get(name)
+        if raw is None:
+            continue
+        if raw.isdigit() and low <= int(raw) <= high:
+            kwargs[key] = int(raw)
+        else:
+            problems.append(f"{name}={raw!r} is not a whole number of {unit} from {low} to {high}")
     raw = get("QIWEEK_SCHEDULED_EVENTS")
     if raw is not None:
         if raw.lower() in ("on", "off"):

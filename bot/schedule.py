@@ -67,6 +67,8 @@ class Schedule:
         self._lock = asyncio.Lock()
         self._running: set[asyncio.Task[None]] = set()
         self._closed = False
+        #: Told of every job that failed (the client reports database failures to organisers).
+        self.on_error: Callable[[str, BaseException], Awaitable[None]] | None = None
 
     def register(self, name: str, planner: Planner) -> None:
         """Add a feature's planner; `name` prefixes its job ids (no ':' allowed)."""
@@ -183,8 +185,13 @@ class Schedule:
             # Stopped by `aclose` at shutdown: its ledger claims stay open and the next start
             # resumes them. Not an error, so APScheduler must not log it as one.
             log.info("scheduled job %s stopped by shutdown; it resumes at the next start", job_id)
-        except Exception:
+        except Exception as exc:
             log.exception("scheduled job %s failed", job_id)
+            if self.on_error is not None:
+                try:
+                    await self.on_error(job_id, exc)
+                except Exception:
+                    log.exception("reporting the failure of job %s failed", job_id)
         finally:
             if task is not None:
                 self._running.discard(task)

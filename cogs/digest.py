@@ -17,6 +17,7 @@ from bot.client import QIWeekBot
 from bot.errors import UserFacingError
 from bot.render import limits
 from bot.render.digest import opted_out_text, posted_digest_text, remove_refused_text
+from bot.services.backfill import BackfillService
 from bot.services.digest import NO_MENTIONS, DigestService
 from bot.services.setup import GuildSetup
 from bot.services.shares import AddResult, ShareCollector
@@ -73,12 +74,18 @@ class Digest(commands.Cog):
     """Collects shares from gateway events and answers members' digest commands."""
 
     def __init__(
-        self, bot: QIWeekBot, digest: DigestService, shares: ShareCollector, setup: GuildSetup
+        self,
+        bot: QIWeekBot,
+        digest: DigestService,
+        shares: ShareCollector,
+        setup: GuildSetup,
+        backfill: BackfillService,
     ) -> None:
         self.bot = bot
         self.service = digest
         self.shares = shares
         self.setup = setup
+        self.backfill = backfill
         # Context menus cannot live in a cog as decorated methods: build and register them here.
         self.add_menu = app_commands.ContextMenu(name=ADD_MENU, callback=self.add_to_digest)
         self.remove_menu = app_commands.ContextMenu(
@@ -90,16 +97,24 @@ class Digest(commands.Cog):
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.add_menu)
         self.bot.tree.add_command(self.remove_menu)
+        self.backfill.start_flusher()
 
     async def cog_unload(self) -> None:
         for menu in (self.add_menu, self.remove_menu):
             self.bot.tree.remove_command(menu.name, type=menu.type)
+        await self.backfill.close()
 
     # ------------------------------------------------------------------ listeners
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
+        self.backfill.seen(message)
         await self.shares.handle_message(message)
+
+    @commands.Cog.listener()
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        """Start, or a reconnect that was not a resume: read back what was missed (issue 10)."""
+        self.backfill.start(guild)
 
     @commands.Cog.listener()
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
@@ -258,4 +273,6 @@ class Digest(commands.Cog):
 
 async def setup(bot: QIWeekBot) -> None:
     services = bot.services
-    await bot.add_cog(Digest(bot, services.digest, services.shares, services.setup))
+    await bot.add_cog(
+        Digest(bot, services.digest, services.shares, services.setup, services.backfill)
+    )

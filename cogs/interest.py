@@ -18,7 +18,7 @@ from discord.ext import commands
 
 from bot import ids
 from bot.app import Services
-from bot.client import GENERIC_ERROR, QIWeekBot, send_ephemeral
+from bot.client import GENERIC_ERROR, QIWeekBot, is_expired, send_ephemeral
 from bot.errors import UserFacingError
 from bot.render import interest as render
 from bot.render import limits
@@ -32,6 +32,7 @@ NOT_HERE = "Registering for sessions only works in the QI Week server."
 SETTING_SUGGESTIONS = (
     ("default: the server's reminder times", "default"),
     ("off: no DMs", "off"),
+    ("mention: no DMs, mention me in the channel reminder", "mention"),
     ("10 minutes before", "10"),
     ("15 minutes before", "15"),
     ("30 minutes before", "30"),
@@ -82,6 +83,7 @@ async def _register(
         guild_leads=outcome.guild_leads,
         dm_closed=outcome.dm_closed,
         via_button=via_button,
+        first_contact=outcome.first_contact,
     )
 
 
@@ -116,7 +118,10 @@ async def _answer_safely(interaction: discord.Interaction, work: Any) -> None:
     except UserFacingError as exc:
         log.info("rejected component %s: %s", interaction.data, exc)
         await send_ephemeral(interaction, str(exc))
-    except Exception:
+    except Exception as exc:
+        if is_expired(exc):  # too late (3 s): an error message would fail the same way
+            log.warning("component expired before its answer: user %s", interaction.user.id)
+            return
         log.exception(
             "component failed guild=%s user=%s data=%s",
             interaction.guild_id,
@@ -202,6 +207,10 @@ class InterestSelect(
             setting=setting,
             guild_leads=leads,
         )
+        if outcome.first_contact == "closed":
+            messages.append(render.CLOSED_NOW)
+        elif outcome.first_contact == "sent":
+            messages.append(render.FIRST_DM_SENT)
         return messages or ["Nothing was chosen."]
 
 
@@ -289,6 +298,7 @@ class InterestCog(commands.Cog, name="Interest"):
             guild_leads=mine.guild_leads,
             event_name=programme.event.name if programme is not None else "QI Week",
             now=service.clock(),
+            dm_closed=mine.dm_closed,
         )
         for index, page in enumerate(pages):
             kwargs: dict[str, Any] = {"embeds": page.embeds, "ephemeral": True}
@@ -298,10 +308,11 @@ class InterestCog(commands.Cog, name="Interest"):
 
     @app_commands.command(
         name="reminders",
-        description="When to DM you before your sessions: default, off, or minutes",
+        description="How to remind you before your sessions: default, off, mention, or minutes",
     )
     @app_commands.describe(
-        setting="default (the server's times), off (no DMs), or minutes before, from 5 to 1440"
+        setting="default (the server's times), off (no DMs), mention (in the channel), "
+        "or minutes before, 5 to 1440"
     )
     @app_commands.guild_only()
     async def reminders(

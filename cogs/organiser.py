@@ -43,6 +43,7 @@ class SetupCommands:
         reminder_leads="Minutes before a session for reminders, comma-separated, e.g. 60,15",
         share_channels="Collect shares only in these channels (#mentions), or none for every "
         "public channel",
+        organiser_channel="Where the bot tells organisers of problems (no pings)",
         scheduled_events="Show the sessions in the server's Events list (on also resumes it)",
     )
     async def setup(
@@ -57,6 +58,7 @@ class SetupCommands:
         digest_time: app_commands.Range[str, 1, 5] | None = None,
         reminder_leads: app_commands.Range[str, 1, 60] | None = None,
         share_channels: app_commands.Range[str, 1, 1000] | None = None,
+        organiser_channel: discord.TextChannel | None = None,
         scheduled_events: Literal["on", "off"] | None = None,
     ) -> None:
         assert interaction.guild_id is not None
@@ -66,6 +68,7 @@ class SetupCommands:
             ("programme_channel", programme_channel),
             ("announcements_channel", announcements_channel),
             ("digest_channel", digest_channel),
+            ("organiser_channel", organiser_channel),
         ):
             if channel is not None:
                 try:

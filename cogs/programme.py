@@ -10,9 +10,9 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 from pathlib import PurePath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -27,12 +27,11 @@ from bot.programme import (
     Programme,
     ProgrammeError,
     Session,
-    TzLike,
     format_local_date,
     parse_day,
 )
 from bot.render import limits
-from bot.render.components import interest_select_view, session_view
+from bot.render.components import session_view
 from bot.render.live import interested_text
 from bot.render.organiser import (
     change_impact_text,
@@ -42,11 +41,8 @@ from bot.render.organiser import (
 )
 from bot.render.programme import (
     NHS_BLUE,
-    DayPart,
     ambiguous_session_text,
-    day_parts,
     no_sessions_text,
-    session_choice_name,
     session_pages,
 )
 from bot.services.programme import ImportPreview, ProgrammePostError, ProgrammeService
@@ -72,13 +68,8 @@ async def session_choices(
     best first), at most 25; the value is the session id. Reused by /interested and co."""
     if guild_id is None:
         return []
-    sessions = await services.programme.search(guild_id, current, limit=limits.CHOICES)
-    if not sessions:
-        return []
-    config = await services.setup.config(guild_id)
-    return [
-        app_commands.Choice(name=session_choice_name(s, config.tz), value=s.id) for s in sessions
-    ]
+    choices = await services.programme.session_choices(guild_id, current)
+    return [app_commands.Choice(name=name, value=value) for name, value in choices]
 
 
 #: How many sessions a "matches several sessions" answer lists before "and N more".
@@ -135,26 +126,13 @@ async def _resolve_day(service: ProgrammeService, guild_id: int, text: str | Non
         raise UserFacingError(str(exc)) from None
 
 
-async def _send_parts(
-    interaction: discord.Interaction,
-    parts: list[DayPart],
-    day: date,
-    tz: TzLike,
-    now: datetime | None = None,
-) -> None:
-    """First part as the answer, the rest as follow-ups; all ephemeral. The select offers only
-    sessions that have not started by ``now``."""
-    for number, part in enumerate(parts, start=1):
-        view = interest_select_view(day, number, part.sessions, tz, now=now)
-        kwargs: dict[str, object] = {"embeds": part.page.embeds, "ephemeral": True}
-        if view is not None:
-            kwargs["view"] = view
+async def _send_parts(interaction: discord.Interaction, messages: list[dict[str, Any]]) -> None:
+    """First message as the answer, the rest as follow-ups; all ephemeral."""
+    for number, kwargs in enumerate(messages, start=1):
         if number == 1 and not interaction.response.is_done():
-            await interaction.response.send_message(**kwargs)  # type: ignore[arg-type]
+            await interaction.response.send_message(**kwargs, ephemeral=True)
         else:
-            await interaction.followup.send(**kwargs)  # type: ignore[arg-type]
-        if view is not None:
-            view.stop()  # drawn only: the interest feature handles the select
+            await interaction.followup.send(**kwargs, ephemeral=True)
 
 
 class ProgrammeCog(commands.Cog, name="Programme"):
@@ -194,10 +172,8 @@ class ProgrammeCog(commands.Cog, name="Programme"):
             await interaction.response.send_message(NO_PROGRAMME, ephemeral=True)
             return
         which = await _resolve_day(service, guild_id, day)
-        config = await service.config(guild_id)
-        today = service.clock().astimezone(config.tz).date()
-        parts = day_parts(programme, which, config.tz, today=today)
-        await _send_parts(interaction, parts, which, config.tz, service.clock())
+        messages = await service.day_messages(guild_id, programme, which)
+        await _send_parts(interaction, messages)
 
     @app_commands.command(name="session", description="One QI Week session in full")
     @app_commands.describe(session="Start typing a title, host or speaker, then pick the session")

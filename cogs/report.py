@@ -17,7 +17,6 @@ from bot.app import Services
 from bot.client import QIWeekBot
 from bot.errors import UserFacingError
 from bot.render.limits import CHOICES
-from bot.report.figure import png_size
 from bot.report.model import Report, UnknownOrganisation
 from bot.report.page import headline_figures
 
@@ -108,6 +107,8 @@ class ReportCommands:
                 f"No session in the programme is hosted by “{exc}”. Pick an organisation from "
                 "the list, or leave `organisation` empty for the whole programme."
             ) from exc
+        from bot.report.figure import png_size  # matplotlib: never imported at start
+
         width, height = png_size(png)
         await interaction.followup.send(
             summary_text(report, width, height),

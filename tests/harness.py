@@ -320,3 +320,13 @@ async def wait_quiet(bot: QIWeekBot, *, horizon: float = 2.0, within: float = 15
                 f"claimed={open_claims}"
             )
         await asyncio.sleep(0.02)  # polling interval, not a guess at how long sending takes
+
+
+def reminder_dms(fake: FakeDiscord, user: str | int) -> list[dict[str, Any]]:
+    """DMs to `user` other than the one sign-up confirmation (first contact, issue 10)."""
+    return [m for m in fake.dms(user) if not (m.get("content") or "").startswith("👋")]
+
+
+def first_contact_dms(fake: FakeDiscord, user: str | int) -> list[dict[str, Any]]:
+    """The sign-up confirmation DMs to `user` (at most one is ever expected)."""
+    return [m for m in fake.dms(user) if (m.get("content") or "").startswith("👋")]

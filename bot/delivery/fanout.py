@@ -23,9 +23,16 @@ moment (the channel reminder, interaction follow-ups, a daily post), so a fan-ou
 instead of relying on discord.py to back off after them.
 
 A DM to a member whose DM channel is not yet known costs 2 requests (POST /users/@me/channels,
-then POST /channels/{id}/messages); DM channel ids never change, so `DmChannels` keeps them for
-the life of the connection and later DMs to the same member cost 1. discord.py's own cache of
-DM channels holds only the latest 128, too few for a fan-out of thousands.
+then POST /channels/{id}/messages); DM channel ids never change, so `DmChannels` keeps them, in
+memory and in the database (`bot.store.dm_channels`), and later DMs to the same member cost 1,
+after a restart too. discord.py's own cache of DM channels holds only the latest 128.
+
+New DM channels also follow Discord's anti-spam (issue 10, `bot.delivery.dm_policy`): within
+the server's budget until the fan-out's deadline, one at a time, none during a 40003 cool-down,
+and under suspected quarantine only to members DMed before. Members left out are returned in
+`FanoutResult.restricted` for the caller to mention in the channel. A send whose outcome is
+unknown (resumed from a dead run, or a dropped connection) is first looked for in the member's
+DM channel (`bot.delivery.recovery`), since Discord forgets a nonce after a few minutes.
 
 So N recipients need at most R = 2N (+ the channel messages) requests, and take
 ``fanout_seconds(R)`` = ceil(R / 45) seconds. A reminder due at T = start - lead alone starts at
@@ -47,11 +54,15 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 import discord
 
+from bot.delivery.dm_policy import DmGuard, DmState, restricted_text
+from bot.delivery.recovery import find_sent
+from bot.store import dm_channels as dm_store
 from bot.store.ledger import Ledger
 
 log = logging.getLogger(__name__)
@@ -60,8 +71,14 @@ GLOBAL_LIMIT = 50
 TARGET_RATE = 45.0
 REQUESTS_PER_NEW_DM = 2
 DM_CLOSED = 50007
+OPENING_TOO_FAST = 40003
 UNKNOWN_CHANNEL = 10003
 CLOSED_REASON = "dm_closed"
+#: Skipped DMs whose member is mentioned in the channel instead (issue 10): Discord restricted
+#: new DMs (40003 cool-down or quarantine), or the new-DM budget ran out before the deadline.
+RESTRICTED_REASON = "dm_restricted"
+BUDGET_REASON = "dm_budget"
+MENTION_REASONS = frozenset({CLOSED_REASON, RESTRICTED_REASON, BUDGET_REASON})
 
 
 def fanout_seconds(requests: int, rate: float = TARGET_RATE) -> int:
@@ -97,10 +114,17 @@ class Pacer:
 
 
 class DmChannels:
-    """User id -> DM channel id, for the life of the connection (DM channel ids never change)."""
+    """User id -> DM channel id (DM channel ids never change), and who was DMed before.
+
+    Kept in memory and, given a store, in the database (`bot.store.dm_channels`): `load` reads
+    the stored ids before a fan-out, so after a restart a DM to a member DMed before is one
+    request, not two, and needs no new DM channel (nothing for Discord's anti-spam to count).
+    """
 
     def __init__(self) -> None:
         self._ids: dict[int, int] = {}
+        self._messaged: set[int] = set()
+        self._loaded: set[int] = set()
         self._pending: dict[int, asyncio.Future[int]] = {}
         self.created = 0
 
@@ -110,11 +134,37 @@ class DmChannels:
     def known(self, user_id: int) -> bool:
         return user_id in self._ids
 
+    def messaged(self, user_id: int) -> bool:
+        """A DM has reached this member before (a quarantined bot can still DM them)."""
+        return user_id in self._messaged
+
     def forget(self, user_id: int) -> None:
         self._ids.pop(user_id, None)
 
+    def channel_id(self, user_id: int) -> int | None:
+        return self._ids.get(user_id)
+
+    async def load(self, store: Any, user_ids: Sequence[int]) -> None:
+        """Read the stored DM channels of these members (once per member per connection)."""
+        wanted = [u for u in dict.fromkeys(user_ids) if u not in self._loaded]
+        if not wanted or store is None:
+            return
+        for user_id, row in (await dm_store.get_channels(store, wanted)).items():
+            if row.channel_id is not None:
+                self._ids.setdefault(user_id, row.channel_id)
+            if row.messaged:
+                self._messaged.add(user_id)
+        self._loaded.update(wanted)
+
+    async def record_messaged(self, store: Any, user_ids: Sequence[int]) -> None:
+        """DMs reached these members: remember it (memory and database)."""
+        new = [u for u in dict.fromkeys(user_ids) if u not in self._messaged]
+        self._messaged.update(new)
+        if new and store is not None and getattr(store, "is_open", True):
+            await dm_store.mark_messaged(store, new)
+
     async def get(
-        self, client: discord.Client, user_id: int, pacer: Pacer
+        self, client: discord.Client, user_id: int, pacer: Pacer, store: Any = None
     ) -> discord.PartialMessageable:
         """A sendable DM channel; opens it (one paced request) only the first time."""
         channel_id = self._ids.get(user_id)
@@ -131,6 +181,8 @@ class DmChannels:
                     channel_id = channel.id
                     self.created += 1
                     self._ids[user_id] = channel_id
+                    if store is not None:
+                        await dm_store.save_channel(store, user_id, channel_id)
                     future.set_result(channel_id)
                 except asyncio.CancelledError:
                     future.cancel()
@@ -146,10 +198,27 @@ class DmChannels:
 
 @dataclass
 class FanoutContext:
-    """What every fan-out of one client shares: the pacer and the DM channel cache."""
+    """What every fan-out of one client shares: the pacer, the DM channel cache, and each
+    server's new-DM guard (`bot.delivery.dm_policy`). ``new_dms_per_minute`` None means no
+    budget (40003 and quarantine are still handled)."""
 
     pacer: Pacer = field(default_factory=Pacer)
     channels: DmChannels = field(default_factory=DmChannels)
+    new_dms_per_minute: int | None = None
+    guards: dict[int, DmGuard] = field(default_factory=dict)
+    #: One new DM channel opened at a time per server, so a 40003 is known before the next
+    #: open: a whole fan-out meets it once, not once per request in flight.
+    open_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
+
+    def open_lock(self, guild_id: int) -> asyncio.Lock:
+        return self.open_locks.setdefault(guild_id, asyncio.Lock())
+
+    def guard(self, guild_id: int) -> DmGuard:
+        guard = self.guards.get(guild_id)
+        if guard is None:
+            guard = DmGuard(per_minute=self.new_dms_per_minute or 10**9)
+            self.guards[guild_id] = guard
+        return guard
 
 
 _CONTEXT_ATTR = "_qiweek_fanout"
@@ -163,7 +232,8 @@ def context_for(client: discord.Client) -> FanoutContext:
     """
     context = getattr(client, _CONTEXT_ATTR, None)
     if context is None:
-        context = FanoutContext()
+        settings = getattr(client, "settings", None)
+        context = FanoutContext(new_dms_per_minute=getattr(settings, "new_dms_per_minute", None))
         setattr(client, _CONTEXT_ATTR, context)
     return context
 
@@ -176,15 +246,44 @@ class FanoutResult:
     dm_closed: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)
+    #: Not DMed, to be mentioned instead: new DMs restricted by Discord, or budget ran out.
+    restricted: list[int] = field(default_factory=list)
+    #: Those of `restricted` left out by the new-DM budget alone (not by Discord).
+    over_budget: list[int] = field(default_factory=list)
+    new_channels: int = 0
     elapsed: float = 0.0
 
     @property
     def total(self) -> int:
-        return len(self.sent) + len(self.dm_closed) + len(self.failed) + len(self.skipped)
+        return (
+            len(self.sent)
+            + len(self.dm_closed)
+            + len(self.failed)
+            + len(self.skipped)
+            + len(self.restricted)
+        )
+
+    @property
+    def mention(self) -> list[int]:
+        """Members to mention in the channel: DMs closed, or not reached by DM."""
+        return [*self.dm_closed, *self.restricted]
 
 
 def is_dm_closed(exc: BaseException) -> bool:
     return isinstance(exc, discord.HTTPException) and exc.code == DM_CLOSED
+
+
+def is_too_fast(exc: BaseException) -> bool:
+    """Discord's 40003 "You are opening direct messages too fast"."""
+    return isinstance(exc, discord.HTTPException) and exc.code == OPENING_TOO_FAST
+
+
+class NotReached(Exception):
+    """This member is not DMed now (new DMs restricted, or the budget ran out): mention them."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -198,6 +297,9 @@ def _retryable(exc: BaseException) -> bool:
     if isinstance(exc, discord.HTTPException):
         return False
     return isinstance(exc, (aiohttp.ClientError, OSError, asyncio.TimeoutError))
+
+
+Alert = Callable[[str, str], Awaitable[None]]
 
 
 async def send_dms(
@@ -214,50 +316,132 @@ async def send_dms(
     retries: int = 3,
     backoff: float = 1.0,
     context: FanoutContext | None = None,
+    deadline: float | None = None,
+    on_alert: Alert | None = None,
 ) -> FanoutResult:
     """DM every member in `user_ids` once (duplicates ignored), at most `concurrency` at a time.
 
     `build(user_id)` gives the keyword arguments of `Messageable.send` (content, embed, view...);
     the nonce is added here. Cancelling the call (shutdown) leaves the DMs in flight claimed,
     so the next run resumes them with their nonce.
+
+    New DM channels (members never DMed before) go through the server's `DmGuard`: within the
+    budget, waiting for it until `deadline` (a `time.monotonic()` value; None: wait as long as
+    needed), never during a 40003 cool-down, and under suspected quarantine only to members
+    DMed before. Members not DMed for these reasons are in `result.restricted` (ledger: skipped,
+    reason `dm_restricted`/`dm_budget`) for the caller to mention. `on_alert(kind, text)` is
+    told when Discord restricts DMs.
     """
     context = context or context_for(client)
+    store = getattr(ledger, "store", None)
+    guard = context.guard(guild_id)
     result = FanoutResult()
     started = time.monotonic()
-    pending = iter(dict.fromkeys(user_ids))
+    users = list(dict.fromkeys(user_ids))
+    await context.channels.load(store, users)
+    pending = iter(users)
+    reached: list[int] = []
+
+    async def alert(text: str) -> None:
+        if on_alert is not None:
+            try:
+                await on_alert("dm_restricted", text)
+            except Exception:
+                log.exception("raising a DM alert failed")
+
+    async def new_channel_slot(user_id: int) -> None:
+        """Wait for the budget to allow a new DM channel, or give up (NotReached)."""
+        while not context.channels.known(user_id):
+            if guard.take():
+                return
+            slot = guard.next_slot()
+            budget_only = guard.state is DmState.OK
+            reason = BUDGET_REASON if budget_only else RESTRICTED_REASON
+            if slot is None or (deadline is None and not budget_only):
+                raise NotReached(reason)  # no deadline: never wait out a cool-down
+            if deadline is not None and slot > deadline:
+                raise NotReached(reason)
+            await asyncio.sleep(max(0.0, slot - time.monotonic()))
+
+    async def recover(user_id: int, nonce: str, since: datetime) -> int | None:
+        """The DM already in the member's channel (see `bot.delivery.recovery`)."""
+        channel_id = context.channels.channel_id(user_id)
+        if channel_id is None:
+            return None  # never opened: never sent
+        await context.pacer.wait()
+        return await find_sent(client, channel_id, nonce=nonce, since=since, kwargs=build(user_id))
 
     async def attempt(user_id: int, nonce: str) -> int:
         tries = 0
+        began = datetime.now(UTC)
         while True:
+            opening = not context.channels.known(user_id)
             try:
-                channel = await context.channels.get(client, user_id, context.pacer)
+                if opening:
+                    async with context.open_lock(guild_id):
+                        await new_channel_slot(user_id)
+                        await context.channels.get(client, user_id, context.pacer, store)
+                channel = await context.channels.get(client, user_id, context.pacer, store)
                 await context.pacer.wait()
                 message = await channel.send(**build(user_id), nonce=nonce)
+                if opening:
+                    result.new_channels += 1
+                    guard.on_opened()
                 return message.id
             except discord.NotFound as exc:
                 # A cached DM channel that no longer exists: open it again, once.
                 if exc.code != UNKNOWN_CHANNEL or tries >= retries:
                     raise
                 context.channels.forget(user_id)
+                if store is not None:
+                    await dm_store.forget_channel(store, user_id)
+            except NotReached:
+                raise
             except Exception as exc:
+                if is_too_fast(exc):
+                    await alert(restricted_text(guard.on_too_fast()))
+                    raise NotReached(RESTRICTED_REASON) from exc
                 if not _retryable(exc) or tries >= retries:
                     raise
                 log.info("DM to %s failed (%s); retrying", user_id, exc)
                 await asyncio.sleep(backoff * 2**tries)
+                if not isinstance(exc, discord.HTTPException) or exc.status >= 500:
+                    # The outcome is unknown: Discord may have created the message.
+                    found = await recover(user_id, nonce, began)
+                    if found is not None:
+                        return found
             tries += 1
 
     async def one(user_id: int) -> None:
         key = key_for(user_id)
+        known = context.channels.known(user_id)
+        if known and not guard.may_message(context.channels.messaged(user_id)):
+            # Quarantined: a DM to a member never DMed before would bounce.
+            if await ledger.skip(key, kind=kind, guild_id=guild_id, reason=RESTRICTED_REASON):
+                result.restricted.append(user_id)
+                return
         try:
             outcome = await ledger.deliver(
                 key,
                 kind=kind,
                 guild_id=guild_id,
                 send=lambda nonce: attempt(user_id, nonce),
+                recover=lambda nonce, since: recover(user_id, nonce, since),
             )
+        except NotReached as exc:
+            result.restricted.append(user_id)
+            if exc.reason == BUDGET_REASON:
+                result.over_budget.append(user_id)
+            try:
+                await ledger.mark_skipped(key, exc.reason)
+            except Exception:
+                log.exception("recording an unreached DM of %s failed", user_id)
+            return
         except Exception as exc:
             if is_dm_closed(exc):
                 result.dm_closed.append(user_id)
+                if guard.on_closed(context.channels.messaged(user_id)):
+                    await alert(restricted_text(True))
                 try:
                     await ledger.mark_skipped(key, CLOSED_REASON)
                     if on_closed is not None:
@@ -268,40 +452,60 @@ async def send_dms(
                 result.failed.append(user_id)
                 log.warning("DM %s to %s failed for good: %s", key, user_id, exc)
             return
-        (result.sent if outcome.sent else result.skipped).append(user_id)
+        if outcome.sent:
+            result.sent.append(user_id)
+            reached.append(user_id)
+        else:
+            result.skipped.append(user_id)
 
     async def worker() -> None:
         for user_id in pending:
             await one(user_id)
 
-    async with asyncio.TaskGroup() as group:
-        for _ in range(max(1, concurrency)):
-            group.create_task(worker())
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(max(1, concurrency)):
+                group.create_task(worker())
+    finally:
+        if reached:
+            try:
+                await context.channels.record_messaged(store, reached)
+            except Exception:
+                log.exception("recording members DMed failed")
     result.elapsed = time.monotonic() - started
     log.info(
-        "fan-out %s guild=%s: %d sent, %d closed, %d failed, %d done before, %.1f s",
+        "fan-out %s guild=%s: %d sent, %d closed, %d not reached (%s), %d failed, "
+        "%d done before, %d new DM channels, %.1f s",
         kind,
         guild_id,
         len(result.sent),
         len(result.dm_closed),
+        len(result.restricted),
+        guard.state.value,
         len(result.failed),
         len(result.skipped),
+        result.new_channels,
         result.elapsed,
     )
     return result
 
 
 __all__ = [
+    "BUDGET_REASON",
     "CLOSED_REASON",
     "GLOBAL_LIMIT",
+    "MENTION_REASONS",
     "REQUESTS_PER_NEW_DM",
+    "RESTRICTED_REASON",
     "TARGET_RATE",
     "DmChannels",
     "FanoutContext",
     "FanoutResult",
+    "NotReached",
     "Pacer",
     "context_for",
     "fanout_seconds",
     "is_dm_closed",
+    "is_too_fast",
     "send_dms",
 ]

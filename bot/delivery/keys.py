@@ -33,6 +33,8 @@ class Kind(enum.StrEnum):
     ANNOUNCEMENT_DM = "announcement-dm"
     ANNOUNCEMENT_MISSED = "announcement-missed"
     ANNOUNCEMENT_FAILED = "announcement-failed"
+    FIRST_DM = "first-dm"
+    ALERT = "alert"
     LIVE = "live"  # issue 12: "Starting now"
     LIVE_THREAD = "live-thread"  # its thread (not a message: the ledger keeps it once)
     FEEDBACK = "feedback"  # "How was it?" in the thread
@@ -91,9 +93,22 @@ def change_dm_prefix(guild_id: int, session_id: str, digest: str) -> str:
     return f"{Kind.CHANGE_DM}:{guild_id}:{session_id}:{digest}:"
 
 
-def share_notice_key(guild_id: int, user_id: int) -> str:
-    """The one-off DM telling a member their share was collected."""
-    return f"{Kind.SHARE_NOTICE}:{guild_id}:{user_id}"
+def share_notice_key(guild_id: int, user_id: int, attempt: int | None = None) -> str:
+    """The one-off DM telling a member their share was collected; ``attempt`` names a later
+    try after one that ended without the DM (see `bot.services.first_contact.retry_key`)."""
+    key = f"{Kind.SHARE_NOTICE}:{guild_id}:{user_id}"
+    return key if attempt is None else f"{key}:{attempt}"
+
+
+def first_dm_key(guild_id: int, user_id: int, attempt: int | None = None) -> str:
+    """The sign-up confirmation DM (first contact, issue 10); ``attempt`` as above."""
+    key = f"{Kind.FIRST_DM}:{guild_id}:{user_id}"
+    return key if attempt is None else f"{key}:{attempt}"
+
+
+def alert_key(guild_id: int, alert_id: int) -> str:
+    """An organiser alert's post (`bot.services.alerts`)."""
+    return f"{Kind.ALERT}:{guild_id}:{alert_id}"
 
 
 def announcement_key(announcement_id: int) -> str:
@@ -160,7 +175,9 @@ _PATTERNS: dict[Kind, re.Pattern[str]] = {
         (Kind.DM, rf"{_ID}:{_SESSION}:(?P<lead>\d+):{_START}:(?P<user>\d+)"),
         (Kind.CHANGE, rf"{_ID}:{_SESSION}:(?P<digest>[0-9a-f]{{12}}){_PART}?"),
         (Kind.CHANGE_DM, rf"{_ID}:{_SESSION}:(?P<digest>[0-9a-f]{{12}}):(?P<user>\d+)"),
-        (Kind.SHARE_NOTICE, rf"{_ID}:(?P<user>\d+)"),
+        (Kind.SHARE_NOTICE, rf"{_ID}:(?P<user>\d+)(?::(?P<attempt>\d+))?"),
+        (Kind.FIRST_DM, rf"{_ID}:(?P<user>\d+)(?::(?P<attempt>\d+))?"),
+        (Kind.ALERT, rf"{_ID}:(?P<alert>\d+)"),
         (Kind.ANNOUNCEMENT, r"(?P<announcement>\d+)"),
         (Kind.ANNOUNCEMENT_DM, r"(?P<announcement>\d+):(?P<user>\d+)"),
         (Kind.ANNOUNCEMENT_MISSED, r"(?P<announcement>\d+)"),
@@ -206,6 +223,7 @@ def kind_of(key: str) -> Kind:
 __all__ = [
     "Kind",
     "ParsedKey",
+    "alert_key",
     "announcement_dm_key",
     "announcement_failed_key",
     "announcement_key",
@@ -219,6 +237,7 @@ __all__ = [
     "digest_key",
     "dm_key",
     "feedback_key",
+    "first_dm_key",
     "kind_of",
     "live_key",
     "live_thread_key",

@@ -10,13 +10,14 @@ Discord's first copy instead of a second) and marks each part. The DM fan-out is
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import discord
 
 from bot.delivery.fanout import FanoutContext
+from bot.delivery.recovery import find_sent
 from bot.store.ledger import Claim, Ledger, Status, nonce_for
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,9 @@ class Delivery:
         self.client = client
         self.ledger = ledger
         self.fanout = fanout
+        #: `AlertsService.raise_`, set by the composition root: a post refused with 403 tells
+        #: the organisers the configured channel cannot be posted in (issue 10).
+        self.alert: Callable[[int, str, str], Awaitable[Any]] | None = None
 
     # ------------------------------------------------------------------ channels
 
@@ -152,6 +156,12 @@ class Delivery:
                 )
             if not claim.should_send:
                 continue
+            found = await self._find_resumed(channel, part, claim)
+            if found is not None:
+                await ledger.mark_sent(part.key, found)
+                if first is None:
+                    first = found
+                continue
             try:
                 if paced:
                     await self.fanout.pacer.wait()
@@ -165,6 +175,8 @@ class Delivery:
                         await ledger.mark_failed(later.key, "an earlier part failed")
                 if envelope is not None:
                     await ledger.mark_failed(envelope, _reason(exc))
+                if isinstance(exc, discord.Forbidden):
+                    await self._forbidden(channel, guild_id, exc)
                 if tolerate_http_errors and isinstance(exc, discord.HTTPException):
                     log.error("channel post %s failed: %s", part.key, exc)
                     continue
@@ -176,6 +188,39 @@ class Delivery:
         if envelope is not None:
             await ledger.mark_sent(envelope, first)
         return result
+
+    async def _find_resumed(
+        self, channel: discord.abc.Messageable, part: Part, claim: Claim
+    ) -> int | None:
+        """A part resumed from a run that died mid-send may have been posted: Discord honours
+        its nonce only for a few minutes, so look in the channel first (`recovery`)."""
+        channel_id = getattr(channel, "id", None)
+        if claim is not Claim.RESUME or channel_id is None:
+            return None
+        row = await self.ledger.get(part.key)
+        if row is None:
+            return None
+        await self.fanout.pacer.wait()
+        return await find_sent(
+            self.client,
+            channel_id,
+            nonce=nonce_for(part.key),
+            since=row.claimed_at,
+            kwargs=part.kwargs,
+        )
+
+    async def _forbidden(
+        self, channel: discord.abc.Messageable, guild_id: int, exc: discord.Forbidden
+    ) -> None:
+        if self.alert is None:
+            return
+        await self.alert(
+            guild_id,
+            "channel_permissions",
+            f"The bot cannot post in <#{getattr(channel, 'id', '?')}> (Discord: {exc.text}). "
+            "Give the bot View Channel, Send Messages and Embed Links there, or choose another "
+            "channel with /organiser setup.",
+        )
 
     # ------------------------------------------------------------------ the past
 

@@ -244,15 +244,30 @@ class Programme:
         """Where ``session`` is in its file (``line 12``), else its id (``session mon-cafe``)."""
         return self.places.get(session.id) or f"session {session.id}"
 
+    @cached_property
+    def _by_day(self) -> dict[tzinfo, dict[date, tuple[Session, ...]]]:
+        """Per timezone, the sessions of each local date (filled by `_days_in`)."""
+        return {}
+
+    def _days_in(self, zone: tzinfo) -> dict[date, tuple[Session, ...]]:
+        """The sessions by local date in ``zone``, worked out once per programme and zone (the
+        programme is immutable; every `/programme`, share and plan asks for them)."""
+        found = self._by_day.get(zone)
+        if found is None:
+            grouped: dict[date, list[Session]] = {}
+            for session in self.sessions:  # already in time order
+                grouped.setdefault(session.local_date(zone), []).append(session)
+            found = {day: tuple(grouped[day]) for day in sorted(grouped)}
+            self._by_day[zone] = found
+        return found
+
     def days(self, tz: TzLike = None) -> list[date]:
         """Sorted local dates that have at least one session."""
-        zone = self._tz(tz)
-        return sorted({s.local_date(zone) for s in self.sessions})
+        return list(self._days_in(self._tz(tz)))
 
     def sessions_on(self, day: date, tz: TzLike = None) -> list[Session]:
         """Sessions starting on ``day`` in ``tz``, in time order."""
-        zone = self._tz(tz)
-        return [s for s in self.sessions if s.local_date(zone) == day]
+        return list(self._days_in(self._tz(tz)).get(day, ()))
 
     def next_day_with_sessions(self, after: date, tz: TzLike = None) -> date | None:
         """The first day strictly after ``after`` with sessions, or None when the event is over."""

@@ -327,6 +327,12 @@ def stats_embeds(stats: Stats, tz: tzinfo) -> list[discord.Embed]:
         description=_field(actions, "None yet.", EMBED_DESCRIPTION),
         colour=NHS_BLUE,
     )
+    alerts = [
+        f"{stamp(alert.created_at)} **{alert.kind}**: {_esc(truncate(alert.text, 160))}"
+        + ("" if alert.posted else " (not posted)")
+        for alert in stats.recent_alerts
+    ]
+    audit.add_field(name="Latest alerts to organisers", value=_field(alerts, "None."), inline=False)
     audit.set_footer(text=f"Times in your timezone; days grouped in {getattr(tz, 'key', tz)}.")
     return [registrations, audit]
 

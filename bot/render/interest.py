@@ -56,6 +56,12 @@ def setting_text(setting: str, guild_leads: Sequence[int]) -> str:
             "Your reminders are **off**: no DMs (the programme channel still posts reminders). "
             "`/reminders default` turns them back on."
         )
+    if setting == "mention":
+        return (
+            f"No DMs: you'll be **mentioned in the programme channel** reminder "
+            f"{leads_text(guild_leads)} before each of your sessions. "
+            "`/reminders default` switches back to DMs."
+        )
     if setting.isdigit():
         return f"I'll DM you **{minutes_text(int(setting))}** before each of your sessions."
     if not guild_leads:
@@ -69,6 +75,11 @@ def setting_text(setting: str, guild_leads: Sequence[int]) -> str:
 def _dm_line(setting: str, guild_leads: Sequence[int]) -> str:
     if setting == "off":
         return "Your reminders are off (`/reminders`), so no DM will come."
+    if setting == "mention":
+        return (
+            f"You'll be mentioned in the programme channel {leads_text(guild_leads)} before it "
+            "starts (your `/reminders` setting: no DMs)."
+        )
     if setting.isdigit():
         return f"I'll DM you {minutes_text(int(setting))} before it starts."
     return f"I'll DM you {leads_text(guild_leads)} before it starts."
@@ -78,6 +89,24 @@ CLOSED_NOTE = (
     "Your DMs looked closed last time, so you'll be mentioned in the programme channel instead "
     "(allow DMs from server members to get reminders privately)."
 )
+#: The answer when the first-contact DM just failed with 50007 (issue 10).
+CLOSED_NOW = (
+    "⚠️ I couldn't DM you: your direct messages from this server are closed. To get reminders "
+    "privately, open them: tap the server name > **Privacy Settings** > turn on **Direct "
+    "Messages**. Until then you'll be **mentioned in the programme channel** instead."
+)
+FIRST_DM_SENT = "I've sent you a DM: your reminders will arrive there."
+
+
+def first_contact_dm(session: Session, setting: str, guild_leads: Sequence[int]) -> str:
+    """The one short confirmation DM at sign-up: where reminders will come, how to change it."""
+    lead = leads_text([int(setting)] if setting.isdigit() else guild_leads) or "shortly"
+    return (
+        f"👋 You registered interest in **{escape_markdown(limits.truncate(session.title, 200))}**"
+        f". You'll be reminded here {lead} before it (and before any other session you register "
+        "for). `/reminders` in the server changes when, or whether, I DM you; `/not-interested` "
+        "stops one session's reminders."
+    )
 
 
 def registered_text(
@@ -88,14 +117,20 @@ def registered_text(
     guild_leads: Sequence[int],
     dm_closed: bool = False,
     via_button: bool = False,
+    first_contact: str | None = None,
 ) -> str:
-    """The answer to `/interested` or the button."""
+    """The answer to `/interested` or the button. `first_contact` is what the sign-up DM did
+    (``sent``, ``closed``, or None when none was sent now)."""
     if changed:
         head = f"✅ You're registered for {title(session)}, {when(session)}."
     else:
         head = f"You're already registered for {title(session)}, {when(session)}."
     lines = [head, _dm_line(setting, guild_leads)]
-    if dm_closed and setting != "off":
+    if first_contact == "closed":
+        lines.append(CLOSED_NOW)
+    elif first_contact == "sent":
+        lines.append(FIRST_DM_SENT)
+    elif dm_closed and setting not in ("off", "mention"):
         lines.append(CLOSED_NOTE)
     lines.append(UNDO_BUTTON if via_button else UNDO_COMMAND)
     lines.append("All your sessions, with a calendar file: `/my-sessions`.")
@@ -170,6 +205,7 @@ def my_sessions_pages(
     guild_leads: Sequence[int],
     event_name: str = "QI Week",
     now: datetime | None = None,
+    dm_closed: bool = False,
 ) -> list[limits.Page]:
     """The member's sessions in time order, then the cancelled ones, split to Discord's limits.
 
@@ -183,6 +219,11 @@ def my_sessions_pages(
     ]
     if upcoming:
         promise = setting_text(setting, guild_leads)
+        if dm_closed and setting not in ("off", "mention"):
+            promise += (
+                " Your DMs from this server looked closed last time, so you'll be **mentioned "
+                "in the programme channel** instead until they work again."
+            )
         if len(upcoming) < count:
             promise += " Sessions that have started get no more reminders."
         header.append(promise)
@@ -307,7 +348,7 @@ def mention_chunks(
     return chunks
 
 
-CLOSED_SUFFIX = " — your DMs are closed, so here is your reminder."
+CLOSED_SUFFIX = " — here is your reminder."
 
 
 def minutes_left(session: Session, lead: int, now: datetime | None) -> int:

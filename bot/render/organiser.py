@@ -20,6 +20,7 @@ LABELS = {
     "digest_time": "Daily digest",
     "reminder_leads": "Reminders (minutes before)",
     "share_channel_ids": "Share channels",
+    "organiser_channel_id": "Organiser alerts channel",
 }
 
 

@@ -129,6 +129,9 @@ class GuildRoutesMixin:
             )
         if uid not in self._users:
             return self._error(400, 50033, "Invalid Recipient(s)")
+        refused = self._dm_open_refused(req, uid)  # dm_rules.py: 40003
+        if refused is not None:
+            return refused
         return self._json(self._channels[self.dm_channel_id(uid)])
 
     async def _h_cmd_perms(self: FakeDiscord, req: _Req, app: str, gid: str) -> web.Response:

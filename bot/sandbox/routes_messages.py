@@ -234,17 +234,23 @@ class MessageRoutesMixin:
             recipient = int(channel["recipients"][0]["id"])
             if recipient in self._closed_dms or self._users[recipient].bot:
                 return self._fail(req, 403, 50007, "Cannot send messages to this user")
+            refused = self._dm_send_refused(req, recipient)  # dm_rules.py: quarantine
+            if refused is not None:
+                return refused
         nonce = payload.get("nonce")
         if nonce is not None:
             key = (channel_id, str(nonce))
-            if payload.get("enforce_nonce") and key in self._nonces:
+            if payload.get("enforce_nonce") and key in self._nonces and self._nonce_fresh(key):
                 existing = self.message(self._nonces[key])
                 if existing is not None:
                     return self._json(self._public(existing))
         msg = self._new_message(channel_id, payload, req.files, self.bot_user)
         if nonce is not None:
-            self._nonces.setdefault((channel_id, str(nonce)), int(msg["id"]))
+            self._remember_nonce((channel_id, str(nonce)), int(msg["id"]))
+        if channel["type"] == 1:
+            self.messaged_users.add(int(channel["recipients"][0]["id"]))
         await self._dispatch_message("MESSAGE_CREATE", msg)
+        await self._hold_answer(req, msg)  # dm_rules.py: answer lost after the create
         return self._json(self._public(msg))
 
     def _find(self: FakeDiscord, cid: str, mid: str) -> dict[str, Any] | None:
@@ -264,7 +270,15 @@ class MessageRoutesMixin:
     async def _h_history(self: FakeDiscord, req: _Req, cid: str) -> web.Response:
         if int(cid) not in self._channels:
             return self._error(404, 10003, "Unknown Channel")
-        limit = max(1, min(int(req.query.get("limit", 50)), 100))
+        refused = self._history_refused(req, self._channels[int(cid)])  # dm_rules.py
+        if refused is not None:
+            return refused
+        raw_limit = req.query.get("limit", "50")
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
+            return self._reject(
+                req, {"limit": {"_errors": [{"code": "NUMBER_TYPE_MAX", "message": "1 to 100"}]}}
+            )
+        limit = int(raw_limit)
         msgs = [m for m in self._messages.get(int(cid), []) if not m.get("ephemeral")]
         if "before" in req.query:
             before = int(req.query["before"])

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from .actions import ActionsMixin
+from .dm_rules import DmRulesMixin
 from .faults import FaultsMixin
 from .gateway import GatewayConnection, GatewayMixin, GatewaySession
 from .models import (
@@ -51,6 +52,7 @@ class FakeDiscord(
     GatewayMixin,
     ActionsMixin,
     RealmsMixin,
+    DmRulesMixin,
 ):
     """A wire-level fake Discord (REST under ``/api/v10`` plus gateway at ``/gateway``).
 
@@ -128,6 +130,7 @@ class FakeDiscord(
         self.scheduled_events: dict[int, dict[str, Any]] = {}
         self.extra_guilds: dict[int, ExtraGuild] = {}  # servers beyond the seeded one (realms.py)
         self.left_guilds: list[int] = []
+        self._init_dm_rules()  # DM anti-spam, nonce window, held answers (dm_rules.py)
         self._events_init()  # routes_events.py
         self._threads_init()  # routes_threads.py
         self._seed()

@@ -18,10 +18,11 @@ import asyncio
 import enum
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 import discord
 
@@ -116,8 +117,10 @@ class AnnouncementService:
         interest: InterestService,
         audit: AuditTrail,
         after_post: Callable[[int, int, int | None], None] | None = None,
+        alert: Callable[[int, str, str], Awaitable[Any]] | None = None,
     ) -> None:
         self.store = store
+        self.alert = alert  # `AlertsService.raise_`: DMs restricted by Discord (issue 10)
         self.delivery = delivery
         self.schedule = schedule
         self.clock = clock
@@ -354,6 +357,7 @@ class AnnouncementService:
             build=lambda _user: rendered.kwargs(),
             # Recorded like a reminder's bounce; the announcement itself is in the channel.
             on_closed=partial(self.interest.mark_dm_closed, a.guild_id),
+            on_alert=partial(self.alert, a.guild_id) if self.alert is not None else None,
         )
         return len(result.sent)
 

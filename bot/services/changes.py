@@ -29,7 +29,7 @@ from bot.delivery.keys import change_dm_key, change_dm_prefix, change_key
 from bot.programme import ProgrammeDiff, Session
 from bot.render import interest as render
 from bot.schedule import PlannedJob, Schedule
-from bot.services.reminders import MemberDms
+from bot.services.reminders import NO_DM_SETTINGS, MemberDms
 from bot.store import Store
 from bot.store import changes as changes_store
 from bot.store import interest as interest_store
@@ -156,7 +156,7 @@ class ChangeNotices:
         members: set[int] = set()
         for change in changes:
             regs = await interest_store.registrations(self.store, guild_id, change.session_id)
-            members.update(r.user_id for r in regs if r.reminder_setting != "off")
+            members.update(r.user_id for r in regs if r.reminder_setting not in NO_DM_SETTINGS)
         config = await get_config(self.store, self.settings, guild_id)
         channel_id = config.programme_channel_id
         notices = len(changes) if channel_id is not None else 0
@@ -220,11 +220,12 @@ class ChangeNotices:
         ledger = self.delivery.ledger
         config = await get_config(self.store, self.settings, guild_id)
         regs = await interest_store.registrations(self.store, guild_id, change.session_id)
-        users = [r.user_id for r in regs if r.reminder_setting != "off"]
+        users = [r.user_id for r in regs if r.reminder_setting not in NO_DM_SETTINGS]
         key_for = partial(change_dm_key, guild_id, change.session_id, change.digest)
         key = change_key(guild_id, change.session_id, change.digest)
         new_end = change.new.end if change.new is not None else change.old.end
-        if max(change.old.end, new_end) <= self.clock():
+        stale = max(change.old.end, new_end) <= self.clock()
+        if stale:
             # Resumed after the session was over (the bot was down long): no longer worth
             # telling; only sends begun before are finished (with their nonce), never lost.
             reason = "session over before the notice could be sent"
@@ -246,6 +247,7 @@ class ChangeNotices:
             guild_id, users, kind=Kind.CHANGE_DM, key_for=key_for, kwargs=kwargs
         )
         closed = await self.dms.closed_recipients(result, key_for)
+        closed += [r.user_id for r in regs if r.reminder_setting == "mention" and not stale]
         if config.programme_channel_id is None:
             await ledger.skip(key, kind=Kind.CHANGE, guild_id=guild_id, reason="no channel")
             return

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import discord
 
 from bot.clock import Clock
-from bot.config import Settings
+from bot.config import DEFAULT_HASHTAGS, Settings
 from bot.delivery import Delivery, Kind, Part
 from bot.delivery.keys import digest_key, weekly_key
 from bot.digest import Share, compile_hashtags, day_bounds, local_day, parse_digest_day
@@ -74,6 +74,14 @@ class GuildContext:
         return (self.event_days[0], self.event_days[-1]) if self.event_days else None
 
 
+def default_hashtags(settings: Settings, year: int) -> tuple[str, ...]:
+    """`QIWEEK_HASHTAGS` when set; else `#QIWeek` and `#QIWeek<year>` (e.g. #QIWeek2026, as the
+    QI Week community writes it: #QIWeek2024 in 2024)."""
+    if settings.hashtags != DEFAULT_HASHTAGS:
+        return settings.hashtags
+    return (*DEFAULT_HASHTAGS, f"#QIWeek{year}")
+
+
 class DigestService:
     """Digests out. Built by the composition root (`bot.app`)."""
 
@@ -99,8 +107,9 @@ class DigestService:
         self.clock = clock
         self.programmes = programmes
         self.audit = audit
-        self.matcher = compile_hashtags(settings.hashtags)
-        self.hashtag_label = " / ".join(self.matcher.tags) or "#QIWeek"
+        self.matcher = compile_hashtags(default_hashtags(settings, clock().year))
+        # Shown to members: the configured tags (`#QIWeek` by default; the year tag is implied).
+        self.hashtag_label = " / ".join(compile_hashtags(settings.hashtags).tags) or "#QIWeek"
         self.sources = sources
         self.redactor = DigestRedactor(client=client, store=store, render=self._render_post)
 
@@ -120,6 +129,12 @@ class DigestService:
                 first, last = week
                 days = tuple(first + timedelta(days=n) for n in range((last - first).days + 1))
         return GuildContext(config=config, programme=programme, event_days=days)
+
+    def learn_event_year(self, year: int) -> None:
+        """With the default hashtags, also collect `#QIWeek<event year>` (as members write it)."""
+        tags = default_hashtags(self.settings, year)
+        if set(tags) - set(self.matcher.tags):
+            self.matcher = compile_hashtags((*self.matcher.tags, *tags))
 
     def today(self, ctx: GuildContext) -> date:
         return self.clock().astimezone(ctx.tz).date()
@@ -310,6 +325,8 @@ class DigestService:
         """Digest jobs for one guild: today's (caught up if its time passed), every later day of
         the event week, a retention sweep now, and a replan just after local midnight."""
         ctx = await self.context(guild_id)
+        if ctx.event_days:
+            self.learn_event_year(ctx.event_days[0].year)
         tz = ctx.tz
         today = now.astimezone(tz).date()
         jobs: list[PlannedJob] = []

@@ -11,15 +11,25 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from bot.calendar import ics_filename, sessions_ics
 from bot.clock import Clock
 from bot.config import Settings
+from bot.delivery import Delivery
 from bot.programme import Session
+from bot.render import interest as render
 from bot.schedule import Schedule
+from bot.services.first_contact import (
+    Contact,
+    first_contact,
+    settle_interrupted,
+    within_answer_time,
+)
 from bot.services.reminders import (
     PLANNER,
+    Alert,
     ProgrammeSource,
     alarm_minutes,
     parse_reminder_setting,
@@ -44,6 +54,8 @@ class Registered:
     setting: str
     guild_leads: tuple[int, ...]
     dm_closed: bool = False
+    #: What the sign-up DM did now: "sent", "closed" (50007), or None (none sent now).
+    first_contact: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +66,7 @@ class PickOutcome:
     already: tuple[Session, ...] = ()
     started: tuple[Session, ...] = ()
     unknown: tuple[str, ...] = ()
+    first_contact: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +77,7 @@ class MySessions:
     guild_leads: tuple[int, ...]
     ics: bytes | None
     ics_name: str
+    dm_closed: bool = False
 
 
 @dataclass(eq=False)
@@ -75,6 +89,9 @@ class InterestService:
     schedule: Schedule
     clock: Clock
     programme: ProgrammeSource
+    #: For the sign-up confirmation DM (issue 10); without it no first contact is made.
+    delivery: Delivery | None = None
+    alert: Alert | None = None
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set, init=False, repr=False)
     _replan_pending: set[int] = field(default_factory=set, init=False, repr=False)
 
@@ -141,9 +158,50 @@ class InterestService:
     async def register(self, guild_id: int, session: Session, user_id: int) -> Registered:
         """Register for a session that has not started (the caller checked it exists)."""
         changed = await interest_store.add_interest(self.store, guild_id, session.id, user_id)
+        contact = None
         if changed:
             self.replan_soon(guild_id)
-        return await self._registered(guild_id, session, user_id, changed)
+            contact = await self._first_contact(guild_id, session, user_id)
+        return await self._registered(guild_id, session, user_id, changed, contact)
+
+    async def _first_contact(self, guild_id: int, session: Session, user_id: int) -> str | None:
+        """The sign-up confirmation DM (`bot.services.first_contact`) if the member was never
+        DMed: "sent" or "closed" for the answer, None otherwise. Never slower than the answer
+        allows: a DM still in flight carries on in the background."""
+        delivery = self.delivery
+        if delivery is None:
+            return None
+        prefs = await prefs_store.get_prefs(self.store, guild_id, user_id)
+        config = await self._config(guild_id)
+        text = render.first_contact_dm(session, prefs.reminder_setting, config.reminder_leads)
+
+        async def contact() -> Contact:
+            outcome = await first_contact(
+                delivery.client,
+                delivery.ledger,
+                guild_id=guild_id,
+                user_id=user_id,
+                setting=prefs.reminder_setting,
+                text=text,
+                context=delivery.fanout,
+                on_alert=partial(self.alert, guild_id) if self.alert is not None else None,
+                on_closed=partial(self.mark_dm_closed, guild_id),
+            )
+            if outcome is Contact.SENT:
+                await prefs_store.clear_dm_closed(self.store, guild_id, [user_id])
+            return outcome
+
+        outcome = await within_answer_time(
+            contact(), spawn=lambda task: self._spawn(task, f"first contact {user_id}")
+        )
+        return outcome.value if outcome in (Contact.SENT, Contact.CLOSED) else None
+
+    async def settle_interrupted(self, guild_id: int) -> None:
+        """At start: confirmation DMs a stopped run left claimed are settled (see
+        `bot.services.first_contact.settle_interrupted`)."""
+        if self.delivery is not None:
+            d = self.delivery
+            await settle_interrupted(d.client, d.ledger, d.fanout, guild_id)
 
     async def unregister(self, guild_id: int, session_id: str, user_id: int) -> bool:
         changed = await interest_store.remove_interest(self.store, guild_id, session_id, user_id)
@@ -152,7 +210,7 @@ class InterestService:
         return changed
 
     async def dm_recipients(self, guild_id: int, session_id: str) -> list[int]:
-        """Members registered for the session who accept DMs (not `/reminders off`)."""
+        """Members registered for the session who accept DMs (not `/reminders off`/`mention`)."""
         return await interest_store.dm_recipients(self.store, guild_id, session_id)
 
     async def mark_dm_closed(self, guild_id: int, user_id: int) -> None:
@@ -167,7 +225,12 @@ class InterestService:
         return await interest_store.is_interested(self.store, guild_id, session_id, user_id)
 
     async def _registered(
-        self, guild_id: int, session: Session, user_id: int, changed: bool
+        self,
+        guild_id: int,
+        session: Session,
+        user_id: int,
+        changed: bool,
+        first_contact: str | None = None,
     ) -> Registered:
         prefs = await prefs_store.get_prefs(self.store, guild_id, user_id)
         config = await self._config(guild_id)
@@ -177,6 +240,7 @@ class InterestService:
             setting=prefs.reminder_setting,
             guild_leads=config.reminder_leads,
             dm_closed=prefs.dm_closed,
+            first_contact=first_contact,
         )
 
     async def register_many(
@@ -198,13 +262,17 @@ class InterestService:
         added_ids = set(
             await interest_store.add_interests(self.store, guild_id, [s.id for s in found], user_id)
         )
+        contact = None
         if added_ids:
             self.replan_soon(guild_id)
+            first = next(s for s in found if s.id in added_ids)
+            contact = await self._first_contact(guild_id, first, user_id)
         return PickOutcome(
             added=tuple(s for s in found if s.id in added_ids),
             already=tuple(s for s in found if s.id not in added_ids),
             started=tuple(started),
             unknown=tuple(unknown),
+            first_contact=contact,
         )
 
     async def reminder_setting(self, guild_id: int, user_id: int) -> tuple[str, tuple[int, ...]]:
@@ -238,6 +306,7 @@ class InterestService:
         active.sort(key=lambda s: (s.start, s.title, s.id))
         cancelled.sort(key=lambda s: (s.start, s.title, s.id))
         setting, leads = await self.reminder_setting(guild_id, user_id)
+        prefs = await prefs_store.get_prefs(self.store, guild_id, user_id)
         programme = await self.programme.get_programme(guild_id)
         name = programme.event.name if programme is not None else "QI Week"
         ics = None
@@ -255,6 +324,7 @@ class InterestService:
             guild_leads=leads,
             ics=ics,
             ics_name=ics_filename("qiweek-my-sessions"),
+            dm_closed=prefs.dm_closed,
         )
 
     async def registered_sessions(self, guild_id: int, user_id: int) -> list[Session]:

@@ -42,6 +42,7 @@ from bot.programme import (
     load_programme,
     parse_programme_async,
 )
+from bot.render.cache import DayRenders
 from bot.render.components import interest_select_view
 from bot.render.organiser import import_counts, post_audit_detail
 from bot.render.programme import DayPart, day_parts
@@ -97,10 +98,12 @@ class ProgrammeService:
         schedule: Schedule,
         clock: Clock,
         audit: AuditTrail,
+        alert: Callable[[int, str, str], Awaitable[Any]] | None = None,
     ) -> None:
         self.store = store
         self.delivery = delivery
         self.audit = audit
+        self.alert = alert  # `AlertsService.raise_` (issue 10)
         self.settings = settings
         self.schedule = schedule
         self.clock = clock
@@ -109,6 +112,7 @@ class ProgrammeService:
         self._locks: dict[int, asyncio.Lock] = {}
         self._listeners: list[ChangeListener] = []
         self._outbox_locks: dict[int, asyncio.Lock] = {}
+        self.renders = DayRenders()
 
     # ------------------------------------------------------------------ reading
 
@@ -148,6 +152,25 @@ class ProgrammeService:
         if programme is None:
             return []
         return programme.index.search(query, limit, now=self.clock())
+
+    async def day_messages(
+        self, guild_id: int, programme: Programme, day: date
+    ) -> list[dict[str, Any]]:
+        """A day's programme as messages (``send_message`` keyword arguments), rendered once
+        per programme, day, timezone and date (`bot.render.cache`)."""
+        config = await self.config(guild_id)
+        now = self.clock()
+        today = now.astimezone(config.tz).date()
+        return self.renders.answer(guild_id, programme, day, config.tz, today, now)
+
+    async def session_choices(self, guild_id: int, query: str) -> list[tuple[str, str]]:
+        """Autocomplete: (name, session id) of the sessions matching ``query``, best first
+        (`search`), named in the guild's timezone; typed queries are answered from memory."""
+        programme = await self.get_programme(guild_id)
+        if programme is None:
+            return []
+        config = await self.config(guild_id)
+        return self.renders.choices(guild_id, programme, query, config.tz, self.clock())
 
     async def today(self, guild_id: int) -> date:
         """Today's date in the guild's timezone."""
@@ -262,6 +285,20 @@ class ProgrammeService:
                 exc.total,
                 "\n".join(f"  - {p}" for p in exc.problems),
             )
+            if self.alert is not None:  # issue 10: organisers are told, not only the log
+                shown = "\n".join(f"- {p}" for p in exc.problems[:10])
+                more = len(exc.problems) - 10
+                await self.alert(
+                    guild_id,
+                    "programme_file",
+                    f"The programme file {path.name} was refused at start ({kept}); "
+                    f"{len(exc.problems)} problem(s):\n{shown}"
+                    + (
+                        f"\n... and {more} more (`python -m bot check` lists all)"
+                        if more > 0
+                        else ""
+                    ),
+                )
             return None
         diff = await self._replace(guild_id, programme, "seed")
         if diff.is_empty:

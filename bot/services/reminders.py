@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -37,16 +38,19 @@ from typing import Any, Protocol
 from bot.clock import Clock, to_db
 from bot.config import Settings
 from bot.delivery import Delivery, FanoutResult, Kind, Part, send_dms
-from bot.delivery.fanout import CLOSED_REASON, REQUESTS_PER_NEW_DM, TARGET_RATE, fanout_seconds
+from bot.delivery.dm_policy import budget_seconds
+from bot.delivery.fanout import MENTION_REASONS, REQUESTS_PER_NEW_DM, TARGET_RATE, fanout_seconds
 from bot.delivery.keys import dm_key, reminder_key, reminder_mentions_key
 from bot.programme import Programme, Session
 from bot.render import interest as render
 from bot.schedule import PlannedJob
 from bot.store import Store
+from bot.store import dm_channels as dm_store
 from bot.store import interest as interest_store
 from bot.store import prefs as prefs_store
 from bot.store.guild_settings import GuildConfig, get_config
 from bot.store.interest import Registration
+from bot.store.ledger import Status
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +59,17 @@ MIN_LEAD = 5
 MAX_LEAD = 1440
 ACCEPTED_SETTINGS = (
     "`default` (the server's reminder times), `off` (no DMs; channel reminders still happen), "
+    "`mention` (no DMs: you are mentioned in the channel reminder), "
     f"or a number of minutes from {MIN_LEAD} to {MAX_LEAD} (e.g. `30`)"
 )
+#: Settings under which a member gets no DM at all (`mention`: a channel mention instead).
+NO_DM_SETTINGS = ("off", "mention")
 #: Past sessions older than this are not looked at again when planning (bounded start-up work).
 CATCH_UP_WINDOW = timedelta(days=2)
+#: A fan-out ending later than this after its lead time is reported to organisers.
+LATE_TOLERANCE = timedelta(seconds=60)
+
+Alert = Callable[[int, str, str], Awaitable[Any]]
 
 
 class ProgrammeSource(Protocol):
@@ -83,6 +94,8 @@ def parse_reminder_setting(text: str) -> str:
         return "default"
     if value in ("off", "none", "no", "never"):
         return "off"
+    if value in ("mention", "mentions", "channel", "ping"):
+        return "mention"
     match = re.fullmatch(r"(\d{1,5})\s*(m|min|mins|minute|minutes)?", value)
     if match and MIN_LEAD <= int(match.group(1)) <= MAX_LEAD:
         return str(int(match.group(1)))
@@ -91,7 +104,7 @@ def parse_reminder_setting(text: str) -> str:
 
 def leads_for(setting: str, guild_leads: Sequence[int]) -> tuple[int, ...]:
     """The leads (minutes) at which a member with `setting` gets a reminder DM."""
-    if setting == "off":
+    if setting in NO_DM_SETTINGS:
         return ()
     if setting.isdigit():
         return (int(setting),)
@@ -116,6 +129,8 @@ class ReminderUnit:
     lead: int
     recipients: tuple[int, ...]
     channel_post: bool
+    #: Members who asked for a channel mention instead of DMs (`/reminders mention`).
+    mentions: tuple[int, ...] = ()
 
     @property
     def due(self) -> datetime:
@@ -142,12 +157,18 @@ def reminder_units(
     units: list[ReminderUnit] = []
     server_leads = set(guild_leads)
     for session in sessions:
+        regs = by_session.get(session.id, [])
         by_lead: dict[int, list[int]] = {lead: [] for lead in server_leads}
-        for reg in by_session.get(session.id, []):
+        for reg in regs:
             for lead in leads_for(reg.reminder_setting, guild_leads):
                 by_lead.setdefault(lead, []).append(reg.user_id)
+        mentioned = tuple(reg.user_id for reg in regs if reg.reminder_setting == "mention")
         for lead in sorted(by_lead, reverse=True):
-            units.append(ReminderUnit(session, lead, tuple(by_lead[lead]), lead in server_leads))
+            at_server_lead = lead in server_leads
+            mentions = mentioned if at_server_lead else ()
+            units.append(
+                ReminderUnit(session, lead, tuple(by_lead[lead]), at_server_lead, mentions)
+            )
     return units
 
 
@@ -175,13 +196,37 @@ def plan_backwards(
     return starts
 
 
+def unit_seconds(
+    unit: ReminderUnit,
+    known: Collection[int] | None = None,
+    new_dms_per_minute: int | None = None,
+    rate: float = TARGET_RATE,
+) -> float:
+    """How long a unit's fan-out takes: members with a stored DM channel (`known`) cost one
+    request, others two, paced at `rate`; and new DM channels open within the budget
+    (`bot.delivery.dm_policy.budget_seconds`, capped: members beyond are mentioned)."""
+    if known is None:
+        return fanout_seconds(unit.requests, rate)
+    new = sum(1 for user in unit.recipients if user not in known)
+    seconds = float(fanout_seconds(len(unit.recipients) + new + 1, rate))
+    if new_dms_per_minute:
+        seconds = max(seconds, budget_seconds(new, new_dms_per_minute))
+    return seconds
+
+
 def start_times(
-    units: Iterable[ReminderUnit], rate: float = TARGET_RATE
+    units: Iterable[ReminderUnit],
+    rate: float = TARGET_RATE,
+    *,
+    known: Collection[int] | None = None,
+    new_dms_per_minute: int | None = None,
 ) -> dict[tuple[str, int], datetime]:
     """When each unit's job runs: early enough for its own fan-out and every later one's that
-    would otherwise overlap it (see `plan_backwards`)."""
+    would otherwise overlap it (see `plan_backwards`). `known`: members whose DM channel is
+    stored (None: assume none is)."""
     return plan_backwards(
-        ((u.session.id, u.lead), u.due, fanout_seconds(u.requests, rate)) for u in units
+        ((u.session.id, u.lead), u.due, unit_seconds(u, known, new_dms_per_minute, rate))
+        for u in units
     )
 
 
@@ -196,6 +241,8 @@ class MemberDms:
     delivery: Delivery
     store: Store
     concurrency: int = 10
+    #: `AlertsService.raise_`: told when Discord restricts DMs (issue 10).
+    alert: Alert | None = None
 
     async def send(
         self,
@@ -205,6 +252,7 @@ class MemberDms:
         kind: Kind,
         key_for: Callable[[int], str],
         kwargs: dict[str, Any],
+        deadline: float | None = None,
     ) -> FanoutResult:
         async def closed(user_id: int) -> None:
             await prefs_store.set_dm_closed(self.store, guild_id, user_id, True)
@@ -220,6 +268,8 @@ class MemberDms:
             concurrency=self.concurrency,
             on_closed=closed,
             context=self.delivery.fanout,
+            deadline=deadline,
+            on_alert=partial(self.alert, guild_id) if self.alert is not None else None,
         )
         if result.sent:
             await prefs_store.clear_dm_closed(self.store, guild_id, result.sent)
@@ -228,10 +278,12 @@ class MemberDms:
     async def closed_recipients(
         self, result: FanoutResult, key_for: Callable[[int], str]
     ) -> list[int]:
-        """Closed DMs of this send, including those found by an earlier (interrupted) run."""
-        closed = list(result.dm_closed)
+        """Members to mention instead of a DM (DMs closed, or not reached: Discord restricted
+        new DMs or the budget ran out), including those found by an earlier (interrupted) run."""
+        closed = list(result.mention)
         for user_id in result.skipped:
-            if await self.delivery.skipped_because(key_for(user_id), CLOSED_REASON):
+            row = await self.delivery.ledger.get(key_for(user_id))
+            if row is not None and row.status is Status.SKIPPED and row.reason in MENTION_REASONS:
                 closed.append(user_id)
         return closed
 
@@ -249,6 +301,7 @@ class ReminderService:
     clock: Clock
     programme: ProgrammeSource
     dms: MemberDms
+    alert: Alert | None = None
 
     async def _config(self, guild_id: int) -> GuildConfig:
         return await get_config(self.store, self.settings, guild_id)
@@ -262,7 +315,13 @@ class ReminderService:
         regs = await interest_store.registrations(self.store, guild_id)
         sessions = [s for s in programme.sessions if s.end > now - CATCH_UP_WINDOW]
         units = reminder_units(sessions, regs, config.reminder_leads)
-        runs = start_times(units)
+        upcoming = {user for u in units if u.due > now for user in u.recipients}
+        known = await dm_store.get_channels(self.store, upcoming)
+        runs = start_times(
+            units,
+            known={user for user, row in known.items() if row.channel_id is not None},
+            new_dms_per_minute=self.settings.new_dms_per_minute,
+        )
         settled = await self.delivery.ledger.settled(guild_id, Kind.REMINDER)
         jobs: list[PlannedJob] = []
         for unit in units:
@@ -303,13 +362,38 @@ class ReminderService:
             await self._record_missed(guild_id, unit, key, kwargs)
             return
         with_post = await self._skip_superseded(guild_id, unit, units, now)
+        # New DM channels may wait for the budget until the reminder is due, not after.
+        deadline = time.monotonic() + (unit.due - now).total_seconds()
         result = await self.dms.send(
-            guild_id, unit.recipients, kind=Kind.DM, key_for=key_for, kwargs=kwargs
+            guild_id,
+            unit.recipients,
+            kind=Kind.DM,
+            key_for=key_for,
+            kwargs=kwargs,
+            deadline=deadline,
         )
         closed = await self.dms.closed_recipients(result, key_for)
+        await self._check_late(guild_id, unit, result)
         await self._post_reminder(
-            config, unit, key, closed, interested=len(regs), with_post=with_post
+            config, unit, key, [*closed, *unit.mentions], interested=len(regs), with_post=with_post
         )
+
+    async def _check_late(self, guild_id: int, unit: ReminderUnit, result: FanoutResult) -> None:
+        """Alert organisers when a fan-out could not reach everyone by DM before its lead
+        time (finished late, or members left out by the new-DM budget)."""
+        late = self.clock() - unit.due > LATE_TOLERANCE
+        budget = result.over_budget
+        if self.alert is None or (not late and not budget):
+            return
+        what = f"the {unit.lead}-minute reminder of “{unit.session.title}”"
+        if late:
+            text = f"DMs of {what} finished after its lead time."
+        else:
+            text = (
+                f"{len(budget)} member(s) of {what} could not be DMed in time (the new-DM "
+                "budget, QIWEEK_NEW_DMS_PER_MINUTE); they were mentioned in the programme channel."
+            )
+        await self.alert(guild_id, "fanout_late", text)
 
     async def _skip_superseded(
         self, guild_id: int, unit: ReminderUnit, units: Sequence[ReminderUnit], now: datetime
@@ -424,6 +508,7 @@ __all__ = [
     "ACCEPTED_SETTINGS",
     "MAX_LEAD",
     "MIN_LEAD",
+    "NO_DM_SETTINGS",
     "PLANNER",
     "MemberDms",
     "ProgrammeSource",
@@ -435,4 +520,5 @@ __all__ = [
     "plan_backwards",
     "reminder_units",
     "start_times",
+    "unit_seconds",
 ]

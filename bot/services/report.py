@@ -13,7 +13,6 @@ from typing import Protocol
 
 from bot.clock import Clock
 from bot.programme import Programme
-from bot.report.figure import render_png, render_run_charts_png
 from bot.report.model import Report, ReportData, build_report, hosts
 from bot.report.page import organisations_csv, report_html
 from bot.services.audit import AuditTrail
@@ -93,12 +92,16 @@ class ReportService:
     ) -> tuple[Report, bytes]:
         """The report as a picture (drawn in a thread); recorded in the audit trail."""
         report = await self.build(guild_id, organisation)
+        from bot.report.figure import render_png  # matplotlib: imported on first use
+
         png = await asyncio.to_thread(render_png, report)
         await self.audit.record(guild_id, by, "report", report.organisation or "")
         return report, png
 
     async def html(self, guild_id: int) -> tuple[Report, bytes]:
         report = await self.build(guild_id)
+        from bot.report.figure import render_run_charts_png  # matplotlib, on first use
+
         png = await asyncio.to_thread(render_run_charts_png, report)
         return report, report_html(report, png)
 

@@ -62,6 +62,9 @@ class Store:
         self._db: aiosqlite.Connection | None = None
         self._tx: aiosqlite.Connection | None = None
         self._tx_lock = asyncio.Lock()
+        #: In-memory copies of rows only this process writes (per-guild settings), by feature;
+        #: each feature's store module fills and invalidates its own. Emptied on close.
+        self.cache: dict[str, dict[Any, Any]] = {}
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -112,6 +115,7 @@ class Store:
     async def close(self) -> None:
         db, tx = self._db, self._tx
         self._db = self._tx = None
+        self.cache.clear()
         for connection in (tx, db):
             if connection is not None:
                 await connection.close()

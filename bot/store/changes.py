@@ -140,11 +140,11 @@ async def mark_done(store: Store, guild_id: int, session_id: str, change_hash: s
 async def unsettled_keys(store: Store, prefix: str) -> list[str]:
     """Ledger keys starting with `prefix` that are claimed but not confirmed (an interrupted
     send): the notice is not done while any is left."""
-    async with store.db.execute(
+    rows = await store.db.execute_fetchall(
         "SELECT key FROM deliveries WHERE substr(key, 1, ?) = ? AND status = ? ORDER BY key",
         (len(prefix), prefix, Status.CLAIMED.value),
-    ) as cur:
-        return [row[0] async for row in cur]
+    )
+    return [row[0] for row in rows]
 
 
 __all__ = [

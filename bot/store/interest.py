@@ -146,14 +146,14 @@ async def registrations(
 async def dm_recipients(store: Store, guild_id: int, session_id: str) -> list[int]:
     """Members registered for a session who accept DMs, in registration order.
 
-    A member who chose `/reminders off` was promised no DMs, so they are left out (as the
-    programme-change notices do); the channel post still reaches them.
+    A member who chose `/reminders off` (or `mention`) was promised no DMs, so they are left
+    out (as the programme-change notices do); the channel post still reaches them.
     """
     async with store.db.execute(
         "SELECT i.user_id FROM interests i LEFT JOIN member_prefs p"
         " ON p.guild_id = i.guild_id AND p.user_id = i.user_id"
         " WHERE i.guild_id = ? AND i.session_id = ?"
-        " AND COALESCE(p.reminder_setting, 'default') != 'off'"
+        " AND COALESCE(p.reminder_setting, 'default') NOT IN ('off', 'mention')"
         " ORDER BY i.created_at, i.user_id",
         (guild_id, session_id),
     ) as cur:

@@ -158,14 +158,16 @@ class Ledger:
         return cur.rowcount == 1
 
     async def get(self, key: str) -> Delivery | None:
-        async with self.store.db.execute(
+        # One call (execute and fetch): no statement left open on the shared connection, whose
+        # lone writes would otherwise fail with SQLITE_BUSY_SNAPSHOT meanwhile (WAL).
+        rows = await self.store.db.execute_fetchall(
             "SELECT key, guild_id, kind, status, message_id, reason, attempts, claimed_at,"
             " updated_at FROM deliveries WHERE key = ?",
             (key,),
-        ) as cur:
-            row = await cur.fetchone()
-        if row is None:
+        )
+        if not rows:
             return None
+        row = next(iter(rows))
         return Delivery(
             key=row["key"],
             guild_id=row["guild_id"],
@@ -187,6 +189,16 @@ class Ledger:
         ) as cur:
             return {row[0] for row in await cur.fetchall()}
 
+    async def interrupted(self, guild_id: int, kind: str) -> list[str]:
+        """Keys of a guild and kind left claimed by an earlier run (it stopped mid-send): the
+        caller resumes them (a claim by this run takes them over, same nonce)."""
+        async with self.store.db.execute(
+            "SELECT key FROM deliveries WHERE guild_id = ? AND kind = ? AND status = 'claimed'"
+            " AND owner != ? ORDER BY claimed_at",
+            (guild_id, kind, self.store.run_id),
+        ) as cur:
+            return [row[0] async for row in cur]
+
     async def counts(self, guild_id: int, kind: str | None = None) -> dict[str, int]:
         """Rows per status for a guild (optionally one kind): the figures for `/organiser stats`."""
         sql = "SELECT status, COUNT(*) FROM deliveries WHERE guild_id = ?"
@@ -195,8 +207,9 @@ class Ledger:
             sql += " AND kind = ?"
             params.append(kind)
         sql += " GROUP BY status"
-        async with self.store.db.execute(sql, params) as cur:
-            return {status: count async for status, count in cur}
+        return {
+            status: count for status, count in await self.store.db.execute_fetchall(sql, params)
+        }
 
     async def deliver(
         self,
@@ -206,12 +219,24 @@ class Ledger:
         guild_id: int | None,
         send: Callable[[str], Awaitable[int | None]],
         retry_failed: bool = False,
+        recover: Callable[[str, datetime], Awaitable[int | None]] | None = None,
     ) -> DeliveryResult:
         """Claim, send with the key's nonce, confirm. Any exception marks the key failed and
-        propagates, so callers can react (for example fall back from a closed DM)."""
+        propagates, so callers can react (for example fall back from a closed DM).
+
+        A claim resumed from an earlier run (its outcome unknown: the run died mid-send) is
+        first looked for with `recover(nonce, claimed_at)` (`bot.delivery.recovery`): Discord
+        deduplicates a nonce only for a few minutes, so a message found is recorded as sent
+        and not posted again."""
         claim = await self.claim(key, kind=kind, guild_id=guild_id, retry_failed=retry_failed)
         if not claim.should_send:
             return DeliveryResult(claim=claim, sent=False)
+        if claim is Claim.RESUME and recover is not None:
+            row = await self.get(key)
+            found = await recover(nonce_for(key), row.claimed_at) if row is not None else None
+            if found is not None:
+                await self.mark_sent(key, found)
+                return DeliveryResult(claim=claim, sent=False, message_id=found)
         try:
             message_id = await send(nonce_for(key))
         except Exception as exc:

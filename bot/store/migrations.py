@@ -218,6 +218,50 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (guild_id, session_id, user_id)
     );
     """,
+    # 6: small facts about the bot itself (issue 15): `commands:<application>:<guild|global>`
+    # holds the hash of the command tree last synced, so a start with an unchanged tree skips
+    # the (rate-limited) sync.
+    """
+    CREATE TABLE bot_state (
+        name       TEXT PRIMARY KEY,
+        value      TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    """,
+    # 7 (6 is perf's bot_state, merged before this): reminders that reach people on the real
+    # Discord (issue 10).
+    # `dm_channels`: a member's DM channel id (Discord never changes it), so a DM after a restart
+    # is one request; `messaged_at` is the first DM that reached them (a quarantined bot can still
+    # DM those). `alerts`: what the organisers were told (or would be, without a channel), for
+    # `/organiser stats`. `share_cursors`: the newest message seen per share channel, where the
+    # start-up backfill resumes. `guild_settings.organiser_channel_id`: `/organiser setup`.
+    """
+    CREATE TABLE dm_channels (
+        user_id     INTEGER PRIMARY KEY,
+        channel_id  INTEGER,
+        messaged_at TEXT,
+        updated_at  TEXT NOT NULL
+    );
+
+    CREATE TABLE alerts (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        guild_id   INTEGER NOT NULL,
+        kind       TEXT NOT NULL,
+        text       TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        posted     INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX alerts_by_kind ON alerts (guild_id, kind, created_at);
+
+    CREATE TABLE share_cursors (
+        channel_id      INTEGER PRIMARY KEY,
+        guild_id        INTEGER NOT NULL,
+        last_message_id INTEGER NOT NULL,
+        updated_at      TEXT NOT NULL
+    );
+
+    ALTER TABLE guild_settings ADD COLUMN organiser_channel_id INTEGER;
+    """,
     # 8 (issue 11, hardening; 6 is perf's and 7 deliv's, merged before this one):
     # `guild_settings.share_channel_ids` (comma-separated ids; shares only from these channels,
     # `/organiser setup share_channels`). `posted_digests`: every

@@ -16,7 +16,7 @@ QI Week digest" by its author or an organiser) brings it back, clearing the remo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from enum import Enum
 
@@ -57,6 +57,87 @@ def _row_to_share(row: aiosqlite.Row) -> Share:
         created_at=from_db(row["created_at"]),
         reaction_count=row["reaction_count"],
     )
+
+
+def _upsert_sql(refresh_reactions: bool) -> str:
+    reactions = ", reaction_count = excluded.reaction_count" if refresh_reactions else ""
+    return (
+        f"INSERT INTO shares ({_COLUMNS}, manual, edited_at)"
+        " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+        f" WHERE NOT EXISTS ({_OPTED_OUT}) AND (? OR NOT EXISTS ({_REMOVED}))"
+        " ON CONFLICT(message_id) DO UPDATE SET"
+        " author_name = excluded.author_name, content = excluded.content,"
+        " jump_url = excluded.jump_url, attachment_count = excluded.attachment_count,"
+        " image_url = excluded.image_url, manual = MAX(shares.manual, excluded.manual),"
+        f" edited_at = excluded.edited_at{reactions}"
+        f" WHERE {_NOT_OLDER.format(new='excluded.edited_at')}"
+    )
+
+
+def _upsert_params(
+    share: Share, *, manual: bool, edited_at: datetime | None, restore: bool
+) -> tuple[object, ...]:
+    return (
+        share.message_id,
+        share.guild_id,
+        share.channel_id,
+        share.author_id,
+        share.author_name,
+        share.content,
+        share.jump_url,
+        share.attachment_count,
+        share.image_url,
+        to_db(share.created_at),
+        max(0, share.reaction_count),
+        int(manual),
+        edit_time_to_db(edited_at or share.created_at),
+        share.guild_id,
+        share.author_id,
+        int(restore),
+        share.message_id,
+    )
+
+
+#: Rows per statement of `upsert_shares`: 13 parameters each, under SQLite's oldest limit of
+#: 999 host parameters (3.32+ allows 32,766).
+_BATCH_ROWS = 75
+_NEW_COLUMNS = f"{_COLUMNS}, manual, edited_at"
+
+
+def _batch_sql(rows: int) -> str:
+    values = ", ".join(["(" + ", ".join("?" * 13) + ")"] * rows)
+    return (
+        f"WITH v({_NEW_COLUMNS}) AS (VALUES {values})"
+        f" INSERT INTO shares ({_NEW_COLUMNS}) SELECT {_NEW_COLUMNS} FROM v"
+        " WHERE NOT EXISTS (SELECT 1 FROM member_prefs p WHERE p.guild_id = v.guild_id"
+        " AND p.user_id = v.author_id AND p.digest_opt_out = 1)"
+        " AND NOT EXISTS (SELECT 1 FROM share_removals r WHERE r.message_id = v.message_id)"
+        " ON CONFLICT(message_id) DO UPDATE SET"
+        " author_name = excluded.author_name, content = excluded.content,"
+        " jump_url = excluded.jump_url, attachment_count = excluded.attachment_count,"
+        " image_url = excluded.image_url, manual = MAX(shares.manual, excluded.manual),"
+        " edited_at = excluded.edited_at"
+        f" WHERE {_NOT_OLDER.format(new='excluded.edited_at')}"
+    )
+
+
+async def upsert_shares(store: Store, items: Sequence[tuple[Share, datetime | None]]) -> set[int]:
+    """`upsert_share` (not manual, reactions kept) for many new shares: the same rules (opt-out
+    and removals checked inside the statement, older edits ignored), one statement (so one
+    atomic commit) per `_BATCH_ROWS`, on the shared connection like every lone write.
+    Returns the message ids stored; each is committed before this returns."""
+    if not items:
+        return set()
+    rows = [_upsert_params(s, manual=False, edited_at=e, restore=False)[:13] for s, e in items]
+    for start in range(0, len(rows), _BATCH_ROWS):
+        chunk = rows[start : start + _BATCH_ROWS]
+        await store.db.execute(_batch_sql(len(chunk)), [v for row in chunk for v in row])
+    ids = list(dict.fromkeys(share.message_id for share, _ in items))
+    marks = ", ".join("?" * len(ids))
+    async with store.db.execute(
+        f"SELECT message_id FROM shares WHERE message_id IN ({marks})", ids
+    ) as cur:
+        return {row[0] async for row in cur}
 
 
 async def _upsert(
@@ -231,8 +312,10 @@ async def is_manual(store: Store, message_id: int) -> bool:
 
 
 async def share_exists(store: Store, message_id: int) -> bool:
-    async with store.db.execute("SELECT 1 FROM shares WHERE message_id = ?", (message_id,)) as cur:
-        return await cur.fetchone() is not None
+    rows = await store.db.execute_fetchall(
+        "SELECT 1 FROM shares WHERE message_id = ?", (message_id,)
+    )
+    return bool(list(rows))
 
 
 async def delete_share(store: Store, message_id: int) -> bool:
@@ -267,12 +350,12 @@ async def shares_between(
     store: Store, guild_id: int, start: datetime, end: datetime
 ) -> list[Share]:
     """Shares of a guild posted in UTC ``[start, end)``, in posting order."""
-    async with store.db.execute(
+    rows = await store.db.execute_fetchall(
         f"SELECT {_COLUMNS} FROM shares WHERE guild_id = ? AND created_at >= ? AND created_at < ?"
         " ORDER BY created_at, message_id",
         (guild_id, to_db(start), to_db(end)),
-    ) as cur:
-        return [_row_to_share(row) async for row in cur]
+    )
+    return [_row_to_share(row) for row in rows]
 
 
 async def all_shares(store: Store, guild_id: int) -> list[Share]:
@@ -305,6 +388,17 @@ async def guilds_of(store: Store, message_ids: Iterable[int]) -> dict[int, list[
             for guild_id, message_id in await cur.fetchall():
                 found.setdefault(guild_id, []).append(message_id)
     return found
+
+
+async def latest_share(store: Store, guild_id: int, author_id: int) -> Share | None:
+    """A member's most recent stored share in a guild (None when none is stored)."""
+    async with store.db.execute(
+        f"SELECT {_COLUMNS} FROM shares WHERE guild_id = ? AND author_id = ?"
+        " ORDER BY created_at DESC, message_id DESC LIMIT 1",
+        (guild_id, author_id),
+    ) as cur:
+        row = await cur.fetchone()
+    return _row_to_share(row) if row is not None else None
 
 
 async def count_shares(store: Store, guild_id: int) -> int:
@@ -398,6 +492,7 @@ __all__ = [
     "is_manual",
     "is_opted_out",
     "is_removed",
+    "latest_share",
     "mark_notice_sent",
     "notice_sent",
     "opt_in",
@@ -409,4 +504,5 @@ __all__ = [
     "shares_between",
     "untag_share",
     "upsert_share",
+    "upsert_shares",
 ]

@@ -12,7 +12,9 @@ from datetime import UTC, date, datetime, tzinfo
 
 from bot.clock import from_db
 from bot.store import Store
+from bot.store import alerts as alerts_store
 from bot.store import announcements as announcements_store
+from bot.store.alerts import Alert
 from bot.store.audit import AuditEntry, recent
 from bot.store.retention import retired
 
@@ -44,6 +46,7 @@ class Stats:
     share_contributors: int
     announcements: dict[str, int]
     recent_actions: list[AuditEntry] = field(default_factory=list)
+    recent_alerts: list[Alert] = field(default_factory=list)
 
     def delivered(self, *kinds: str) -> dict[str, int]:
         """Ledger rows per status summed over `kinds` (e.g. every kind of DM)."""
@@ -169,6 +172,7 @@ async def gather(store: Store, guild_id: int, tz: tzinfo, *, top: int = 10) -> S
         share_contributors=len({author for _, author in shares}),
         announcements=await announcements_store.count_by_status(store, guild_id),
         recent_actions=await recent(store, guild_id, 10),
+        recent_alerts=await alerts_store.latest(store, guild_id, 5),
     )
 
 

@@ -16,7 +16,15 @@ from bot.sandbox import FakeDiscord
 from bot.store import Store
 from bot.store import changes as changes_store
 from bot.store.programme import pending_changes, replace_programme
-from tests.harness import BotRunner, import_programme, now, register, wait_quiet, write_programme
+from tests.harness import (
+    BotRunner,
+    import_programme,
+    now,
+    register,
+    reminder_dms,
+    wait_quiet,
+    write_programme,
+)
 
 
 def notices(fake: FakeDiscord) -> list[dict[str, Any]]:
@@ -44,7 +52,7 @@ async def test_a_change_notice_stopped_mid_fanout_is_resumed_at_the_next_start(
     await import_programme(fake, new_file.name, new_file.read_bytes())
 
     def reached() -> int:
-        return sum(1 for name in names if fake.dms(name))
+        return sum(1 for name in names if reminder_dms(fake, name))
 
     await fake.wait_for(lambda: reached() >= 3, timeout=20, message="the fan-out to begin")
     pending = await changes_store.pending_notices(bot.store, fake.guild.id)
@@ -62,9 +70,9 @@ async def test_a_change_notice_stopped_mid_fanout_is_resumed_at_the_next_start(
 
     await wait_quiet(runner.bot)  # anything duplicated would have arrived by then
     assert await changes_store.pending_notices(bot.store, fake.guild.id) == []  # done
-    assert {name: len(fake.dms(name)) for name in names} == dict.fromkeys(names, 1)
+    assert {name: len(reminder_dms(fake, name)) for name in names} == dict.fromkeys(names, 1)
     moved_ts = f"<t:{int(moved.timestamp())}:f>"
-    assert all(moved_ts in fake.dms(name)[0]["content"] for name in names)
+    assert all(moved_ts in reminder_dms(fake, name)[0]["content"] for name in names)
     assert len(notices(fake)) == 1
     assert (await bot.ledger.counts(fake.guild.id, "change-dm")) == {"sent": len(names)}
     assert (await bot.ledger.counts(fake.guild.id, "change")) == {"sent": 1}
@@ -72,7 +80,7 @@ async def test_a_change_notice_stopped_mid_fanout_is_resumed_at_the_next_start(
     # A further restart finds nothing to do.
     await runner.restart(QIWEEK_PROGRAMME=path)
     await wait_quiet(runner.bot)
-    assert {name: len(fake.dms(name)) for name in names} == dict.fromkeys(names, 1)
+    assert {name: len(reminder_dms(fake, name)) for name in names} == dict.fromkeys(names, 1)
     assert len(notices(fake)) == 1
 
 
@@ -94,7 +102,7 @@ async def test_a_change_stored_just_before_a_stop_is_announced_at_the_next_start
     await runner.start(QIWEEK_PROGRAMME=path)
     await register(fake, names, "huddle")
     await runner.stop()
-    assert all(fake.dms(name) == [] for name in names)
+    assert all(reminder_dms(fake, name) == [] for name in names)
 
     moved = first + timedelta(hours=1)
     sessions[0]["start"] = moved
@@ -106,20 +114,20 @@ async def test_a_change_stored_just_before_a_stop_is_announced_at_the_next_start
 
     bot = await runner.start(QIWEEK_PROGRAMME=path)
     await fake.wait_for(
-        lambda: all(fake.dms(name) for name in names), timeout=20, message="every member"
+        lambda: all(reminder_dms(fake, name) for name in names), timeout=20, message="every member"
     )
     await fake.wait_for(lambda: notices(fake), timeout=10, message="the channel notice")
     await wait_quiet(runner.bot)  # anything duplicated would have arrived by then
     assert await pending_changes(bot.store, fake.guild.id) == []
     assert await changes_store.pending_notices(bot.store, fake.guild.id) == []
-    assert {name: len(fake.dms(name)) for name in names} == dict.fromkeys(names, 1)
+    assert {name: len(reminder_dms(fake, name)) for name in names} == dict.fromkeys(names, 1)
     moved_ts = f"<t:{int(moved.timestamp())}:f>"
-    assert all(moved_ts in fake.dms(name)[0]["content"] for name in names)
+    assert all(moved_ts in reminder_dms(fake, name)[0]["content"] for name in names)
     assert len(notices(fake)) == 1
     assert (await bot.ledger.counts(fake.guild.id, "change-dm")) == {"sent": len(names)}
 
     # A further restart sends nothing.
     await runner.restart(QIWEEK_PROGRAMME=path)
     await wait_quiet(runner.bot)
-    assert {name: len(fake.dms(name)) for name in names} == dict.fromkeys(names, 1)
+    assert {name: len(reminder_dms(fake, name)) for name in names} == dict.fromkeys(names, 1)
     assert len(notices(fake)) == 1

@@ -105,7 +105,8 @@ async def test_setup_shows_the_settings_without_options(
     [embed] = response["data"]["embeds"]
     assert embed["title"] == "Current settings"
     fields = {f["name"]: f["value"] for f in embed["fields"]}
-    assert len(fields) == 10  # the settings, share channels and scheduled events
+    assert len(fields) == 11  # the settings (share and alert channels) and scheduled events
+    assert fields["Organiser alerts channel"] == "not set · default"
     assert fields["Scheduled events"].startswith("on: ")
     assert fields["Announcements channel"].startswith(f"<#{fake.channels['announcements']}>")
     assert fields["Timezone"] == "Europe/London · default"
@@ -223,7 +224,10 @@ async def seed_figures(runner: BotRunner, fake: FakeDiscord) -> None:
             await add_interest(store, fake.guild.id, "opening-welcome", fake.users[user])
         await add_interest(store, fake.guild.id, programme.sessions[1].id, fake.users["member"])
         now = utc_now()
-        for message_id, user in ((1, "member"), (2, "member"), (3, "member2")):
+        for index, user in ((1, "member"), (2, "member"), (3, "member2")):
+            # Real messages: the start-up backfill (issue 10) reads the channel's history.
+            posted = await fake.post_message(user, "general", "Our #QIWeek poster")
+            message_id = int(posted["id"])
             await store.db.execute(
                 "INSERT INTO shares (message_id, guild_id, channel_id, author_id, author_name,"
                 " content, jump_url, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -235,7 +239,7 @@ async def seed_figures(runner: BotRunner, fake: FakeDiscord) -> None:
                     user,
                     "Our #QIWeek poster",
                     "https://discord.com/channels/1/2/3",
-                    to_db(now - timedelta(minutes=message_id)),
+                    to_db(now - timedelta(minutes=index)),
                 ),
             )
         await store.db.commit()

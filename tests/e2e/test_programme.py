@@ -407,10 +407,13 @@ async def test_an_interrupted_daily_post_resumes_only_the_missing_messages(
     assert [m["id"] for m in final[:2]] == [m["id"] for m in first_run[:2]]
     assert len(final) == parts
     posts = daily_requests()[before:]
-    # Message 1 is not sent again; message 2 is resent with its nonce (Discord returns the first
-    # copy); the rest are new.
-    assert len(posts) == parts - 1
-    assert posts[0].json["nonce"] == nonce_for(f"{key}:2") and posts[0].json["enforce_nonce"]
+    # Message 1 is not sent again; message 2, claimed by the dead run, is found in the channel's
+    # history (issue 10: Discord forgets a nonce after a few minutes) and not sent again; the
+    # rest are new.
+    assert len(posts) == parts - 2
+    assert all(p.json["nonce"] != nonce_for(f"{key}:2") for p in posts)
+    channel = fake_discord.channels["programme"]
+    assert fake_discord.requests_to("GET", rf"^/channels/{channel}/messages$")
     everything = "\n".join(text_of(m) for m in final)
     for n in range(40):
         assert everything.count(f"S {today} session {n:02d}:") == 1

@@ -17,7 +17,15 @@ from bot.programme import ProgrammeDiff, Session
 from bot.sandbox import FakeDiscord
 from bot.store import Ledger, Store
 from bot.store import interest as interest_store
-from tests.harness import BotRunner, import_programme, now, register, wait_quiet, write_programme
+from tests.harness import (
+    BotRunner,
+    import_programme,
+    now,
+    register,
+    reminder_dms,
+    wait_quiet,
+    write_programme,
+)
 
 LEAD = 1  # minute: QIWEEK_REMINDER_LEADS=1, so a session 60 s + a few seconds ahead is due now
 
@@ -73,12 +81,14 @@ async def test_a_reminder_reaches_the_channel_and_the_members_dms(
     assert post["allowed_mentions"]["parse"] == []
 
     for user in ("member", "member2"):
-        dms = fake.dms(user)
+        dms = reminder_dms(fake, user)
         assert len(dms) == 1, user
         assert "Safety huddle" in dms[0]["content"] and "<t:" in dms[0]["content"]
         assert dms[0]["components"][0]["components"][0]["url"].endswith("/join/huddle")
-    assert fake.dms("quiet") == []
-    assert fake.dms("closed") == []  # refused by Discord (50007): mentioned in the channel
+    assert reminder_dms(fake, "quiet") == []
+    assert (
+        reminder_dms(fake, "closed") == []
+    )  # refused by Discord (50007): mentioned in the channel
 
     guild = fake.guild.id
     start = (await bot.services.programme.get_session(guild, "huddle")).start
@@ -95,7 +105,7 @@ async def test_a_reminder_reaches_the_channel_and_the_members_dms(
     # A restart plans nothing again for a reminder that went out.
     await runner.restart(QIWEEK_PROGRAMME=path, QIWEEK_REMINDER_LEADS=LEAD)
     await wait_quiet(runner.bot)
-    assert len(reminder_posts(fake)) == 1 and len(fake.dms("member")) == 1
+    assert len(reminder_posts(fake)) == 1 and len(reminder_dms(fake, "member")) == 1
 
 
 async def test_a_restart_in_the_middle_of_a_fanout_repeats_and_loses_nothing(
@@ -110,22 +120,30 @@ async def test_a_restart_in_the_middle_of_a_fanout_repeats_and_loses_nothing(
     def slow(bot: Any) -> None:
         context_for(bot).pacer = Pacer(rate=10)  # 61 requests take ~6 s: time to stop mid-way
 
-    await runner.start(QIWEEK_PROGRAMME=path, QIWEEK_REMINDER_LEADS=LEAD, before_login=slow)
+    # A budget above the 30 sign-ups: this test is about the restart, not the budget.
+    await runner.start(
+        QIWEEK_PROGRAMME=path,
+        QIWEEK_REMINDER_LEADS=LEAD,
+        QIWEEK_NEW_DMS_PER_MINUTE=100,
+        before_login=slow,
+    )
     await register(fake, names, "huddle")
     fake.set_global_rate_limit(50)
 
     def delivered() -> int:
-        return sum(1 for name in names if fake.dms(name))
+        return sum(1 for name in names if reminder_dms(fake, name))
 
     await fake.wait_for(lambda: delivered() >= 5, timeout=20, message="the fan-out to begin")
     await runner.stop()  # the scheduler cancels the fan-out mid-way
     stopped_at = delivered()
     assert 5 <= stopped_at < len(names)
 
-    bot = await runner.start(QIWEEK_PROGRAMME=path, QIWEEK_REMINDER_LEADS=LEAD)
+    bot = await runner.start(
+        QIWEEK_PROGRAMME=path, QIWEEK_REMINDER_LEADS=LEAD, QIWEEK_NEW_DMS_PER_MINUTE=100
+    )
     await fake.wait_for(lambda: reminder_posts(fake), timeout=15, message="the channel reminder")
     await wait_quiet(runner.bot)
-    assert {name: len(fake.dms(name)) for name in names} == dict.fromkeys(names, 1)
+    assert {name: len(reminder_dms(fake, name)) for name in names} == dict.fromkeys(names, 1)
     assert len(reminder_posts(fake)) == 1
     assert fake.count_429 == 0
     assert (await bot.ledger.counts(fake.guild.id, "dm")) == {"sent": len(names)}
@@ -141,8 +159,8 @@ async def test_reminders_off_stops_that_members_dms_only(
     await (await fake.slash("member2", "reminders", setting="off")).response()
     await fake.wait_for(lambda: reminder_posts(fake), timeout=15, message="reminder")
     await wait_quiet(runner.bot)
-    assert len(fake.dms("member")) == 1
-    assert fake.dms("member2") == []
+    assert len(reminder_dms(fake, "member")) == 1
+    assert reminder_dms(fake, "member2") == []
     assert "2 interested" in reminder_posts(fake)[0]["embeds"][0]["description"]
 
 
@@ -168,21 +186,27 @@ async def test_a_reminder_missed_while_down_is_sent_if_the_session_has_not_start
     await runner.start(QIWEEK_PROGRAMME=path, QIWEEK_REMINDER_LEADS=LEAD)
     await register(fake, ["member"], "huddle")
     await runner.stop()
-    assert fake.dms("member") == []
+    assert reminder_dms(fake, "member") == []
     # The huddle's reminder falls due while the bot is down.
     due = huddle["start"] - timedelta(minutes=LEAD)
     await asyncio.sleep((due - datetime.now(UTC)).total_seconds() + 0.5)
 
     bot = await runner.start(QIWEEK_PROGRAMME=path, QIWEEK_REMINDER_LEADS=LEAD)
     await fake.wait_for(lambda: reminder_posts(fake), timeout=10, message="caught-up reminder")
-    assert len(fake.dms("member")) == 1 and "Safety huddle" in fake.dms("member")[0]["content"]
+    assert (
+        len(reminder_dms(fake, "member")) == 1
+        and "Safety huddle" in reminder_dms(fake, "member")[0]["content"]
+    )
     row = await settled(bot, reminder_key(guild, "begun", LEAD, started))
     assert row.status == "skipped" and "started" in str(row.reason)
     user_row = await settled(bot, dm_key(guild, "begun", LEAD, started, member))
     assert user_row.status == "skipped"
     resumed = await settled(bot, dm_key(guild, "begun", LEAD, started, fake.users["member2"]))
     assert resumed.status == "sent"
-    assert len(fake.dms("member2")) == 1 and "Begun" in fake.dms("member2")[0]["content"]
+    assert (
+        len(reminder_dms(fake, "member2")) == 1
+        and "Begun" in reminder_dms(fake, "member2")[0]["content"]
+    )
     assert len(reminder_posts(fake)) == 1
 
 
@@ -212,14 +236,19 @@ async def test_a_moved_session_is_told_once_and_its_reminders_replanned(
         return [m for m in fake.bot_messages("programme") if "Programme change" in m["content"]]
 
     await fake.wait_for(lambda: len(notices()) == 2, timeout=10, message="two notices")
-    await fake.wait_for(lambda: len(fake.dms("member")) == 2, timeout=10, message="member DMs")
+    await fake.wait_for(
+        lambda: len(reminder_dms(fake, "member")) == 2, timeout=10, message="member DMs"
+    )
     await wait_quiet(runner.bot)
-    member_dms = [m["content"] for m in fake.dms("member")]
+    member_dms = [m["content"] for m in reminder_dms(fake, "member")]
     assert sum("has moved" in m for m in member_dms) == 1
     assert sum("cancelled" in m for m in member_dms) == 1
-    assert len(fake.dms("member2")) == 1 and "has moved" in fake.dms("member2")[0]["content"]
+    assert (
+        len(reminder_dms(fake, "member2")) == 1
+        and "has moved" in reminder_dms(fake, "member2")[0]["content"]
+    )
     moved_ts = f"<t:{int(moved.timestamp())}:f>"
-    assert moved_ts in fake.dms("member2")[0]["content"]
+    assert moved_ts in reminder_dms(fake, "member2")[0]["content"]
     closed_id = fake.users["closed"]
     mentions = [m for m in fake.bot_messages("programme") if f"<@{closed_id}>" in m["content"]]
     assert len(mentions) == 1
@@ -237,7 +266,7 @@ async def test_a_moved_session_is_told_once_and_its_reminders_replanned(
     same = ProgrammeDiff(changed=((_session(first), _session(moved)),))
     await bot.services.changes.on_programme_change(fake.guild.id, same)
     await wait_quiet(runner.bot)
-    assert len(fake.dms("member2")) == 1 and len(notices()) == 2
+    assert len(reminder_dms(fake, "member2")) == 1 and len(notices()) == 2
 
 
 def _session(start: datetime) -> Session:
@@ -272,7 +301,7 @@ async def test_a_members_own_lead_gets_its_own_reminder(
     )
     service = bot.services.reminders
     await service.run_reminder(guild, "huddle", 30, start)
-    assert len(fake.dms("member")) == 1 and fake.dms("member2") == []
+    assert len(reminder_dms(fake, "member")) == 1 and reminder_dms(fake, "member2") == []
     posts = fake.bot_messages("programme")
     mention = [m for m in posts if f"<@{fake.users['closed']}>" in m["content"]]
     assert len(mention) == 1 and not mention[0]["embeds"]  # no full post at a member's own lead
@@ -280,10 +309,12 @@ async def test_a_members_own_lead_gets_its_own_reminder(
     row = await bot.ledger.get(reminder_key(guild, "huddle", 30, start))
     assert row is not None and row.status == "sent"
     await service.run_reminder(guild, "huddle", 30, start)  # a second run sends nothing
-    assert len(fake.dms("member")) == 1 and len(fake.bot_messages("programme")) == len(posts)
+    assert len(reminder_dms(fake, "member")) == 1 and len(fake.bot_messages("programme")) == len(
+        posts
+    )
     # The server's 15-minute reminder DMs only member2 (the others chose 30).
     await service.run_reminder(guild, "huddle", 15, start)
-    assert len(fake.dms("member2")) == 1 and len(fake.dms("member")) == 1
+    assert len(reminder_dms(fake, "member2")) == 1 and len(reminder_dms(fake, "member")) == 1
     assert "3 interested" in reminder_posts(fake)[0]["embeds"][0]["description"]
 
 
@@ -310,7 +341,7 @@ async def test_leads_caught_up_together_send_only_the_smallest_with_the_real_tim
     title = posts[0]["embeds"][0]["title"]
     assert re.match(r"Starting in (9|10) minutes: ", title), title
     assert f"<t:{int(start.timestamp())}:R>" in posts[0]["embeds"][0]["description"]
-    assert len(fake.dms("member")) == 1 and len(fake.dms("member2")) == 1
+    assert len(reminder_dms(fake, "member")) == 1 and len(reminder_dms(fake, "member2")) == 1
 
     skipped = await settled(bot, reminder_key(guild, "huddle", 60, start))
     assert skipped.status == "skipped" and "15-minute" in str(skipped.reason)

@@ -26,7 +26,12 @@ async def seed(runner: BotRunner, fake: FakeDiscord) -> None:
         for user in ("member", "member2", "organiser"):
             await add_interest(store, fake.guild.id, "opening-welcome", fake.users[user])
         await add_interest(store, fake.guild.id, "mon-qi-cafe", fake.users["member"])
-        for message_id, user in ((1, "member"), (2, "member2")):
+        for user in ("member", "member2"):
+            # Real messages: the start-up backfill (issue 10) reads the channel's history.
+            posted = await fake.post_message(
+                user, "general", "Great start: https://example.org/qiweek/opening-welcome #QIWeek"
+            )
+            message_id = int(posted["id"])
             await store.db.execute(
                 "INSERT INTO shares (message_id, guild_id, channel_id, author_id, author_name,"
                 " content, jump_url, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -180,6 +180,28 @@ def test_timezone_case_does_not_matter_when_it_names_one_zone() -> None:
         check_timezone("europe/atlantis")
 
 
+def test_issue_10_settings() -> None:
+    s = parse_settings({"DISCORD_TOKEN": TOKEN})
+    assert (s.organiser_channel_id, s.new_dms_per_minute, s.backfill_limit) == (None, 20, 1000)
+    s = parse_settings(
+        {
+            "DISCORD_TOKEN": TOKEN,
+            "QIWEEK_ORGANISER_CHANNEL_ID": "123",
+            "QIWEEK_NEW_DMS_PER_MINUTE": "5",
+            "QIWEEK_BACKFILL_LIMIT": "0",
+        }
+    )
+    assert (s.organiser_channel_id, s.new_dms_per_minute, s.backfill_limit) == (123, 5, 0)
+    problems = problems_for(
+        QIWEEK_ORGANISER_CHANNEL_ID="general",
+        QIWEEK_NEW_DMS_PER_MINUTE="0",
+        QIWEEK_BACKFILL_LIMIT="lots",
+    )
+    assert len(problems) == 3
+    assert "QIWEEK_NEW_DMS_PER_MINUTE='0'" in problems[1] and "from 1 to 1000" in problems[1]
+    assert "QIWEEK_BACKFILL_LIMIT" in problems[2]
+
+
 def test_scheduled_events_settings() -> None:
     default = parse_settings({"DISCORD_TOKEN": TOKEN})
     assert default.scheduled_events is True and default.events_max == 90

@@ -244,16 +244,18 @@ async def test_an_interrupted_fanout_is_resumed_with_the_same_nonce(
     assert row is not None and row.status == "claimed"
     await fake.wait_for(lambda: fake.dms(slow), message="Discord posting the abandoned DM")
 
-    # The next process (another client, another store run id) resumes it with the same nonce,
-    # and Discord answers with the message it already has instead of posting a second.
+    # The next process (another client, another store run id) resumes it: it first looks in
+    # the member's DM channel (its id is stored) and finds the message, so nothing is resent
+    # (issue 10: Discord's nonce dedupe lasts only minutes).
     async with Store(tmp_path / "fanout.db") as later, connected(fake) as client:
         ledger = Ledger(later)
         assert await ledger.claim(key_for(first), kind="dm") == Claim.DONE
         result = await fan_out(client, ledger, [first, slow, third])
         row = await ledger.get(key_for(slow))
-    assert result.sent == [slow] and sorted(result.skipped) == sorted([first, third])
+    assert result.sent == [] and sorted(result.skipped) == sorted([first, slow, third])
     nonces = [r.json["nonce"] for r in posts(fake, slow)]
-    assert nonces == [nonce_for(key_for(slow))] * 2
+    assert nonces == [nonce_for(key_for(slow))]
+    assert fake.requests_to("GET", rf"^/channels/{fake.dm_channel_id(slow)}/messages$")
     (dm,) = fake.dms(slow)
     assert row is not None and row.status == "sent" and row.message_id == int(dm["id"])
     assert all(len(fake.dms(user)) == 1 for user in (first, third))
@@ -316,3 +318,76 @@ async def test_one_context_per_client_is_shared() -> None:
     other = discord.Client(intents=discord.Intents.none())
     assert context_for(client) is context_for(client)
     assert context_for(other) is not context_for(client)
+
+
+# ------------------------------------------------------------------ issue 10: restricted DMs
+
+
+async def test_new_dm_channels_stay_within_the_budget_until_the_deadline(
+    fake: FakeDiscord, client: discord.Client, store: Store
+) -> None:
+    ledger = Ledger(store)
+    users = add_members(fake, "b", 6)
+    context = FanoutContext(pacer=Pacer(rate=10_000), new_dms_per_minute=3)
+    result = await fan_out(client, ledger, users, context=context, deadline=time.monotonic() + 0.3)
+    assert len(result.sent) == 3 and len(result.restricted) == 3
+    assert len(fake.requests_to("POST", OPEN_DM)) == 3
+    for user in result.restricted:
+        row = await ledger.get(key_for(user))
+        assert row is not None and (row.status, row.reason) == ("skipped", "dm_budget")
+    # The ids are stored: a fresh context (a restart) DMs those members with one request each.
+    fresh = FanoutContext(pacer=Pacer(rate=10_000), new_dms_per_minute=3)
+    again = await fan_out(client, ledger, result.sent, key=lambda u: f"again:{u}", context=fresh)
+    assert sorted(again.sent) == sorted(result.sent)
+    assert len(fake.requests_to("POST", OPEN_DM)) == 3
+
+
+async def test_a_40003_pauses_new_dms_for_the_whole_fanout(
+    fake: FakeDiscord, client: discord.Client, store: Store
+) -> None:
+    ledger = Ledger(store)
+    users = add_members(fake, "f", 12)
+    fake.limit_dm_opens(2, window=60)
+    alerts: list[tuple[str, str]] = []
+
+    async def on_alert(kind: str, text: str) -> None:
+        alerts.append((kind, text))
+
+    context = FanoutContext(pacer=Pacer(rate=10_000))
+    result = await fan_out(client, ledger, users, context=context, on_alert=on_alert)
+    assert len(result.sent) == 2 and len(result.restricted) == 10
+    assert fake.count_40003 == 1  # one answer of 40003, not one per member
+    assert [kind for kind, _ in alerts] == ["dm_restricted"] and "40003" in alerts[0][1]
+    assert context.guard(GUILD).state.value == "cooldown"
+
+
+async def test_quarantine_still_dms_members_dmed_before(
+    fake: FakeDiscord, client: discord.Client, store: Store
+) -> None:
+    ledger = Ledger(store)
+    before = add_members(fake, "old", 3)
+    never = add_members(fake, "new", 5)
+    context = FanoutContext(pacer=Pacer(rate=10_000))
+    await fan_out(client, ledger, before, key=lambda u: f"first:{u}", context=context)
+    fake.quarantine()
+    later = FanoutContext(pacer=Pacer(rate=10_000))  # after a restart: from the database
+    result = await fan_out(client, ledger, [*before, *never], context=later)
+    assert sorted(result.sent) == sorted(before)
+    assert sorted(result.restricted) == sorted(never)
+    assert fake.count_40003 == 1
+    assert all(len(fake.dms(u)) == 2 for u in before)
+
+
+async def test_a_dm_whose_answer_was_lost_is_found_not_sent_again(
+    fake: FakeDiscord, client: discord.Client, store: Store
+) -> None:
+    ledger = Ledger(store)
+    [user] = add_members(fake, "lost", 1)
+    fake.nonce_window = 0  # even without Discord's nonce dedupe
+    hold = fake.hold_after_create(dm_route(fake, user), drop=True)
+    result = await fan_out(client, ledger, [user])
+    assert hold.lost == 1 and result.sent == [user]
+    (dm,) = fake.dms(user)
+    row = await ledger.get(key_for(user))
+    assert row is not None and row.status == "sent" and row.message_id == int(dm["id"])
+    assert fake.requests_to("GET", rf"^/channels/{fake.dm_channel_id(user)}/messages$")

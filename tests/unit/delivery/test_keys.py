@@ -84,9 +84,19 @@ CASES: dict[Kind, tuple[str, dict[str, str | None], Callable[[keys.ParsedKey], s
         ),
     ),
     Kind.SHARE_NOTICE: (
-        keys.share_notice_key(42, 7),
-        {"guild": "42", "user": "7"},
-        lambda p: keys.share_notice_key(p.int("guild"), p.int("user")),
+        keys.share_notice_key(42, 7, 1789),
+        {"guild": "42", "user": "7", "attempt": "1789"},
+        lambda p: keys.share_notice_key(p.int("guild"), p.int("user"), p.int("attempt")),
+    ),
+    Kind.FIRST_DM: (
+        keys.first_dm_key(42, 7),
+        {"guild": "42", "user": "7", "attempt": None},
+        lambda p: keys.first_dm_key(p.int("guild"), p.int("user"), p.int("attempt")),
+    ),
+    Kind.ALERT: (
+        keys.alert_key(42, 3),
+        {"guild": "42", "alert": "3"},
+        lambda p: keys.alert_key(p.int("guild"), p.int("alert")),
     ),
     Kind.ANNOUNCEMENT: (
         keys.announcement_key(12),

@@ -61,10 +61,11 @@ async def test_a_share_write_that_keeps_failing_is_reported(
     svc = service()
     reported: list[tuple[int, str]] = []
 
-    async def alert(guild_id: int, detail: str) -> None:
+    async def alert(guild_id: int, kind: str, detail: str) -> None:
+        assert kind == "db_write"
         reported.append((guild_id, detail))
 
-    svc.on_write_failure = alert
+    svc.alert = alert
 
     async def write() -> bool:
         raise sqlite3.OperationalError("database or disk is full")

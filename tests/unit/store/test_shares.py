@@ -251,3 +251,19 @@ async def test_removals_are_erased_by_opt_out_retention_and_deletion(store: Stor
     assert await removal_rows(store) == [(962, GUILD, 8), (964, 2, 7)]
     await s.delete_older_than(store, GUILD, store.clock() + timedelta(days=1))
     assert await removal_rows(store) == [(964, 2, 7)]
+
+
+async def test_a_batch_of_new_shares_is_stored_in_one_go_with_the_same_rules(
+    store: Store,
+) -> None:
+    await s.opt_out(store, GUILD, 8)  # member 8 opted out: nothing of theirs is stored
+    await s.upsert_share(store, share(3))
+    assert await s.remove_share(store, GUILD, 7, 3)  # removed from the digest: stays out
+    batch = [(share(1), None), (share(2, author=8), None), (share(3), None), (share(4), None)]
+    stored = await s.upsert_shares(store, [*batch, (share(1), None)])  # a replayed event too
+    assert stored == {1, 4}
+    assert sorted(x.message_id for x in await s.all_shares(store, GUILD)) == [1, 4]
+    assert await s.upsert_shares(store, []) == set()
+    many = [(share(1000 + n, author=20 + n % 7), None) for n in range(200)]  # several statements
+    assert await s.upsert_shares(store, many) == {1000 + n for n in range(200)}
+    assert await s.count_shares(store, GUILD) == 202

@@ -1,0 +1,144 @@
+"""Rendered days kept per guild and programme: `/programme` answers from memory.
+
+Rendering a 100-session day (embeds packed within Discord's limits, a select per message) takes
+milliseconds; hundreds of members ask for the same day in the same minutes. A day is rendered
+once per (programme, day, timezone, "today") and each message's select once per set of
+sessions still to come. The programme is immutable and a new one is a new object (the
+programme service re-reads it after any change), so an entry is found only for the very
+programme it was rendered from: an import is seen by the next request without any explicit
+invalidation, a timezone change (`/organiser setup`) is part of the key, and so is the date.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, tzinfo
+from typing import Any
+
+import discord
+
+from bot.programme import Programme
+from bot.render import limits
+from bot.render.components import interest_select_view
+from bot.render.programme import DayPart, day_parts, session_choice_name
+
+#: Days kept per guild before the oldest are dropped (a week of days x a few "today"s).
+MAX_DAYS = 32
+#: Autocomplete answers kept per guild (typed prefixes are few; a flood is simply re-done).
+MAX_CHOICES = 2048
+
+
+class _GuildRenders:
+    __slots__ = ("choices", "days", "programme", "views")
+
+    def __init__(self, programme: Programme) -> None:
+        self.programme = programme
+        self.choices: dict[tuple[str, tzinfo], list[tuple[str, str]]] = {}
+        self.days: dict[tuple[date, tzinfo, date], list[DayPart]] = {}
+        self.views: dict[tuple[date, int, tzinfo, tuple[str, ...]], discord.ui.View | None] = {}
+
+
+class DayRenders:
+    """The rendered days of each guild's current programme (see the module's docstring)."""
+
+    def __init__(self) -> None:
+        self._guilds: dict[int, _GuildRenders] = {}
+
+    def _entry(self, guild_id: int, programme: Programme) -> _GuildRenders:
+        entry = self._guilds.get(guild_id)
+        if entry is None or entry.programme is not programme:
+            entry = self._guilds[guild_id] = _GuildRenders(programme)
+        return entry
+
+    def forget(self, guild_id: int) -> None:
+        """Drop a guild's renders (not needed for correctness; frees memory)."""
+        self._guilds.pop(guild_id, None)
+
+    def parts(
+        self, guild_id: int, programme: Programme, day: date, tz: tzinfo, today: date
+    ) -> list[DayPart]:
+        """`day_parts` of the day, rendered once. Callers must not change what they get."""
+        entry = self._entry(guild_id, programme)
+        key = (day, tz, today)
+        found = entry.days.get(key)
+        if found is None:
+            if len(entry.days) >= MAX_DAYS:
+                entry.days.clear()
+                entry.views.clear()
+            found = entry.days[key] = day_parts(programme, day, tz, today=today)
+        return found
+
+    def select(
+        self,
+        guild_id: int,
+        programme: Programme,
+        day: date,
+        number: int,
+        part: DayPart,
+        tz: tzinfo,
+        now: datetime,
+    ) -> discord.ui.View | None:
+        """The part's "I'm interested" select offering the sessions not started by ``now``.
+
+        The view is only drawn (the interest feature handles the select by its custom_id), so
+        it is stopped at once: discord.py then never stores it or times it out, and the same
+        view can be sent again and again.
+        """
+        entry = self._entry(guild_id, programme)
+        remaining = tuple(s.id for s in part.sessions if s.start > now)
+        key = (day, number, tz, remaining)
+        if key in entry.views:
+            return entry.views[key]
+        view = interest_select_view(day, number, part.sessions, tz, now=now)
+        if view is not None:
+            view.stop()
+        entry.views[key] = view
+        return view
+
+    def choices(
+        self,
+        guild_id: int,
+        programme: Programme,
+        query: str,
+        tz: tzinfo,
+        now: datetime,
+        limit: int = limits.CHOICES,
+    ) -> list[tuple[str, str]]:
+        """`/session` autocomplete: (name, session id) of the best matches for ``query``.
+
+        Typed text ranks the same whatever the time, so its answer is kept (per programme and
+        timezone); the empty query lists sessions still to come first, so it is worked out
+        each time (cheap: no matching).
+        """
+        entry = self._entry(guild_id, programme)
+        key = (query, tz)
+        found = entry.choices.get(key)
+        if found is None:
+            sessions = programme.index.search(query, limit, now=now)
+            found = [(session_choice_name(s, tz), s.id) for s in sessions]
+            if query.strip():
+                if len(entry.choices) >= MAX_CHOICES:
+                    entry.choices.clear()
+                entry.choices[key] = found
+        return found
+
+    def answer(
+        self,
+        guild_id: int,
+        programme: Programme,
+        day: date,
+        tz: tzinfo,
+        today: date,
+        now: datetime,
+    ) -> list[dict[str, Any]]:
+        """Each message of the day as ``send_message`` keyword arguments (embeds, view)."""
+        messages: list[dict[str, Any]] = []
+        for number, part in enumerate(self.parts(guild_id, programme, day, tz, today), start=1):
+            kwargs: dict[str, Any] = {"embeds": part.page.embeds}
+            view = self.select(guild_id, programme, day, number, part, tz, now)
+            if view is not None:
+                kwargs["view"] = view
+            messages.append(kwargs)
+        return messages
+
+
+__all__ = ["MAX_CHOICES", "MAX_DAYS", "DayRenders"]
