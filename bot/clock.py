@@ -99,3 +99,15 @@ class Timeline:
             return cls(float(data["real_start"]), points, now=now)
         except (KeyError, TypeError, json.JSONDecodeError) as exc:
             raise ValueError(f"not a rehearsal timeline: {exc}") from None
+
+
+def real_seconds_until(clock: Clock, moment: datetime) -> float:
+    """Real seconds until ``clock`` reads ``moment`` (negative when it has passed).
+
+    A wait or a `time.monotonic()` deadline is in real seconds, while ``moment`` is in the
+    clock's time: under a rehearsal `Timeline` the two run at different speeds, so a wait must
+    be converted here rather than computed as ``(moment - clock()).total_seconds()``.
+    """
+    if isinstance(clock, Timeline):
+        return clock.to_real(moment).timestamp() - time.time()
+    return (moment - clock()).total_seconds()

@@ -82,6 +82,8 @@ class FakeDiscord(
         self.application_flags = (1 << 15) | (1 << 19) | (1 << 13)  # gateway intents "limited" set
         self.allowed_intents = (1 << 1) | (1 << 8) | (1 << 15)
         self.clock = clock
+        # Scheduled events start and end by the same clock (tests may set their own).
+        self.event_clock = clock
         self._ids = Snowflakes(clock)
         self._runner: web.AppRunner | None = None
         self._conns: set[GatewayConnection] = set()

@@ -29,7 +29,7 @@ from typing import Any
 
 import discord
 
-from bot.clock import Clock
+from bot.clock import Clock, real_seconds_until
 from bot.config import Settings
 from bot.delivery import Delivery, Kind, Part
 from bot.delivery.keys import daily_key
@@ -486,7 +486,7 @@ class ProgrammeService:
             log.info("daily post %s, guild %s: woke %s early, left to replan", day, guild_id, early)
             return
         if early > timedelta(0):
-            await asyncio.sleep(early.total_seconds())
+            await asyncio.sleep(max(0.0, real_seconds_until(self.clock, post_at)))
         if self.clock().astimezone(tz).date() > day:
             if await self._close_past_day(guild_id, day):
                 log.warning("daily post for %s in guild %s missed: the day is over", day, guild_id)

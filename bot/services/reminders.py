@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Protocol
 
-from bot.clock import Clock, to_db
+from bot.clock import Clock, real_seconds_until, to_db
 from bot.config import Settings
 from bot.delivery import Delivery, FanoutResult, Kind, Part, send_dms
 from bot.delivery.dm_policy import budget_seconds
@@ -363,7 +363,7 @@ class ReminderService:
             return
         with_post = await self._skip_superseded(guild_id, unit, units, now)
         # New DM channels may wait for the budget until the reminder is due, not after.
-        deadline = time.monotonic() + (unit.due - now).total_seconds()
+        deadline = time.monotonic() + real_seconds_until(self.clock, unit.due)
         result = await self.dms.send(
             guild_id,
             unit.recipients,
