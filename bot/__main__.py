@@ -177,6 +177,13 @@ def channel_warnings(settings: Settings) -> list[str]:
     ]
 
 
+def check_database(settings: Settings) -> list[str]:
+    """Why the database cannot be used as it is (unopenable, not SQLite, newer), read-only."""
+    from bot.store import database_problems
+
+    return asyncio.run(database_problems(settings.db_path))
+
+
 def cmd_check(settings_env: str) -> int:
     from bot.programme import programme_warnings
 
@@ -191,6 +198,12 @@ def cmd_check(settings_env: str) -> int:
         print("Programme problems:", file=sys.stderr)
         for problem in problems:
             print(f"  - {problem}", file=sys.stderr)
+    database = check_database(settings) if settings is not None else []
+    if database:
+        print("Database problems:", file=sys.stderr)
+        for problem in database:
+            print(f"  - {problem}", file=sys.stderr)
+    if problems or database:
         return EXIT_CONFIG
     if settings is None:
         return EXIT_CONFIG

@@ -10,7 +10,8 @@ Dependency order (each line uses only what is above it):
   ledger -> delivery (+ the shared fan-out pacer and DM channel cache) -> alerts
   audit, setup
   programme -> interest, reminders, change notices (listening to programme changes)
-  digest -> shares (collecting) -> backfill (shares posted while down)
+  share sources (private stays private) -> digest -> shares (collecting) -> backfill (shares
+  posted while down)
   events mirror, live sessions (attendance, feedback), crossposter (issue 12)
   report; stats and exports (which include the report's)
   announcements (published by the crossposter)
@@ -40,6 +41,7 @@ from bot.services.reminders import MemberDms, ReminderService
 from bot.services.report import ReportService
 from bot.services.setup import GuildSetup
 from bot.services.shares import ShareCollector
+from bot.services.sources import ShareSources
 from bot.services.stats import StatsService
 
 if TYPE_CHECKING:
@@ -133,6 +135,7 @@ def build_services(bot: QIWeekBot) -> Services:
         store=store, delivery=delivery, settings=settings, schedule=schedule, clock=clock, dms=dms
     )
     programme.add_change_listener(notices.on_programme_change)
+    sources = ShareSources(client=bot, store=store, settings=settings)
     digest = DigestService(
         client=bot,
         store=store,
@@ -142,6 +145,7 @@ def build_services(bot: QIWeekBot) -> Services:
         clock=clock,
         programmes=programme.get_programme,
         audit=audit,
+        sources=sources,
     )
     shares = ShareCollector(store, delivery, digest, audit, alert=alert)
     backfill = BackfillService(
@@ -184,6 +188,7 @@ def build_services(bot: QIWeekBot) -> Services:
         programme=programme.get_programme,
         setup=setup,
         audit=audit,
+        sources=sources,
         lifecycle=live,  # attendance and feedback (issue 12)
     )
     stats = StatsService(

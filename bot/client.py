@@ -76,8 +76,21 @@ def configure_endpoints(settings: Settings) -> None:
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
 
 
+OTHER_SERVER = "This bot runs QI Week in one server only; it does nothing here."
+
+
 class QIWeekTree(app_commands.CommandTree):
     """The command tree with the one error path every app command goes through."""
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Commands (even stale global ones) only work in the server the bot serves."""
+        settings: Settings = interaction.client.settings  # type: ignore[attr-defined]
+        if interaction.guild_id is None or settings.serves(interaction.guild_id):
+            return True
+        log.info("ignored a command from guild %s (not QIWEEK_GUILD_ID)", interaction.guild_id)
+        if interaction.type is not discord.InteractionType.autocomplete:  # it has no message
+            await send_ephemeral(interaction, OTHER_SERVER)
+        return False
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
@@ -178,6 +191,7 @@ class QIWeekBot(commands.Bot):
         self.sync_commands = sync_commands
         self._prepared: dict[int, asyncio.Event] = {}
         self._preparing: set[asyncio.Task[Any]] = set()
+        self._ignored_guilds: set[int] = set()
         # Listener tasks still running (on_message...): close() lets them finish first.
         self._handler_tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
@@ -263,10 +277,36 @@ class QIWeekBot(commands.Bot):
         await self._prepared.setdefault(guild_id, asyncio.Event()).wait()
 
     async def on_guild_available(self, guild: discord.Guild) -> None:
+        if await self._ignore_other(guild):
+            return
         await self.prepare_guild(guild.id)
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
+        if await self._ignore_other(guild):
+            return
         await self.prepare_guild(guild.id)
+
+    async def _ignore_other(self, guild: discord.Guild) -> bool:
+        """With QIWEEK_GUILD_ID set, any other server gets nothing (no seed, shares or jobs: it
+        would share the request budget); logged once per server, and left when
+        QIWEEK_LEAVE_OTHER_GUILDS is on."""
+        if self.settings.serves(guild.id):
+            return False
+        if guild.id not in self._ignored_guilds:
+            self._ignored_guilds.add(guild.id)
+            log.warning(
+                "ignoring server %s (%s): QIWEEK_GUILD_ID is %s%s",
+                guild.id,
+                guild.name,
+                self.settings.guild_id,
+                "; leaving it" if self.settings.leave_other_guilds else "",
+            )
+        if self.settings.leave_other_guilds:
+            try:
+                await guild.leave()
+            except discord.HTTPException as exc:
+                log.warning("could not leave server %s: %s", guild.id, exc)
+        return True
 
     def _schedule_event(
         self,

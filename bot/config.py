@@ -81,6 +81,8 @@ class Settings:
     digest_time: time = time(17, 30)
     hashtags: tuple[str, ...] = DEFAULT_HASHTAGS
     share_retention_days: int = 90
+    share_channel_ids: tuple[int, ...] = ()
+    leave_other_guilds: bool = False
     organiser_channel_id: int | None = None
     #: Budget of DM channels opened to members never DMed before (Discord's anti-spam).
     new_dms_per_minute: int = 20
@@ -93,6 +95,10 @@ class Settings:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def serves(self, guild_id: int | None) -> bool:
+        """Whether the bot works in ``guild_id``: with QIWEEK_GUILD_ID set, only that server."""
+        return self.guild_id is None or guild_id == self.guild_id
 
     def summary(self) -> str:
         """One line for `check` and the start-up log; never includes the token."""
@@ -157,6 +163,21 @@ def parse_leads(text: str, *, maximum: int = 1440) -> tuple[int, ...]:
     if not leads:
         raise ValueError("at least one lead time is needed (e.g. 15)")
     return tuple(sorted(leads, reverse=True))
+
+
+def parse_ids(text: str) -> tuple[int, ...]:
+    """Comma-separated Discord ids (``123,456``), de-duplicated in order; ValueError otherwise."""
+    ids: dict[int, None] = {}
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not part.isdigit() or int(part) <= 0:
+            raise ValueError(
+                f"{part!r} is not a Discord id (ids are whole numbers, comma-separated)"
+            )
+        ids[int(part)] = None
+    return tuple(ids)
 
 
 #: The settings an organiser may also change per server, and how each is checked.
@@ -270,6 +291,32 @@ def parse_settings(values: Mapping[str, str], *, require_token: bool = True) -> 
             problems.append(
                 f"QIWEEK_SHARE_RETENTION_DAYS={raw!r} is not a whole number of days from 1 to 3650"
             )
+
+    raw = get("QIWEEK_SHARE_CHANNEL_IDS")
+    if raw is not None:
+        try:
+            kwargs["share_channel_ids"] = parse_ids(raw)
+        except ValueError as exc:
+            problems.append(f"QIWEEK_SHARE_CHANNEL_IDS: {exc}")
+
+    raw = get("QIWEEK_LEAVE_OTHER_GUILDS")
+    if raw is not None:
+        if raw.lower() in ("on", "off"):
+            kwargs["leave_other_guilds"] = raw.lower() == "on"
+        else:
+            problems.append(f"QIWEEK_LEAVE_OTHER_GUILDS={raw!r} is not on or off")
+        if raw.lower() == "on" and "guild_id" not in kwargs:
+            problems.append(
+                "QIWEEK_LEAVE_OTHER_GUILDS=on needs QIWEEK_GUILD_ID: without it every server "
+                "is served, so there is no other server to leave"
+            )
+
+    role = kwargs.get("organiser_role_id")
+    if role is not None and role == kwargs.get("guild_id"):
+        problems.append(
+            "QIWEEK_ORGANISER_ROLE_ID is the server's own id, which is the @everyone role: every "
+            "member would be an organiser. Use a dedicated organiser role's id"
+        )
 
     for name, key, low, high, unit in (
         ("QIWEEK_NEW_DMS_PER_MINUTE", "new_dms_per_minute", 1, 1000, "DM channels a minute"),

@@ -20,10 +20,12 @@ instant the compressed event time reaches it, so the features need no rehearsal 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
@@ -127,10 +129,19 @@ class Schedule:
                     continue
                 prefix = f"{name}:{guild_id}:"
                 wanted = {f"{prefix}{job.id}": job for job in jobs}
+                unchanged: set[str] = set()
                 for existing in self.scheduler.get_jobs():
-                    if existing.id.startswith(prefix) and existing.id not in wanted:
+                    if not existing.id.startswith(prefix):
+                        continue
+                    if existing.id not in wanted:
                         existing.remove()
+                    elif _same(existing, wanted[existing.id], now, self.timeline):
+                        # Same call at the same time: leave it be, so a re-plan after one
+                        # member's change only touches the jobs that changed.
+                        unchanged.add(existing.id)
                 for job_id, job in wanted.items():
+                    if job_id in unchanged:
+                        continue
                     # A past time means "catch up now": run it a moment from now.
                     run_at = max(job.run_at, now + timedelta(milliseconds=50))
                     if self.timeline is not None:
@@ -184,3 +195,19 @@ class Schedule:
         finally:
             if task is not None:
                 self._running.discard(task)
+
+
+def _same(existing: Any, job: PlannedJob, now: datetime, timeline: Any = None) -> bool:
+    """Whether a scheduled job already is ``job``: the same future time (on the wall clock when
+    a rehearsal's timeline maps event time) and the same call (the same bound method of the same
+    service, with the same arguments)."""
+    if job.run_at <= now or not existing.next_run_time:
+        return False
+    target = timeline.to_real(job.run_at) if timeline is not None else job.run_at
+    if existing.next_run_time != target:
+        return False
+    old = existing.args[1] if len(existing.args) > 1 else None
+    new = job.func
+    if isinstance(old, functools.partial) and isinstance(new, functools.partial):
+        return old.func == new.func and old.args == new.args and old.keywords == new.keywords
+    return old == new

@@ -19,6 +19,7 @@ from bot.announce_time import AtError, parse_at
 from bot.app import Services
 from bot.client import QIWeekBot, send_ephemeral
 from bot.errors import UserFacingError
+from bot.permissions import member_posting_problem, ping_problem
 from bot.render.announcements import (
     BODY_MAX,
     TITLE_MAX,
@@ -189,11 +190,18 @@ class AnnounceModal(discord.ui.Modal):
         await send_ephemeral(interaction, "Something went wrong on our side; please try again.")
 
 
-def require_postable(guild: discord.Guild | None, channel: Any) -> None:
-    """UserFacingError unless the bot may View, Send and Embed Links in ``channel`` (shared by
-    announcements and `/organiser setup`)."""
+def require_postable(
+    guild: discord.Guild | None, channel: Any, organiser: discord.abc.User | None = None
+) -> None:
+    """UserFacingError unless the bot may View, Send and Embed Links in ``channel``, and the
+    ``organiser`` asking may View and Send there themselves (shared by announcements and
+    `/organiser setup`)."""
     if guild is None or guild.me is None or not isinstance(channel, discord.abc.GuildChannel):
         return
+    if isinstance(organiser, discord.Member):
+        problem = member_posting_problem(channel, organiser)
+        if problem is not None:
+            raise UserFacingError(problem)
     perms = channel.permissions_for(guild.me)
     if not (perms.view_channel and perms.send_messages and perms.embed_links):
         raise UserFacingError(
@@ -251,7 +259,7 @@ class AnnouncementCommands:
                     f"The announcements channel (<#{config.announcements_channel_id}>) no longer "
                     "exists. Choose one with `channel:`, or change it with `/organiser setup`."
                 )
-        require_postable(guild, channel)
+        require_postable(guild, channel, interaction.user)
         return int(channel.id)
 
     async def _draft(
@@ -268,11 +276,11 @@ class AnnouncementCommands:
         assert interaction.guild_id is not None
         config = await self.services.setup.config(interaction.guild_id)
         channel_id = await self._channel(interaction, config, channel)
-        if ping is not None and (ping.is_default() or ping.managed):
-            raise UserFacingError(
-                "Choose a role members can hold for `ping:`; announcements never ping "
-                "@everyone or a bot's own role."
-            )
+        if ping is not None and isinstance(interaction.user, discord.Member):
+            target = interaction.guild.get_channel(channel_id) if interaction.guild else None
+            problem = ping_problem(ping, interaction.user, target)
+            if problem is not None:
+                raise UserFacingError(problem)
         send_at = None
         if at is not None:
             try:

@@ -157,6 +157,9 @@ class Digest(commands.Cog):
         resolved in the interaction). A message removed from the digest comes back only when its
         author or an organiser adds it."""
         assert interaction.guild_id is not None
+        problem = await self.shares.source_problem(message)
+        if problem is not None:
+            raise UserFacingError(problem)
         may_restore = interaction.user.id == message.author.id or (
             await self.setup.is_organiser(interaction.guild_id, interaction.user)
         )
@@ -164,6 +167,11 @@ class Digest(commands.Cog):
         author = discord.utils.escape_markdown(message.author.display_name)
         if result is AddResult.NOT_A_MEMBER_MESSAGE:
             raise UserFacingError("Only members' own messages can be added to the digest.")
+        if result is AddResult.NOT_HERE:
+            raise UserFacingError(
+                "Messages from this channel can't be added to the digest (it is private or not a "
+                "share channel)."
+            )
         if result is AddResult.REMOVED:
             raise UserFacingError(
                 "That message was removed from the digest; only its author or an organiser "
@@ -209,6 +217,8 @@ class Digest(commands.Cog):
             else "That message isn't in the digest, so there was nothing to remove."
         )
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        if removed:  # digests already posted are edited after the answer
+            await self.service.redact_pending(interaction.guild_id)
 
     # --------------------------------------------------------------- commands
 
@@ -238,6 +248,8 @@ class Digest(commands.Cog):
             return
         removed = await self.shares.opt_out(interaction.guild_id, interaction.user.id)
         await interaction.response.send_message(opted_out_text(removed), ephemeral=True)
+        # Digests already posted are edited after the answer (it may take a few edits).
+        await self.service.redact_pending(interaction.guild_id)
 
     @app_commands.guild_only()
     @app_commands.command(

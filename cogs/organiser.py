@@ -17,7 +17,7 @@ from discord.ext import commands
 from bot.app import Services
 from bot.client import QIWeekBot
 from bot.errors import NotOrganiser, UserFacingError
-from bot.permissions import who_may
+from bot.permissions import organiser_role_problem, who_may
 from bot.render.organiser import settings_embed
 from bot.services.setup import SetupRequest
 from cogs.announcements import AnnouncementCommands, require_postable
@@ -41,6 +41,8 @@ class SetupCommands:
         daily_post_time="Local time of the daily programme post, HH:MM",
         digest_time="Local time of the daily digest, HH:MM",
         reminder_leads="Minutes before a session for reminders, comma-separated, e.g. 60,15",
+        share_channels="Collect shares only in these channels (#mentions), or none for every "
+        "public channel",
         organiser_channel="Where the bot tells organisers of problems (no pings)",
         scheduled_events="Show the sessions in the server's Events list (on also resumes it)",
     )
@@ -55,6 +57,7 @@ class SetupCommands:
         daily_post_time: app_commands.Range[str, 1, 5] | None = None,
         digest_time: app_commands.Range[str, 1, 5] | None = None,
         reminder_leads: app_commands.Range[str, 1, 60] | None = None,
+        share_channels: app_commands.Range[str, 1, 1000] | None = None,
         organiser_channel: discord.TextChannel | None = None,
         scheduled_events: Literal["on", "off"] | None = None,
     ) -> None:
@@ -69,7 +72,7 @@ class SetupCommands:
         ):
             if channel is not None:
                 try:
-                    require_postable(interaction.guild, channel)
+                    require_postable(interaction.guild, channel, interaction.user)
                 except UserFacingError as exc:
                     problems[name] = str(exc)
                     continue
@@ -80,11 +83,17 @@ class SetupCommands:
                 channels=channels,
                 channel_problems=problems,
                 organiser_role_id=organiser_role.id if organiser_role is not None else None,
+                organiser_role_problem=(
+                    organiser_role_problem(organiser_role) if organiser_role is not None else None
+                ),
+                manages_server=isinstance(interaction.user, discord.Member)
+                and interaction.user.guild_permissions.manage_guild,
                 text={
                     "timezone": timezone,
                     "daily_post_time": daily_post_time,
                     "digest_time": digest_time,
                     "reminder_leads": reminder_leads,
+                    "share_channels": share_channels,
                 },
             )
         )

@@ -6,8 +6,6 @@ construction (an announcement is one embed: title up to 256, body up to 4,000).
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
 
@@ -23,6 +21,7 @@ from bot.render.limits import (
     truncate,
 )
 from bot.render.message import Message
+from bot.render.spreadsheet import csv_bytes
 from bot.render.words import plural
 from bot.store.announcements import Announcement
 from bot.store.ledger import Status
@@ -338,26 +337,29 @@ def stats_embeds(stats: Stats, tz: tzinfo) -> list[discord.Embed]:
     return [registrations, audit]
 
 
+INTEREST_CSV_COLUMNS = ("session_id", "title", "start_local", "registrations", "status")
+#: Extra columns with the issue-12 figures (registrations by source, attendance, feedback).
+INTEREST_FIGURE_COLUMNS = (
+    "registered_command",
+    "registered_discord_event",
+    "attended",
+    "feedback_count",
+    "feedback_mean",
+)
+
+
 def interest_csv(
     rows: list[SessionRegistrations],
     tz: tzinfo,
     figures: Mapping[str, SessionFigures] | None = None,
 ) -> bytes:
-    """Registrations per session as CSV, UTF-8 with a BOM so Excel shows accents right.
+    """Registrations per session as CSV (see :func:`bot.render.spreadsheet.csv_bytes`).
 
     With `figures` (issue 12): registrations by source, attendance and feedback columns."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    header = ["session_id", "title", "start_local", "registrations", "status"]
+    header: tuple[str, ...] = INTEREST_CSV_COLUMNS
     if figures is not None:
-        header += [
-            "registered_command",
-            "registered_discord_event",
-            "attended",
-            "feedback_count",
-            "feedback_mean",
-        ]
-    writer.writerow(header)
+        header += INTEREST_FIGURE_COLUMNS
+    table: list[list[object]] = []
     for row in rows:
         start = f"{row.start.astimezone(tz):%Y-%m-%d %H:%M}" if row.start else ""
         if not row.in_programme:
@@ -369,5 +371,5 @@ def interest_csv(
             f = figures.get(row.session_id) or SessionFigures()
             mean = f"{f.mean:.2f}" if f.mean is not None else ""
             line += [f.by_command, f.by_event, f.attended, f.feedback, mean]
-        writer.writerow(line)
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+        table.append(line)
+    return csv_bytes(header, table)

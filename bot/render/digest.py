@@ -9,8 +9,6 @@ Members' words pass through :func:`bot.digest.sanitize`; senders must still use
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date, tzinfo
@@ -30,12 +28,12 @@ from bot.digest import (
     weekly_stats,
 )
 from bot.render import limits
+from bot.render.spreadsheet import csv_bytes
 from bot.render.words import plural
 
 __all__ = [
     "CSV_COLUMNS",
     "PRIVACY_REMINDER",
-    "csv_cell",
     "digest_markdown",
     "digest_pages",
     "opted_out_text",
@@ -69,7 +67,6 @@ CSV_COLUMNS = (
 _INLINE_MARKDOWN = re.compile(r"([\\*_~`|\[\]])")
 _DISCORD_TOKEN = re.compile(r"<(@!?|@&|#)\d{15,21}>")
 _TOKEN_WORDS = {"@": "@member", "@!": "@member", "@&": "@role", "#": "#channel"}
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _day_label(day: date) -> str:
@@ -218,36 +215,27 @@ def weekly_pages(
     )
 
 
-def csv_cell(value: object) -> str:
-    """Text for a CSV cell; a leading ``= + - @`` gets an apostrophe so Excel never runs it."""
-    text = "" if value is None else str(value)
-    if text.startswith(_FORMULA_STARTS):
-        return "'" + text
-    return text
-
-
 def shares_csv(shares: Iterable[Share], tz: tzinfo) -> bytes:
-    """All shares as CSV in posting order: UTF-8 with a BOM so Excel reads accents right."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
+    """All shares as CSV in posting order (see :func:`bot.render.spreadsheet.csv_bytes`)."""
+    rows = []
     for share in sorted(shares, key=lambda s: (s.created_at, s.message_id)):
         local = share.created_at.astimezone(tz)
-        row = (
-            local.date().isoformat(),
-            local.strftime("%H:%M"),
-            share.channel_id,
-            share.message_id,
-            share.author_id,
-            share.author_name,
-            share.content,
-            share.jump_url,
-            share.attachment_count,
-            share.image_url,
-            share.reaction_count,
+        rows.append(
+            (
+                local.date().isoformat(),
+                local.strftime("%H:%M"),
+                share.channel_id,
+                share.message_id,
+                share.author_id,
+                share.author_name,
+                share.content,
+                share.jump_url,
+                share.attachment_count,
+                share.image_url,
+                share.reaction_count,
+            )
         )
-        writer.writerow([csv_cell(value) for value in row])
-    return buffer.getvalue().encode("utf-8-sig")
+    return csv_bytes(CSV_COLUMNS, rows)
 
 
 def _plain_tokens(text: str) -> str:

@@ -19,6 +19,7 @@ LABELS = {
     "daily_post_time": "Daily programme post",
     "digest_time": "Daily digest",
     "reminder_leads": "Reminders (minutes before)",
+    "share_channel_ids": "Share channels",
     "organiser_channel_id": "Organiser alerts channel",
 }
 
@@ -27,6 +28,8 @@ def setting_value(config: GuildConfig, name: str) -> str:
     value = getattr(config, name)
     if value is None:
         return "not set"
+    if name == "share_channel_ids":
+        return " ".join(f"<#{v}>" for v in value) or "every channel @everyone can view"
     if name.endswith("channel_id"):
         return f"<#{value}>"
     if name == "organiser_role_id":

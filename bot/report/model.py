@@ -76,6 +76,7 @@ class ShareInfo:
     reactions: int
     created_at: datetime
     message_id: int = 0
+    channel_id: int = 0
 
 
 @dataclass(frozen=True)

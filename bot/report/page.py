@@ -8,11 +8,9 @@ tables and the figure kept whole across page breaks. Every member-written text i
 from __future__ import annotations
 
 import base64
-import csv
-import io
 from html import escape
 
-from bot.render.digest import csv_cell
+from bot.render.spreadsheet import csv_bytes
 from bot.report.model import NOT_RECORDED, Headline, OrganisationRow, Report
 
 CSV_COLUMNS = (
@@ -208,13 +206,9 @@ median). Pink band: a trend (5 or more days rising or falling). {escape(charts)}
 
 
 def organisations_csv(report: Report) -> bytes:
-    """The per-organisation table as CSV, UTF-8 with a BOM, cells escaped like every export."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for row in report.organisations:
-        writer.writerow([csv_cell(value) for value in organisation_cells(row)])
-    return buffer.getvalue().encode("utf-8-sig")
+    """The per-organisation table as CSV, through the one writer every export uses
+    (:func:`bot.render.spreadsheet.csv_bytes`: UTF-8 with a BOM, no cell runs as a formula)."""
+    return csv_bytes(CSV_COLUMNS, [organisation_cells(row) for row in report.organisations])
 
 
 __all__ = [

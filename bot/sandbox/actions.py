@@ -90,22 +90,27 @@ class ActionsMixin:
             "channel": copy.deepcopy(channel),
         }
         if channel.get("guild_id"):
+            gid = int(channel["guild_id"])  # the seeded server, or another (realms.py)
+            member = user.member_payload()
+            if gid != self.guild.id:
+                member["roles"] = [str(r) for r in self._member_roles_in(user, gid)]
             payload.update(
                 {
-                    "guild_id": str(self.guild.id),
+                    "guild_id": str(gid),
                     "guild": {
-                        "id": str(self.guild.id),
+                        "id": str(gid),
                         "locale": "en-GB",
                         "features": ["COMMUNITY"],
                     },
                     "guild_locale": "en-GB",
-                    "member": self._member_with_perms(user),
-                    "app_permissions": str(self.member_permissions(self.bot_user)),
-                    "authorizing_integration_owners": {"0": str(self.guild.id)},
+                    "member": member
+                    | {"permissions": str(self.channel_permissions(user, channel))},
+                    "app_permissions": str(self.channel_permissions(self.bot_user, channel)),
+                    "authorizing_integration_owners": {"0": str(gid)},
                     "context": 0,
                 }
             )
-            payload["channel"]["permissions"] = str(self.member_permissions(user))
+            payload["channel"]["permissions"] = str(self.channel_permissions(user, channel))
         else:
             payload.update(
                 {
@@ -140,9 +145,10 @@ class ActionsMixin:
         return it
 
     def _find_command(
-        self: FakeDiscord, name: str, ctype: int
+        self: FakeDiscord, name: str, ctype: int, guild: int | None = None
     ) -> tuple[dict[str, Any], int | None]:
-        for guild_id in (self.guild.id, None):
+        """The command as synced to ``guild`` (the seeded server by default), else globally."""
+        for guild_id in (guild or self.guild.id, None):
             cmd = self.commands.get(guild_id, {}).get((name, ctype))
             if cmd is not None:
                 return cmd, guild_id
@@ -226,10 +232,14 @@ class ActionsMixin:
         return options
 
     def _command_data(
-        self: FakeDiscord, command: str, given: dict[str, Any], focused: str | None
+        self: FakeDiscord,
+        command: str,
+        given: dict[str, Any],
+        focused: str | None,
+        guild: int | None = None,
     ) -> dict[str, Any]:
         parts = command.split()
-        cmd, guild_id = self._find_command(parts[0], 1)
+        cmd, guild_id = self._find_command(parts[0], 1, guild)
         resolved: dict[str, Any] = {}
         data: dict[str, Any] = {"id": cmd["id"], "name": cmd["name"], "type": 1}
         if guild_id is not None:
@@ -275,7 +285,7 @@ class ActionsMixin:
         who = self.user(user)
         where = self._channel_for(channel)
         payload = self._base_interaction(2, who, where, locale)
-        payload["data"] = self._command_data(command, options, None)
+        payload["data"] = self._command_data(command, options, None, _guild_of(where))
         return await self._send_interaction(payload, who, where)
 
     async def autocomplete(
@@ -296,7 +306,7 @@ class ActionsMixin:
         who = self.user(user)
         where = self._channel_for(channel)
         payload = self._base_interaction(4, who, where, "en-GB")
-        payload["data"] = self._command_data(command, options, focused)
+        payload["data"] = self._command_data(command, options, focused, _guild_of(where))
         it = await self._send_interaction(payload, who, where)
         response = await it.response(timeout)
         if response["type"] != 8:
@@ -315,18 +325,20 @@ class ActionsMixin:
         """Invoke a message (target = message dict) or user (target = user ref) context menu."""
         who = self.user(user)
         is_message = isinstance(target, dict)
-        cmd, guild_id = self._find_command(name, 3 if is_message else 2)
-        data: dict[str, Any] = {"id": cmd["id"], "name": cmd["name"], "type": cmd["type"]}
-        if guild_id is not None:
-            data["guild_id"] = str(guild_id)
         if is_message:
             assert isinstance(target, dict)
             msg = self.message(target["id"]) or target
             where = self._channels[int(msg["channel_id"])]
+        else:
+            where = self._channel_for(channel)
+        cmd, guild_id = self._find_command(name, 3 if is_message else 2, _guild_of(where))
+        data: dict[str, Any] = {"id": cmd["id"], "name": cmd["name"], "type": cmd["type"]}
+        if guild_id is not None:
+            data["guild_id"] = str(guild_id)
+        if is_message:
             data["target_id"] = msg["id"]
             data["resolved"] = {"messages": {msg["id"]: self._public(msg)}}
         else:
-            where = self._channel_for(channel)
             resolved: dict[str, Any] = {}
             data["target_id"] = self._option_value(
                 {"type": _USER, "name": "target"}, target, resolved
@@ -532,3 +544,8 @@ class ActionsMixin:
         await self.dispatch(
             "GUILD_MEMBER_REMOVE", {"guild_id": str(self.guild.id), "user": who.user_payload()}
         )
+
+
+def _guild_of(channel: dict[str, Any]) -> int | None:
+    """The server a channel belongs to (None for a DM)."""
+    return int(channel["guild_id"]) if channel.get("guild_id") else None

@@ -208,7 +208,9 @@ class GatewayMixin:
         ready = {
             "v": 10,
             "user": self.bot_user.user_payload() | {"verified": True, "mfa_enabled": False},
-            "guilds": [{"id": str(self.guild.id), "unavailable": True}],
+            "guilds": [
+                {"id": str(gid), "unavailable": True} for gid in (self.guild.id, *self.extra_guilds)
+            ],
             "session_id": session.session_id,
             "session_type": "normal",
             "resume_gateway_url": self.gateway_url,
@@ -225,6 +227,8 @@ class GatewayMixin:
         await self.dispatch("READY", ready)
         if intents & GUILDS:
             await self.dispatch("GUILD_CREATE", self._guild_create_payload(large_threshold))
+            for extra in list(self.extra_guilds.values()):
+                await self.dispatch("GUILD_CREATE", self._extra_guild_payload(extra))
         self._connected.set()
 
     async def _resume(self: FakeDiscord, conn: GatewayConnection, data: dict[str, Any]) -> None:
@@ -252,7 +256,11 @@ class GatewayMixin:
     async def _request_members(
         self: FakeDiscord, conn: GatewayConnection, data: dict[str, Any]
     ) -> None:
-        members = [u for u in self._users.values() if u.in_guild]
+        guild_id = int(data.get("guild_id") or self.guild.id)
+        if guild_id in self.extra_guilds:  # another server (realms.py)
+            members = [self._users[uid] for uid in self.extra_guilds[guild_id].members]
+        else:
+            members = [u for u in self._users.values() if u.in_guild]
         user_ids = data.get("user_ids")
         not_found: list[str] = []
         if user_ids is not None:
@@ -274,7 +282,7 @@ class GatewayMixin:
         chunks = [members[i : i + 1000] for i in range(0, len(members), 1000)] or [[]]
         for index, chunk in enumerate(chunks):
             payload: dict[str, Any] = {
-                "guild_id": str(self.guild.id),
+                "guild_id": str(guild_id),
                 "members": [u.member_payload() for u in chunk],
                 "chunk_index": index,
                 "chunk_count": len(chunks),

@@ -94,7 +94,9 @@ class GuildRoutesMixin:
     async def _h_guild_channels(self: FakeDiscord, req: _Req, gid: str) -> web.Response:
         if int(gid) != self.guild.id:
             return self._error(404, 10004, "Unknown Guild")
-        return self._json([c for c in self._channels.values() if c.get("guild_id")])
+        return self._json(
+            [c for c in self._channels.values() if c.get("guild_id") == str(self.guild.id)]
+        )
 
     async def _h_guild_roles(self: FakeDiscord, req: _Req, gid: str) -> web.Response:
         if int(gid) != self.guild.id:

@@ -227,6 +227,9 @@ class MessageRoutesMixin:
             return bad
         if limits.is_empty_message(payload, len(req.files)):
             return self._fail(req, 400, 50006, "Cannot send an empty message")
+        refusal = self._post_refusal(channel)  # channel permission overwrites (realms.py)
+        if refusal is not None:
+            return self._fail(req, 403, *refusal)
         if channel["type"] == 1:
             recipient = int(channel["recipients"][0]["id"])
             if recipient in self._closed_dms or self._users[recipient].bot:

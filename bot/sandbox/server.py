@@ -31,6 +31,7 @@ from .models import (
     Snowflakes,
     real_now,
 )
+from .realms import ExtraGuild, RealmsMixin
 from .routes_events import EventRoutesMixin
 from .routes_guild import GuildRoutesMixin
 from .routes_interactions import InteractionRoutesMixin
@@ -50,6 +51,7 @@ class FakeDiscord(
     InteractionRoutesMixin,
     GatewayMixin,
     ActionsMixin,
+    RealmsMixin,
     DmRulesMixin,
 ):
     """A wire-level fake Discord (REST under ``/api/v10`` plus gateway at ``/gateway``).
@@ -128,6 +130,8 @@ class FakeDiscord(
         self.commands: dict[int | None, dict[tuple[str, int], dict[str, Any]]] = {}
         self._command_ids: dict[tuple[int | None, str, int], int] = {}
         self.scheduled_events: dict[int, dict[str, Any]] = {}
+        self.extra_guilds: dict[int, ExtraGuild] = {}  # servers beyond the seeded one (realms.py)
+        self.left_guilds: list[int] = []
         self._init_dm_rules()  # DM anti-spam, nonce window, held answers (dm_rules.py)
         self._events_init()  # routes_events.py
         self._threads_init()  # routes_threads.py
@@ -385,6 +389,7 @@ class FakeDiscord(
                 "bot",
             ),
             ("POST", "/users/@me/channels", self._h_create_dm, "bot"),
+            ("DELETE", rf"/users/@me/guilds/{gid}", self._h_leave_guild, "bot"),
             ("GET", rf"/channels/{cid}", self._h_get_channel, "bot"),
             ("POST", rf"/channels/{cid}/typing", self._h_typing, "bot"),
             ("GET", rf"/channels/{cid}/messages", self._h_history, "bot"),

@@ -9,6 +9,7 @@ from .models import (
     FakeGuild,
     FakeUser,
 )
+from .realms import THREAD_TYPES
 from .wire import (
     ADMINISTRATOR,
     ALL_PERMISSIONS,
@@ -245,10 +246,12 @@ class WorldMixin:
             "channels": [
                 {k: v for k, v in c.items() if k != "guild_id"}
                 for c in self._channels.values()
-                if c.get("guild_id") and c["type"] not in (10, 11, 12)  # threads go below
+                if c.get("guild_id") == str(self.guild.id) and c["type"] not in THREAD_TYPES
             ],
             "threads": [
-                dict(t) for t in self.threads.values() if not t["thread_metadata"]["archived"]
+                dict(t)
+                for t in self.threads.values()
+                if t["guild_id"] == str(self.guild.id) and not t["thread_metadata"]["archived"]
             ],
             "presences": [],
             "stage_instances": [],

@@ -35,9 +35,13 @@ from bot.render.digest import (
 )
 from bot.schedule import PlannedJob, Schedule
 from bot.services.audit import AuditTrail
-from bot.store import Store
+from bot.services.redaction import DigestRedactor
+from bot.services.sources import ShareSources
+from bot.store import Store, retention
+from bot.store import posted as posted_store
 from bot.store import shares as store_shares
 from bot.store.guild_settings import GuildConfig, get_config
+from bot.store.posted import PostedDigest
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +96,7 @@ class DigestService:
         clock: Clock,
         programmes: ProgrammeLookup,
         audit: AuditTrail,
+        sources: ShareSources,
     ) -> None:
         self.client = client
         self.store = store
@@ -105,6 +110,8 @@ class DigestService:
         self.matcher = compile_hashtags(default_hashtags(settings, clock().year))
         # Shown to members: the configured tags (`#QIWeek` by default; the year tag is implied).
         self.hashtag_label = " / ".join(compile_hashtags(settings.hashtags).tags) or "#QIWeek"
+        self.sources = sources
+        self.redactor = DigestRedactor(client=client, store=store, render=self._render_post)
 
     # ------------------------------------------------------------------ context
 
@@ -140,8 +147,11 @@ class DigestService:
         return parse_digest_day(text, today=self.today(ctx), event_week=ctx.event_week)
 
     async def shares_on(self, guild_id: int, day: date, tz: ZoneInfo) -> list[Share]:
+        """The shares of a local day that may still be shown (their channel is public now)."""
         start, end = day_bounds(day, tz)
-        return await store_shares.shares_between(self.store, guild_id, start, end)
+        return await self.sources.visible(
+            guild_id, await store_shares.shares_between(self.store, guild_id, start, end)
+        )
 
     async def digest_for(self, guild_id: int, day: date) -> list[limits.Page]:
         """The digest of ``day`` as it stands now (for /digest and post-digest)."""
@@ -159,12 +169,30 @@ class DigestService:
             last_day=ctx.event_days[-1] if ctx.event_days else None,
         )
 
-    async def _weekly_pages(self, ctx: GuildContext, guild_id: int) -> list[limits.Page]:
+    async def _weekly_pages(
+        self, ctx: GuildContext, guild_id: int
+    ) -> tuple[list[limits.Page], list[Share]]:
+        """The roundup's pages, and the shares it was rendered from (recorded for erasure)."""
         first, last = ctx.event_days[0], ctx.event_days[-1]
         start, _ = day_bounds(first, ctx.tz)
         _, end = day_bounds(last, ctx.tz)
         week = await store_shares.shares_between(self.store, guild_id, start, end)
-        return weekly_pages(week, days=list(ctx.event_days), tz=ctx.tz, event_name=ctx.event_name)
+        shown = await self.sources.visible(guild_id, week)
+        pages = weekly_pages(shown, days=list(ctx.event_days), tz=ctx.tz, event_name=ctx.event_name)
+        return pages, shown
+
+    async def _render_post(self, post: PostedDigest, stored: list[Share]) -> list[limits.Page]:
+        """A posted digest or roundup as it must read now (erased shares gone)."""
+        ctx = await self.context(post.guild_id)
+        shown = await self.sources.visible(post.guild_id, stored)
+        if post.kind == Kind.WEEKLY:
+            days = list(ctx.event_days) or [post.day]
+            return weekly_pages(shown, days=days, tz=ctx.tz, event_name=ctx.event_name)
+        return self._digest_pages(ctx, post.day, shown)
+
+    async def redact_pending(self, guild_id: int) -> int:
+        """Edit posted digests marked by an erasure (see `bot.services.redaction`)."""
+        return await self.redactor.redact_pending(guild_id)
 
     # ---------------------------------------------------------------- sending
 
@@ -185,6 +213,7 @@ class DigestService:
         day: date,
         pages: list[limits.Page],
         channel: discord.abc.Messageable,
+        shares: list[Share],
     ) -> int:
         """Send a multi-message post through the ledger, one key per part; returns parts sent.
 
@@ -199,6 +228,17 @@ class DigestService:
         ]
         posted = await self.delivery.post(
             channel, parts, kind=kind, guild_id=guild_id, claim_ahead=True, retry_failed=True
+        )
+        # Remembered for erasure (the first recording wins, so a re-run never widens it).
+        rows = [await self.ledger.get(part.key) for part in parts]
+        await self.redactor.record(
+            guild_id=guild_id,
+            channel_id=int(getattr(channel, "id", 0)),
+            kind=str(kind),
+            day=day,
+            message_ids=[row.message_id if row is not None else None for row in rows],
+            shares=shares,
+            posted_at=self.clock(),
         )
         return len(posted.sent)
 
@@ -231,10 +271,10 @@ class DigestService:
             )
             return 0
         pages = self._digest_pages(ctx, day, todays)
-        sent = await self._deliver_pages(Kind.DIGEST, guild_id, day, pages, channel)
+        sent = await self._deliver_pages(Kind.DIGEST, guild_id, day, pages, channel, todays)
         if in_event and day == ctx.event_days[-1]:
-            weekly = await self._weekly_pages(ctx, guild_id)
-            sent += await self._deliver_pages(Kind.WEEKLY, guild_id, day, weekly, channel)
+            weekly, week = await self._weekly_pages(ctx, guild_id)
+            sent += await self._deliver_pages(Kind.WEEKLY, guild_id, day, weekly, channel, week)
         if sent:
             log.info("digest of %s posted in guild %s (%d messages)", day, guild_id, sent)
         return sent
@@ -263,8 +303,18 @@ class DigestService:
         channel = await self._digest_channel(ctx)
         if channel is None:
             raise LookupError("no digest channel")
-        pages = self._digest_pages(ctx, day, await self.shares_on(guild_id, day, ctx.tz))
-        await self.delivery.send_unrecorded(channel, [self._page_kwargs(p) for p in pages])
+        todays = await self.shares_on(guild_id, day, ctx.tz)
+        pages = self._digest_pages(ctx, day, todays)
+        sent = await self.delivery.send_unrecorded(channel, [self._page_kwargs(p) for p in pages])
+        await self.redactor.record(
+            guild_id=guild_id,
+            channel_id=int(getattr(channel, "id", 0)),
+            kind=str(Kind.DIGEST),
+            day=day,
+            message_ids=sent,
+            shares=todays,
+            posted_at=self.clock(),
+        )
         detail = f"day={day.isoformat()} messages={len(pages)}"
         await self.audit.record(guild_id, by, "post-digest", detail)
         return len(pages), ctx.config.digest_channel_id
@@ -296,6 +346,14 @@ class DigestService:
                 )
         jobs.append(
             PlannedJob(
+                id="redact",
+                run_at=now,
+                func=partial(self.redact_pending, guild_id),
+                description=f"finish editing digests after erasures for guild {guild_id}",
+            )
+        )
+        jobs.append(
+            PlannedJob(
                 id="retention",
                 run_at=now,
                 func=partial(self.apply_retention, guild_id),
@@ -313,13 +371,28 @@ class DigestService:
         )
         return jobs
 
-    async def apply_retention(self, guild_id: int) -> int:
-        """Delete shares (and removal records) older than QIWEEK_SHARE_RETENTION_DAYS; returns
-        how many shares."""
+    async def apply_retention(self, guild_id: int | None = None) -> int:
+        """Retention for every server in the database (not only those served in this run; the
+        argument is kept for the planned job's signature): shares and removal records older than
+        QIWEEK_SHARE_RETENTION_DAYS are deleted and the digests that showed them edited; ledger
+        rows and registrations past it are deleted, their counts kept. Returns shares deleted."""
         cutoff = self.clock() - timedelta(days=self.settings.share_retention_days)
-        removed = await store_shares.delete_older_than(self.store, guild_id, cutoff)
-        if removed:
-            log.info("retention removed %d shares of guild %s", removed, guild_id)
+        removed = 0
+        for guild in await retention.every_guild(self.store):
+            await posted_store.mark_posts_before(self.store, guild, cutoff)
+            count = await store_shares.delete_older_than(self.store, guild, cutoff)
+            ledger_rows = await retention.retire_deliveries(self.store, guild, cutoff)
+            registrations = await retention.retire_interests(self.store, guild, cutoff)
+            await self.redact_pending(guild)
+            if count or ledger_rows or registrations:
+                log.info(
+                    "retention in guild %s: %d shares, %d ledger rows, %d registrations deleted",
+                    guild,
+                    count,
+                    ledger_rows,
+                    registrations,
+                )
+            removed += count
         return removed
 
     # ---------------------------------------------------------------- exports
@@ -327,7 +400,8 @@ class DigestService:
     async def export_shares_csv(self, guild_id: int) -> bytes:
         """Every stored share of the guild as CSV, UTF-8 with a BOM (Excel reads it right)."""
         config = await get_config(self.store, self.settings, guild_id)
-        return shares_csv(await store_shares.all_shares(self.store, guild_id), config.tz)
+        everything = await store_shares.all_shares(self.store, guild_id)
+        return shares_csv(await self.sources.visible(guild_id, everything), config.tz)
 
     async def export_digest_markdown(self, guild_id: int, day: date | None) -> str:
         """A newsletter-ready Markdown digest of ``day``, or of the whole event week for None.
@@ -335,7 +409,9 @@ class DigestService:
         Without a programme, None covers every day that has shares (today when there are none).
         """
         ctx = await self.context(guild_id)
-        everything = await store_shares.all_shares(self.store, guild_id)
+        everything = await self.sources.visible(
+            guild_id, await store_shares.all_shares(self.store, guild_id)
+        )
         if day is not None:
             days = [day]
         elif ctx.event_days:

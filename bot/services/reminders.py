@@ -145,25 +145,30 @@ class ReminderUnit:
 def reminder_units(
     sessions: Iterable[Session], registrations: Iterable[Registration], guild_leads: Sequence[int]
 ) -> list[ReminderUnit]:
-    """Every reminder of these sessions: the server's leads, and each member's own lead."""
+    """Every reminder of these sessions: the server's leads, and each member's own lead.
+
+    Linear in the registrations: each one is filed under its leads in one pass (scanning every
+    registration once per distinct lead was sessions x leads x registrants: 2 s of blocked
+    event loop for 20 sessions x 1,000 members with varied leads).
+    """
     by_session: dict[str, list[Registration]] = defaultdict(list)
     for reg in registrations:
         by_session[reg.session_id].append(reg)
     units: list[ReminderUnit] = []
+    server_leads = set(guild_leads)
     for session in sessions:
         regs = by_session.get(session.id, [])
-        leads = set(guild_leads)
+        by_lead: dict[int, list[int]] = {lead: [] for lead in server_leads}
         for reg in regs:
-            leads.update(leads_for(reg.reminder_setting, guild_leads))
-        for lead in sorted(leads, reverse=True):
-            recipients = tuple(
-                reg.user_id for reg in regs if lead in leads_for(reg.reminder_setting, guild_leads)
+            for lead in leads_for(reg.reminder_setting, guild_leads):
+                by_lead.setdefault(lead, []).append(reg.user_id)
+        mentioned = tuple(reg.user_id for reg in regs if reg.reminder_setting == "mention")
+        for lead in sorted(by_lead, reverse=True):
+            at_server_lead = lead in server_leads
+            mentions = mentioned if at_server_lead else ()
+            units.append(
+                ReminderUnit(session, lead, tuple(by_lead[lead]), at_server_lead, mentions)
             )
-            at_server_lead = lead in guild_leads
-            mentions = tuple(
-                reg.user_id for reg in regs if at_server_lead and reg.reminder_setting == "mention"
-            )
-            units.append(ReminderUnit(session, lead, recipients, at_server_lead, mentions))
     return units
 
 
@@ -317,11 +322,12 @@ class ReminderService:
             known={user for user, row in known.items() if row.channel_id is not None},
             new_dms_per_minute=self.settings.new_dms_per_minute,
         )
+        settled = await self.delivery.ledger.settled(guild_id, Kind.REMINDER)
         jobs: list[PlannedJob] = []
         for unit in units:
             session = unit.session
             key = reminder_key(guild_id, session.id, unit.lead, session.start)
-            if await self.delivery.is_settled(key):
+            if key in settled:
                 continue  # sent, skipped or failed for good: nothing left to do
             jobs.append(
                 PlannedJob(

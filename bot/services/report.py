@@ -17,6 +17,7 @@ from bot.report.model import Report, ReportData, build_report, hosts
 from bot.report.page import organisations_csv, report_html
 from bot.services.audit import AuditTrail
 from bot.services.setup import GuildSetup
+from bot.services.sources import ShareSources
 from bot.store import Store
 from bot.store import report as queries
 
@@ -42,6 +43,7 @@ class ReportService:
         programme: ProgrammeReader,
         setup: GuildSetup,
         audit: AuditTrail,
+        sources: ShareSources | None = None,
         lifecycle: LifecycleData | None = None,
     ) -> None:
         self.store = store
@@ -50,6 +52,7 @@ class ReportService:
         self.setup = setup
         self.audit = audit
         self.lifecycle = lifecycle
+        self.sources = sources
 
     async def data(self, guild_id: int) -> ReportData:
         """The raw material of a report, read from the store (and the lifecycle, if any)."""
@@ -57,11 +60,15 @@ class ReportService:
         programme = await self.programme(guild_id)
         week = programme.event_week(config.tz) if programme is not None else None
         lifecycle = self.lifecycle
+        shares = await queries.shares(self.store, guild_id)
+        if self.sources is not None:  # private stays private: only channels everyone can read
+            public = await self.sources.public_channels(guild_id, (s.channel_id for s in shares))
+            shares = [s for s in shares if s.channel_id in public]
         return ReportData(
             event_name=programme.event.name if programme is not None else "QI Week",
             sessions=await queries.sessions(self.store, guild_id),
             registrations=await queries.registrations(self.store, guild_id),
-            shares=await queries.shares(self.store, guild_id),
+            shares=shares,
             reminders_delivered=await queries.reminders_delivered(self.store, guild_id),
             announcements_sent=await queries.announcements_sent(self.store, guild_id),
             event_end=week[1] if week is not None else None,

@@ -19,6 +19,7 @@ from bot.schedule import Schedule
 from bot.services.audit import AuditTrail
 from bot.store import Store
 from bot.store.guild_settings import GuildConfig, get_config, update_config
+from bot.visibility import parse_channel_list
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,10 @@ class SetupRequest:
     channels: dict[str, int] = field(default_factory=dict)
     channel_problems: dict[str, str] = field(default_factory=dict)
     organiser_role_id: int | None = None
+    #: Why the chosen role cannot be the organiser role (@everyone, managed), seen by the cog.
+    organiser_role_problem: str | None = None
+    #: Whether the organiser asking holds Manage Server (needed to change the organiser role).
+    manages_server: bool = False
     text: dict[str, str | None] = field(default_factory=dict)
 
 
@@ -37,6 +42,8 @@ def audit_value(name: str, value: object) -> str:
         return f"<#{value}>"
     if name == "organiser_role_id":
         return f"<@&{value}>"
+    if name == "share_channel_ids" and isinstance(value, tuple):
+        return " ".join(f"<#{v}>" for v in value) or "none"
     if isinstance(value, time):
         return f"{value:%H:%M}"
     if isinstance(value, tuple):
@@ -70,7 +77,22 @@ class GuildSetup:
         problems = [f"`{name}`: {why}" for name, why in request.channel_problems.items()]
         changes.update({f"{name}_id": value for name, value in request.channels.items()})
         if request.organiser_role_id is not None:
-            changes["organiser_role_id"] = request.organiser_role_id
+            problem = request.organiser_role_problem
+            if problem is None and not request.manages_server:
+                problem = (
+                    "Only members with the Manage Server permission may change the organiser "
+                    "role (organisers could otherwise hand organiser rights to anyone)."
+                )
+            if problem is not None:
+                problems.append(f"`organiser_role`: {problem}")
+            else:
+                changes["organiser_role_id"] = request.organiser_role_id
+        share_channels = request.text.get("share_channels")
+        if share_channels is not None:
+            try:
+                changes["share_channel_ids"] = parse_channel_list(share_channels)
+            except ValueError as exc:
+                problems.append(f"`share_channels`: {exc}")
         parsed, bad = parse_each(
             {name: (f"`{name}`", request.text.get(name)) for name in SETTING_PARSERS}
         )

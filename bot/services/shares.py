@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from enum import Enum
@@ -26,11 +27,13 @@ from bot.render.digest import share_notice
 from bot.services.audit import AuditTrail
 from bot.services.digest import NO_MENTIONS, DigestService
 from bot.services.first_contact import retry_key
-from bot.store import Store
+from bot.store import Store, StoreError
 from bot.store import shares as store_shares
 
 log = logging.getLogger(__name__)
 
+#: Pauses between attempts at a share write that failed on a database error (then reported).
+SHARE_WRITE_RETRY_DELAYS = (0.2, 1.0)
 #: System message types are never shares; replies are ordinary messages.
 _ORDINARY = (discord.MessageType.default, discord.MessageType.reply)
 
@@ -43,6 +46,11 @@ class AddResult(Enum):
     OPTED_OUT = "opted_out"
     REMOVED = "removed"  # removed from the digest; only its author or an organiser may re-add
     NOT_A_MEMBER_MESSAGE = "not_a_member_message"
+    NOT_HERE = "not_here"  # a private channel, or not one of the share channels
+
+
+async def _nothing() -> None:
+    """An erase step with nothing to do (the caller deletes afterwards)."""
 
 
 def share_from_message(message: discord.Message) -> Share:
@@ -183,6 +191,8 @@ class ShareCollector:
         self._notice_task: asyncio.Task[None] | None = None
         self._closing = False
         self._writer = ShareWriter(store)
+        self.sources = digest.sources  # private stays private (bot.services.sources)
+        self.settings = digest.settings
 
     @property
     def matcher(self) -> HashtagMatcher:
@@ -193,18 +203,33 @@ class ShareCollector:
         """The cheap, synchronous filter every guild message passes (no await, no database)."""
         return (
             message.guild is not None
+            and self.settings.serves(message.guild.id)
             and not message.author.bot
             and self.matcher.matches(message.content)
             and _is_member_message(message)
         )
 
     async def handle_message(self, message: discord.Message) -> None:
-        """on_message: collect the message if it is a share."""
+        """on_message: collect the message if it is a share (and its channel may give one)."""
         if not self.wants(message):
             return
+        problem = await self.sources.problem(message)
+        if problem is not None:
+            log.debug("not collecting %s: %s", message.id, problem)
+            return
         share = share_from_message(message)
-        if await self._writer.write(share, edit_time(message)):
+        try:
+            stored = await self._write_share(
+                share, lambda: self._writer.write(share, edit_time(message))
+            )
+        except (sqlite3.Error, StoreError):
+            return  # retried, logged and reported by _write_share
+        if stored:
             self.queue_notice(message.author, share)
+
+    async def source_problem(self, message: discord.Message) -> str | None:
+        """Why ``message`` may not become a share, for the member (see `ShareSources`)."""
+        return await self.sources.problem(message)
 
     async def collect(
         self,
@@ -214,20 +239,55 @@ class ShareCollector:
         notify: bool = True,
         edited_at: datetime | None = None,
     ) -> bool:
-        """Store a share (unless its author opted out, it was removed from the digest, or this
-        is an older edit than the one stored) and send the one-off notice."""
+        """Store a share (unless its channel may not give one, its author opted out, it was
+        removed from the digest, or this is an older edit than the one stored) and send the
+        one-off notice. Every way in (live, edits, the menu, a backfill) passes here, so the
+        channel check (private channels, the server's share channels) cannot be missed."""
+        problem = await self.sources.problem(message)
+        if problem is not None:
+            log.debug("not collecting %s: %s", message.id, problem)
+            return False
         await self._writer.flush()  # after the new shares before this event
         share = share_from_message(message)
-        stored = await store_shares.upsert_share(
-            self.store,
+        stored = await self._write_share(
             share,
-            manual=manual,
-            refresh_reactions=manual,
-            edited_at=edited_at or edit_time(message),
+            lambda: store_shares.upsert_share(
+                self.store,
+                share,
+                manual=manual,
+                refresh_reactions=manual,
+                edited_at=edited_at or edit_time(message),
+            ),
         )
         if stored and notify:
             self.queue_notice(message.author, share)
         return stored
+
+    async def _write_share(self, share: Share, write: Callable[[], Awaitable[bool]]) -> bool:
+        """Run a share write, retried on a database error (a busy or briefly full disk).
+
+        A write that keeps failing is reported, never lost silently: logged with the message's
+        link, and raised as an organiser alert (kind ``db_write``).
+        """
+        for attempt, pause in enumerate((*SHARE_WRITE_RETRY_DELAYS, None), start=1):
+            try:
+                return await write()
+            except (sqlite3.Error, StoreError) as exc:
+                if pause is None:
+                    detail = (
+                        f"could not store the share {share.jump_url} after {attempt} attempts: "
+                        f"{type(exc).__name__}: {exc}"
+                    )
+                    log.error("guild %s: %s", share.guild_id, detail)
+                    if self.alert is not None:  # the organiser alert (issue 10)
+                        try:
+                            await self.alert(share.guild_id, "db_write", detail)
+                        except Exception:
+                            log.exception("reporting the failed share write failed")
+                    raise
+                log.warning("share write failed (attempt %d), retrying: %s", attempt, exc)
+                await asyncio.sleep(pause)
+        raise AssertionError("unreachable")
 
     async def handle_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         """An edit updates the share, or removes it when the tag is gone (a manual one stays).
@@ -236,6 +296,8 @@ class ShareCollector:
         """
         await self._writer.flush()  # after the new shares before this event
         if payload.guild_id is None or "content" not in payload.data:
+            return
+        if not self.settings.serves(payload.guild_id):
             return
         message = payload.message
         if not _is_member_message(message):
@@ -258,15 +320,25 @@ class ShareCollector:
             log.info("share %s removed: the hashtag was edited out", message.id)
 
     async def handle_delete(self, message_ids: Iterable[int]) -> int:
-        """A deleted message is no longer a share."""
+        """A deleted message is no longer a share, and posted digests stop showing it."""
         await self._writer.flush()  # after the new shares before this event
-        return await store_shares.delete_shares(self.store, message_ids)
+        ids = list(message_ids)
+        guilds = await store_shares.guilds_of(self.store, ids)
+        redactor = self.digest.redactor
+        for guild_id, theirs in guilds.items():
+            await redactor.erase(guild_id, theirs, _nothing)
+        deleted = await store_shares.delete_shares(self.store, ids)
+        for guild_id in guilds:
+            await self.digest.redact_pending(guild_id)
+        return deleted
 
     async def handle_reactions(
         self, guild_id: int | None, channel_id: int, message_id: int
     ) -> None:
         """Keep a share's reaction total current: read it from the message itself (cached, else
         fetched), so repeated or reordered events always settle on the true count."""
+        if not self.settings.serves(guild_id):
+            return
         await self._writer.flush()  # after the new shares before this event
         if guild_id is None or not await store_shares.share_exists(self.store, message_id):
             return
@@ -309,6 +381,8 @@ class ShareCollector:
         if not _is_member_message(message):
             return AddResult.NOT_A_MEMBER_MESSAGE
         assert message.guild is not None
+        if await self.sources.problem(message) is not None:
+            return AddResult.NOT_HERE
         already = await store_shares.share_exists(self.store, message.id)
         share = share_from_message(message)
         if may_restore:
@@ -333,10 +407,13 @@ class ShareCollector:
         """The "Remove from digest" menu (its author or an organiser): delete the share and
         record the removal, so no later edit or event collects it again (only an explicit
         re-add by them does). False when the message was not a share. An organiser removing
-        someone else's share is recorded in the audit trail."""
+        someone else's share is recorded in the audit trail. Posted digests showing it are
+        marked; `DigestService.redact_pending` edits them (after the member is answered)."""
         await self._writer.flush()  # after the new shares before this event
-        removed = await store_shares.remove_share(
-            self.store, guild_id, message.author.id, message.id
+        removed = await self.digest.redactor.erase(
+            guild_id,
+            [message.id],
+            lambda: store_shares.remove_share(self.store, guild_id, message.author.id, message.id),
         )
         if removed and by != message.author.id:
             await self.audit.record(guild_id, by, "remove-share", str(message.id))
@@ -460,9 +537,16 @@ class ShareCollector:
     # -------------------------------------------------------------- member prefs
 
     async def opt_out(self, guild_id: int, user_id: int) -> int:
-        """Erase the member's stored shares and stop collecting; returns how many were erased."""
+        """Erase the member's stored shares and stop collecting; returns how many were erased.
+
+        Posted digests showing them are marked; `DigestService.redact_pending` edits them."""
         await self._writer.flush()  # after the new shares before this event
-        return await store_shares.opt_out(self.store, guild_id, user_id)
+        ids = await store_shares.share_ids_of(self.store, guild_id, user_id)
+        return int(
+            await self.digest.redactor.erase(
+                guild_id, ids, lambda: store_shares.opt_out(self.store, guild_id, user_id)
+            )
+        )
 
     async def opt_in(self, guild_id: int, user_id: int) -> bool:
         return await store_shares.opt_in(self.store, guild_id, user_id)

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sqlite3
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import aiosqlite.context
 
 from bot.clock import Clock, utc_now
 from bot.store.migrations import MIGRATIONS
@@ -74,7 +77,12 @@ class Store:
         return self._db is not None
 
     async def open(self) -> None:
-        """Connect, set pragmas, and apply pending migrations. Idempotent."""
+        """Connect, set pragmas, and apply pending migrations. Idempotent.
+
+        Every failure to open (a directory, an unreadable or corrupt file, a full disk, a
+        database newer than this code) is a StoreError naming the file and the cause, so the
+        command line prints one clear line instead of a traceback and a restart loop.
+        """
         if self._db is not None:
             return
         if str(self.path) == ":memory:":
@@ -82,14 +90,23 @@ class Store:
         if self.read_only:
             self._db = await _connect_read_only(self.path)
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = await _connect(self.path)
+        if self.path.is_dir():
+            # Checked here: aiosqlite leaves its worker thread finishing a failed connect.
+            raise StoreError(f"cannot open the database {self.path}: it is a folder, not a file")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = await _connect(self.path, shared=True)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
         try:
             # Refuse a newer database before anything (even the journal mode) touches the file.
             await check_version(db)
             await db.execute("PRAGMA journal_mode = WAL")
             await migrate(db)
             tx = await _connect(self.path)
+        except (OSError, sqlite3.Error) as exc:
+            await db.close()
+            raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
         except BaseException:
             await db.close()
             raise
@@ -126,11 +143,10 @@ class Store:
             await db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
-            else:
                 await db.execute("COMMIT")
+            except BaseException as exc:
+                await _rollback(db, exc)
+                raise
 
     async def schema_version(self) -> int:
         async with self.db.execute("PRAGMA user_version") as cur:
@@ -138,10 +154,65 @@ class Store:
         return int(row[0])
 
 
-async def _connect(path: Path) -> aiosqlite.Connection:
+async def _rollback(db: aiosqlite.Connection, cause: BaseException) -> None:
+    """Roll back what is still open after ``cause``, never hiding ``cause``.
+
+    SQLite itself ends the transaction on some errors (a full disk, an I/O error): a ROLLBACK
+    then fails with "cannot rollback - no transaction is active", which used to replace the
+    real error. Only roll back an open transaction, and log (not raise) a rollback failure.
+    """
+    if not db.in_transaction:
+        return
+    try:
+        await db.execute("ROLLBACK")
+    except sqlite3.Error as rollback_error:
+        log.error("rollback after %r failed: %s", cause, rollback_error)
+
+
+#: Pauses before retrying a lone write that met a stale read snapshot (see `SharedConnection`).
+STALE_SNAPSHOT_RETRIES = (0.01, 0.05, 0.2, 0.5)
+#: A "database is locked" quicker than this did not wait out the busy timeout: a stale snapshot.
+_IMMEDIATE = 0.5
+_READS = ("select", "pragma", "with", "explain")
+
+
+class SharedConnection(aiosqlite.Connection):
+    """The autocommit connection every coroutine shares, with one repair.
+
+    While one coroutine reads through a cursor (``async for`` over it spans several awaits), the
+    connection holds a read transaction; a lone write another coroutine runs on it meanwhile
+    joins that transaction, and if the transaction connection committed since the read began,
+    SQLite refuses the write at once with "database is locked" (a stale snapshot; the busy
+    timeout does not apply). Reproduced in tests/unit/store/test_store.py. Such a write is
+    retried shortly, once the reader is done; a lock that outlasted the busy timeout is not.
+    """
+
+    @aiosqlite.context.contextmanager
+    async def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> aiosqlite.Cursor:
+        loop = asyncio.get_running_loop()
+        for pause in (*STALE_SNAPSHOT_RETRIES, None):
+            started = loop.time()
+            try:
+                return await super().execute(sql, parameters)
+            except sqlite3.OperationalError as exc:
+                stale = (
+                    "database is locked" in str(exc)
+                    and loop.time() - started < _IMMEDIATE
+                    and not sql.lstrip().lower().startswith(_READS)
+                )
+                if pause is None or not stale:
+                    raise
+                log.debug("write met a stale read snapshot; retrying in %s s", pause)
+                await asyncio.sleep(pause)
+        raise AssertionError("unreachable")
+
+
+async def _connect(path: Path, *, shared: bool = False) -> aiosqlite.Connection:
     """An autocommit connection (isolation_level=None: Python's implicit transactions would let
-    one coroutine's commit or rollback cover another's statements) with the bot's pragmas."""
-    db = await aiosqlite.connect(path, isolation_level=None)
+    one coroutine's commit or rollback cover another's statements) with the bot's pragmas;
+    ``shared``: the connection every coroutine uses (`SharedConnection`)."""
+    kind = SharedConnection if shared else aiosqlite.Connection
+    db = await kind(lambda: sqlite3.connect(str(path), isolation_level=None), 64)
     try:
         db.row_factory = aiosqlite.Row
         await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -208,6 +279,48 @@ async def migrate(db: aiosqlite.Connection) -> int:
     return latest
 
 
+async def database_problems(path: str | Path) -> list[str]:
+    """What keeps the bot from using the database at ``path``, read-only (for ``check``).
+
+    A missing file is fine (it is created on start) as long as its folder can be made; an
+    existing one must be an SQLite database this code can open and is not newer than it knows.
+    Nothing is created, migrated or written.
+    """
+    path = Path(path)
+    if not path.exists():
+        folder = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
+        if folder is None or not folder.is_dir():
+            return [f"database {path}: its folder cannot be created ({folder} is not a folder)"]
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return [f"database {path}: cannot create it, {folder} is not writable"]
+        return []
+    if path.is_dir():
+        return [f"database {path} is a folder, not a file: set QIWEEK_DB to a file path"]
+    try:
+        db = await aiosqlite.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except (OSError, sqlite3.Error) as exc:
+        return [f"database {path} cannot be opened: {exc}"]
+    try:
+        await check_version(db)
+    except StoreError as exc:
+        return [f"database {path}: {exc}"]
+    except sqlite3.Error as exc:
+        return [f"database {path} cannot be read ({exc}): is it a qiweek-bot database?"]
+    finally:
+        await db.close()
+    if not os.access(path, os.W_OK):
+        return [f"database {path} is read-only for this user: the bot needs to write it"]
+    return []
+
+
 from bot.store.ledger import Claim, Ledger  # noqa: E402  (re-exported for convenience)
 
-__all__ = ["BUSY_TIMEOUT_MS", "Claim", "Ledger", "Store", "StoreError", "migrate"]
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "Claim",
+    "Ledger",
+    "Store",
+    "StoreError",
+    "database_problems",
+    "migrate",
+]

@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.clock import to_db
-from bot.config import Settings, parse_leads, parse_time
+from bot.config import Settings, parse_ids, parse_leads, parse_time
 from bot.store import Store
 
 #: Columns an organiser may set, in the order `/organiser setup` shows them.
@@ -21,6 +21,7 @@ SETTING_NAMES = (
     "daily_post_time",
     "digest_time",
     "reminder_leads",
+    "share_channel_ids",
     "organiser_channel_id",
 )
 
@@ -38,6 +39,7 @@ class GuildConfig:
     daily_post_time: time
     digest_time: time
     reminder_leads: tuple[int, ...]
+    share_channel_ids: tuple[int, ...] = ()  # empty: every channel @everyone can view
     organiser_channel_id: int | None = None
     overridden: frozenset[str] = frozenset()
 
@@ -57,6 +59,7 @@ def defaults(settings: Settings, guild_id: int) -> GuildConfig:
         daily_post_time=settings.daily_post_time,
         digest_time=settings.digest_time,
         reminder_leads=settings.reminder_leads,
+        share_channel_ids=settings.share_channel_ids,
         organiser_channel_id=settings.organiser_channel_id,
     )
 
@@ -119,6 +122,8 @@ async def _read_config(store: Store, settings: Settings, guild_id: int) -> Guild
             value = parse_time(value)
         elif name == "reminder_leads":
             value = parse_leads(value)
+        elif name == "share_channel_ids":
+            value = parse_ids(value)
         changes[name] = value
     return replace(config, overridden=frozenset(changes), **changes)
 

@@ -180,6 +180,15 @@ class Ledger:
             updated_at=from_db(row["updated_at"]),
         )
 
+    async def settled(self, guild_id: int, kind: str) -> set[str]:
+        """Keys of a kind that are sent, skipped or failed for good (not "claimed"): one query
+        for a planner that would otherwise look each key up."""
+        async with self.store.db.execute(
+            "SELECT key FROM deliveries WHERE guild_id = ? AND kind = ? AND status != 'claimed'",
+            (guild_id, kind),
+        ) as cur:
+            return {row[0] for row in await cur.fetchall()}
+
     async def interrupted(self, guild_id: int, kind: str) -> list[str]:
         """Keys of a guild and kind left claimed by an earlier run (it stopped mid-send): the
         caller resumes them (a claim by this run takes them over, same nonce)."""

@@ -262,4 +262,39 @@ MIGRATIONS: list[str] = [
 
     ALTER TABLE guild_settings ADD COLUMN organiser_channel_id INTEGER;
     """,
+    # 8 (issue 11, hardening; 6 is perf's and 7 deliv's, merged before this one):
+    # `guild_settings.share_channel_ids` (comma-separated ids; shares only from these channels,
+    # `/organiser setup share_channels`). `posted_digests`: every
+    # message of a posted digest or roundup, with the share ids it was rendered from, so an
+    # erasure (opt-out, "Remove from digest", retention) can edit what was posted;
+    # `needs_redaction` marks a post to re-render, set before the erasure so a stop in between
+    # still redacts at the next start. `retired_counts`: ledger and interest rows deleted by
+    # retention, kept as counts so the figures for organisers stay whole.
+    """
+    ALTER TABLE guild_settings ADD COLUMN share_channel_ids TEXT;
+
+    CREATE TABLE posted_digests (
+        message_id      INTEGER PRIMARY KEY,
+        guild_id        INTEGER NOT NULL,
+        channel_id      INTEGER NOT NULL,
+        post_id         INTEGER NOT NULL,
+        kind            TEXT NOT NULL,
+        day             TEXT NOT NULL,
+        part            INTEGER NOT NULL,
+        share_ids       TEXT NOT NULL DEFAULT '[]',
+        posted_at       TEXT NOT NULL,
+        needs_redaction INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX posted_digests_by_post ON posted_digests (guild_id, post_id, part);
+    CREATE INDEX posted_digests_pending ON posted_digests (guild_id, needs_redaction);
+
+    CREATE TABLE retired_counts (
+        guild_id INTEGER NOT NULL,
+        source   TEXT NOT NULL,
+        kind     TEXT NOT NULL,
+        status   TEXT NOT NULL,
+        count    INTEGER NOT NULL,
+        PRIMARY KEY (guild_id, source, kind, status)
+    );
+    """,
 ]

@@ -53,7 +53,7 @@ async def registrations(store: Store, guild_id: int) -> list[Registration]:
 async def shares(store: Store, guild_id: int) -> list[ShareInfo]:
     """Stored shares, oldest first, never an opted-out member's."""
     async with store.db.execute(
-        "SELECT s.message_id, s.author_id, s.author_name, s.content, s.jump_url,"
+        "SELECT s.message_id, s.channel_id, s.author_id, s.author_name, s.content, s.jump_url,"
         " s.reaction_count, s.created_at FROM shares AS s WHERE s.guild_id = ?"
         " AND NOT EXISTS (SELECT 1 FROM member_prefs AS p WHERE p.guild_id = s.guild_id"
         " AND p.user_id = s.author_id AND p.digest_opt_out = 1)"
@@ -69,6 +69,7 @@ async def shares(store: Store, guild_id: int) -> list[ShareInfo]:
                 reactions=row["reaction_count"],
                 created_at=from_db(row["created_at"]),
                 message_id=row["message_id"],
+                channel_id=row["channel_id"],
             )
             async for row in cur
         ]

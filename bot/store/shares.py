@@ -367,6 +367,29 @@ async def all_shares(store: Store, guild_id: int) -> list[Share]:
         return [_row_to_share(row) async for row in cur]
 
 
+async def share_ids_of(store: Store, guild_id: int, author_id: int) -> list[int]:
+    """The message ids of a member's stored shares (marked in posted digests before erasure)."""
+    async with store.db.execute(
+        "SELECT message_id FROM shares WHERE guild_id = ? AND author_id = ?", (guild_id, author_id)
+    ) as cur:
+        return [row[0] for row in await cur.fetchall()]
+
+
+async def guilds_of(store: Store, message_ids: Iterable[int]) -> dict[int, list[int]]:
+    """Which of ``message_ids`` are stored shares, by guild."""
+    ids = list(dict.fromkeys(message_ids))
+    found: dict[int, list[int]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        async with store.db.execute(
+            f"SELECT guild_id, message_id FROM shares WHERE message_id IN ({marks})", chunk
+        ) as cur:
+            for guild_id, message_id in await cur.fetchall():
+                found.setdefault(guild_id, []).append(message_id)
+    return found
+
+
 async def latest_share(store: Store, guild_id: int, author_id: int) -> Share | None:
     """A member's most recent stored share in a guild (None when none is stored)."""
     async with store.db.execute(

@@ -16,6 +16,7 @@ from bot.store import alerts as alerts_store
 from bot.store import announcements as announcements_store
 from bot.store.alerts import Alert
 from bot.store.audit import AuditEntry, recent
+from bot.store.retention import retired
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,9 @@ async def registrations_per_session(
         (guild_id,),
     ) as cur:
         counts = {session_id: count async for session_id, count in cur}
+    # Registrations deleted by retention still count (bot/store/retention.py).
+    for session_id, statuses in (await retired(store, guild_id, "interests")).items():
+        counts[session_id] = counts.get(session_id, 0) + statuses.get("registrations", 0)
     rows: list[SessionRegistrations] = []
     seen: set[str] = set()
     async with store.db.execute(
@@ -113,7 +117,8 @@ async def members_registered(store: Store, guild_id: int) -> int:
 
 
 async def delivery_counts(store: Store, guild_id: int) -> dict[str, dict[str, int]]:
-    """Ledger rows per kind and status: sent, failed and skipped reminders, DMs, posts."""
+    """Ledger rows per kind and status: sent, failed and skipped reminders, DMs, posts (rows
+    deleted by retention included, as their kept counts)."""
     result: dict[str, dict[str, int]] = {}
     async with store.db.execute(
         "SELECT kind, status, COUNT(*) FROM deliveries WHERE guild_id = ? GROUP BY kind, status",
@@ -121,6 +126,10 @@ async def delivery_counts(store: Store, guild_id: int) -> dict[str, dict[str, in
     ) as cur:
         async for kind, status, count in cur:
             result.setdefault(kind, {})[status] = count
+    for kind, statuses in (await retired(store, guild_id, "deliveries")).items():
+        for status, count in statuses.items():
+            mine = result.setdefault(kind, {})
+            mine[status] = mine.get(status, 0) + count
     return result
 
 

@@ -105,13 +105,15 @@ async def test_setup_is_used_by_the_next_interaction(
 async def test_setup_of_the_organiser_role_is_checked_by_the_next_command(
     runner: BotRunner, fake_discord: FakeDiscord
 ) -> None:
+    fake_discord.add_user("helper", permissions=1 << 10)  # a role of its own, no Manage Server
     await runner.start(clock=fixed(SAMPLE_MONDAY_MORNING))
-    everyone = fake_discord.roles["everyone"]
-    refused = await fake_discord.slash("member", "organiser setup")
+    helper_role = fake_discord.roles["helper-perms"]
+    refused = await fake_discord.slash("helper", "organiser setup")
     assert "Only organisers" in (await refused.response())["data"]["content"]
-    ok = await fake_discord.slash("organiser", "organiser setup", organiser_role=everyone)
+    # Changing the organiser role needs Manage Server (issue 11), and never @everyone.
+    ok = await fake_discord.slash("admin", "organiser setup", organiser_role=helper_role)
     await ok.wait_original(lambda m: m.get("embeds"))
-    allowed = await fake_discord.slash("member", "organiser setup")
+    allowed = await fake_discord.slash("helper", "organiser setup")
     first = await allowed.response()
     assert "Only organisers" not in str(first)
 

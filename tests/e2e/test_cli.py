@@ -88,6 +88,36 @@ async def test_check_passes_with_a_one_line_summary(tmp_path: Path) -> None:
     assert "abc.def.ghi" not in out + err
 
 
+@pytest.mark.parametrize("kind", ["newer", "garbage", "folder"])
+async def test_check_reports_an_unusable_database_clearly(tmp_path: Path, kind: str) -> None:
+    import sqlite3
+
+    from bot.store.migrations import MIGRATIONS
+
+    db = tmp_path / "bot.db"
+    if kind == "newer":
+        with sqlite3.connect(db) as raw:
+            raw.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    elif kind == "garbage":
+        db.write_bytes(b"not a database at all " * 100)
+    else:
+        db.mkdir()
+    before = db.read_bytes() if db.is_file() else None
+    env = clean_env(
+        DISCORD_TOKEN="abc.def.ghi",
+        QIWEEK_PROGRAMME=str(ROOT / "data" / "programme.yaml"),
+        QIWEEK_DB=str(db),
+    )
+    code, _, err = await run_cli("check", env=env, cwd=tmp_path)
+    assert code == 1
+    assert "Database problems:" in err and str(db) in err
+    expected = {"newer": "upgrade qiweek-bot", "garbage": "qiweek-bot database", "folder": "folder"}
+    assert expected[kind] in err
+    assert "Traceback" not in err
+    if before is not None:
+        assert db.read_bytes() == before  # check never writes the database
+
+
 async def test_preview_prints_the_daily_posts(tmp_path: Path) -> None:
     env = clean_env(QIWEEK_PROGRAMME=str(ROOT / "data" / "programme.yaml"))
     code, out, err = await run_cli("preview", env=env, cwd=tmp_path)
@@ -341,3 +371,21 @@ async def test_check_warns_about_likely_mistakes_with_their_place_and_exits_0(
         assert any(needle in line for line in warnings), (needle, warnings)
     assert len(warnings) == len(expected), warnings
     assert "Traceback" not in err
+
+
+async def test_run_with_an_unusable_database_exits_1_with_one_clear_line(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    env = fake_env(fake_discord, tmp_path)
+    (tmp_path / "bot.db").write_bytes(b"this is not an SQLite database " * 100)
+    proc = await start_bot(env, tmp_path, "-m", "bot")
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    text = out.decode() + err.decode()
+    assert proc.returncode == 1, text
+    assert "cannot open the database" in text and "bot.db" in text
+    assert "Traceback" not in text

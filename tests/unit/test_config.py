@@ -87,6 +87,9 @@ def test_missing_token_only_matters_for_run() -> None:
         ("DISCORD_API_BASE", "discord.com/api", "http://"),
         ("DISCORD_GATEWAY_URL", "https://gateway", "ws://"),
         ("QIWEEK_SHARE_RETENTION_DAYS", "0", "days"),
+        ("QIWEEK_SHARE_CHANNEL_IDS", "12,general", "Discord id"),
+        ("QIWEEK_LEAVE_OTHER_GUILDS", "yes", "on or off"),
+        ("QIWEEK_LEAVE_OTHER_GUILDS", "on", "needs QIWEEK_GUILD_ID"),
         ("QIWEEK_SCHEDULED_EVENTS", "yes", "on or off"),
         ("QIWEEK_EVENTS_MAX", "101", "1 to 100"),
         ("QIWEEK_EVENTS_MAX", "0", "1 to 100"),
@@ -96,6 +99,30 @@ def test_each_bad_setting_is_explained(name: str, value: str, needle: str) -> No
     problems = problems_for(**{name: value})
     assert len(problems) == 1
     assert name in problems[0] and needle in problems[0]
+
+
+def test_share_channels_and_leaving_other_servers() -> None:
+    s = parse_settings(
+        {
+            "DISCORD_TOKEN": TOKEN,
+            "QIWEEK_GUILD_ID": "5",
+            "QIWEEK_SHARE_CHANNEL_IDS": " 12, 34,12 ,",
+            "QIWEEK_LEAVE_OTHER_GUILDS": "ON",
+        }
+    )
+    assert s.share_channel_ids == (12, 34)
+    assert s.leave_other_guilds is True
+    assert parse_settings({"DISCORD_TOKEN": TOKEN}).share_channel_ids == ()
+
+
+def test_organiser_role_equal_to_the_server_id_is_everyone_and_refused() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_settings(
+            {"DISCORD_TOKEN": TOKEN, "QIWEEK_GUILD_ID": "77", "QIWEEK_ORGANISER_ROLE_ID": "77"}
+        )
+    assert len(info.value.problems) == 1
+    assert "@everyone" in info.value.problems[0]
+    assert "QIWEEK_ORGANISER_ROLE_ID" in info.value.problems[0]
 
 
 def test_all_problems_reported_together() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import re
+import time
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,6 +20,7 @@ from bot.digest import (
     sanitize,
     shares_on,
     snippet,
+    strip_urls,
     weekly_stats,
 )
 
@@ -152,6 +156,38 @@ def test_untagged_message_fast_path_is_cheap() -> None:
     # No '#' at all, or a '#' but no configured tag: neither strips code or URLs.
     assert not QI.matches("x" * 100_000)
     assert not QI.matches("#other " * 10_000)
+
+
+# The single regex strip_urls replaced: right, but quadratic (kept here as the specification).
+_OLD_URL = re.compile(
+    r"<[^\s<>:]+:[^\s<>]+>"
+    r"|\b(?:[a-z][a-z0-9+.-]*)://\S+"
+    r"|\bwww\.\S+"
+    r"|\b[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}/\S*",
+    re.IGNORECASE,
+)
+
+
+def test_strip_urls_blanks_what_the_old_regex_blanked() -> None:
+    pieces = ["a", "w", "1", "-", ".", "/", ":", "<", ">", " ", "#", "_", "é", "+", "www.",
+              "://", "org", "..", "h"]  # fmt: skip
+    rng = random.Random(11)
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 14)))
+        assert strip_urls(text) == _OLD_URL.sub(" ", text), text
+    for text in "see https://x.org/a#q and <https://y.org/#q> or www.z.org/#q, b.co/#q":
+        assert strip_urls(text) == _OLD_URL.sub(" ", text)
+
+
+@pytest.mark.parametrize("unit", ["a-", "a:/", "a./", "<a:", "`a", "www."])
+def test_hashtag_matching_is_linear_on_hostile_messages(unit: str) -> None:
+    # 100,000 characters; the quadratic regex took minutes on this, a linear scan a few ms.
+    # The guard is generous on purpose (a shared, slow machine must not flake).
+    text = "#qiweek " + unit * (100_000 // len(unit))
+    start = time.perf_counter()
+    assert QI.matches(text)
+    assert QI.matches(text[:-1] + "/")
+    assert time.perf_counter() - start < 1.0
 
 
 # ---- ranking, days, figures ------------------------------------------------------------------

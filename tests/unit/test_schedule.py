@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 
@@ -80,6 +81,42 @@ async def test_a_failing_planner_does_not_stop_others(schedule: Schedule) -> Non
 def test_planner_names_cannot_hold_colons() -> None:
     with pytest.raises(ValueError):
         Schedule().register("a:b", None)  # type: ignore[arg-type]
+
+
+async def test_a_replan_leaves_unchanged_jobs_alone(schedule: Schedule) -> None:
+    later = datetime.now(UTC) + timedelta(hours=1)
+    times = {"a": later, "b": later}
+
+    class Service:
+        async def run(self, name: str) -> None:
+            return None
+
+    service = Service()
+
+    async def planner(guild_id: int, now: datetime) -> list[PlannedJob]:
+        return [PlannedJob(n, at, partial(service.run, n)) for n, at in times.items()]
+
+    schedule.register("feat", planner)
+    await schedule.replan(1)
+    before = {job.id: job for job in schedule.scheduler.get_jobs()}
+    added: list[str] = []
+    original = schedule.scheduler.add_job
+
+    def spy(*args: object, **kwargs: object) -> object:
+        added.append(str(kwargs["id"]))
+        return original(*args, **kwargs)
+
+    schedule.scheduler.add_job = spy  # type: ignore[method-assign]
+    times["b"] = later + timedelta(minutes=5)
+    await schedule.replan(1)
+    assert added == ["feat:1:b"]  # only the job whose time changed was touched
+    assert schedule.scheduler.get_job("feat:1:a") is not None
+    assert dict(schedule.jobs(1))["feat:1:b"] == times["b"]
+    # Another service instance (a reloaded cog) is a different call: re-added.
+    service = Service()
+    await schedule.replan(1)
+    assert added == ["feat:1:b", "feat:1:a", "feat:1:b"]
+    assert set(before) == {"feat:1:a", "feat:1:b"}
 
 
 async def test_with_a_timeline_jobs_run_when_compressed_event_time_reaches_them() -> None:

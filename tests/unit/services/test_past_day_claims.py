@@ -21,6 +21,7 @@ from bot.schedule import Schedule
 from bot.services.audit import AuditTrail
 from bot.services.digest import DigestService
 from bot.services.programme import ProgrammeService
+from bot.services.sources import ShareSources
 from bot.store import Ledger, Store
 from bot.store import programme as programme_store
 
@@ -135,6 +136,7 @@ def digest_service(store: Store, ledger: Ledger) -> DigestService:
         clock=_clock,
         programmes=programmes,
         audit=AuditTrail(store),
+        sources=ShareSources(client=None, store=store, settings=Settings()),  # type: ignore[arg-type]
     )
 
 

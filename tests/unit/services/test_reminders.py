@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -126,3 +127,24 @@ def test_overlapping_reminder_units_share_the_pacer() -> None:
     due_b = b.start - timedelta(minutes=15)
     assert runs[("b", 15)] == due_b - timedelta(seconds=cost_b)
     assert runs[("a", 15)] == runs[("b", 15)] - timedelta(seconds=cost_a)
+
+
+def test_reminder_units_group_members_by_lead_in_one_pass() -> None:
+    # 20 sessions x 1,000 members, each with their own lead: was ~2 s of blocked event loop
+    # (every registration scanned once per distinct lead); a linear pass takes milliseconds.
+    sessions = [session(f"s{n}", T0 + timedelta(hours=n)) for n in range(20)]
+    regs = [
+        Registration(s.id, u, str(1 + u % 1000) if u % 3 else "default")
+        for s in sessions
+        for u in range(1000)
+    ]
+    started = time.perf_counter()
+    units = reminder_units(sessions, regs, (60, 15))
+    assert time.perf_counter() - started < 1.0  # generous: a shared, slow machine
+    first = [u for u in units if u.session.id == "s0"]
+    by_lead = {u.lead: u for u in first}
+    assert by_lead[60].channel_post and by_lead[15].channel_post
+    assert not by_lead[8].channel_post
+    assert len(by_lead[15].recipients) == 334 + 1  # the default members, and the one with 15
+    assert sum(len(u.recipients) for u in first) == 1000 + 334  # default members get two
+    assert [u.lead for u in first] == sorted(by_lead, reverse=True)

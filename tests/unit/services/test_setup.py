@@ -48,6 +48,7 @@ async def test_good_values_are_stored_recorded_and_shown(setup: GuildSetup) -> N
         SetupRequest(
             channels={"programme_channel": 5},
             organiser_role_id=9,
+            manages_server=True,  # changing the organiser role needs Manage Server
             text={"reminder_leads": "60, 15", "daily_post_time": "07:30"},
         )
     )
@@ -65,3 +66,26 @@ async def test_good_values_are_stored_recorded_and_shown(setup: GuildSetup) -> N
     assert entry.action == "setup"
     assert "programme_channel_id=<#5>" in entry.detail and "organiser_role_id=<@&9>" in entry.detail
     assert "daily_post_time=07:30" in entry.detail and "reminder_leads=60,15" in entry.detail
+
+
+def test_the_organiser_role_needs_manage_server_and_a_role_people_hold(setup: GuildSetup) -> None:
+    with pytest.raises(UserFacingError, match="Manage Server"):
+        setup.validate(SetupRequest(organiser_role_id=9))
+    with pytest.raises(UserFacingError, match="@everyone can't"):
+        setup.validate(
+            SetupRequest(
+                organiser_role_id=GUILD,
+                organiser_role_problem="@everyone can't be the organiser role.",
+                manages_server=True,
+            )
+        )
+
+
+def test_share_channels_are_parsed_or_refused(setup: GuildSetup) -> None:
+    changes = setup.validate(SetupRequest(text={"share_channels": "<#12> <#34>"}))
+    assert changes == {"share_channel_ids": (12, 34)}
+    assert setup.validate(SetupRequest(text={"share_channels": "none"})) == {
+        "share_channel_ids": ()
+    }
+    with pytest.raises(UserFacingError, match="`share_channels`"):
+        setup.validate(SetupRequest(text={"share_channels": "#general"}))

@@ -218,6 +218,90 @@ async def test_a_rolled_back_transaction_never_undoes_anothers_lone_write(store:
         assert (await cur.fetchone())[0] == 0
 
 
+async def test_a_full_disk_shows_the_real_error_not_a_failed_rollback(store: Store) -> None:
+    # SQLite ends the transaction itself on SQLITE_FULL; the ROLLBACK after it used to fail with
+    # "cannot rollback - no transaction is active" and hide why the write failed.
+    async with store.db.execute("PRAGMA page_count") as cur:
+        pages = (await cur.fetchone())[0]
+    await store.db.execute(f"PRAGMA max_page_count = {pages + 2}")
+    await store._tx.execute(f"PRAGMA max_page_count = {pages + 2}")  # type: ignore[union-attr]
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        async with store.transaction() as tx:
+            await tx.execute("CREATE TABLE filler (blob BLOB)")
+            for _ in range(50):
+                await tx.execute("INSERT INTO filler VALUES (zeroblob(100000))")
+    # The store is still usable afterwards: no transaction left open on either connection.
+    assert not store.db.in_transaction
+    async with store.transaction() as tx:
+        await tx.execute("SELECT 1")
+    assert (await Ledger(store).claim("after", kind="t")) is Claim.NEW
+
+
+async def test_an_error_inside_a_transaction_rolls_back_and_is_raised(store: Store) -> None:
+    with pytest.raises(RuntimeError, match="boom"):
+        async with store.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO audit_log (guild_id, user_id, action, created_at) "
+                "VALUES (1, 2, 'x', '')"
+            )
+            raise RuntimeError("boom")
+    async with store.db.execute("SELECT COUNT(*) FROM audit_log") as cur:
+        assert (await cur.fetchone())[0] == 0
+
+
+@pytest.mark.parametrize("kind", ["directory", "garbage", "parent-is-file"])
+async def test_an_unopenable_database_is_a_store_error(tmp_path: Path, kind: str) -> None:
+    if kind == "directory":
+        path = tmp_path / "a-directory.db"
+        path.mkdir()
+    elif kind == "garbage":
+        path = tmp_path / "garbage.db"
+        path.write_bytes(b"this is not a database, just text that is long enough" * 40)
+    else:
+        (tmp_path / "file").write_text("x")
+        path = tmp_path / "file" / "qiweek.db"
+    store = Store(path)
+    with pytest.raises(StoreError, match="cannot open the database") as raised:
+        await store.open()
+    assert str(path) in str(raised.value)
+    assert not store.is_open
+
+
+async def test_a_write_meeting_a_stale_read_snapshot_is_retried(store: Store) -> None:
+    # One coroutine reads through a cursor (an open read transaction on the shared connection),
+    # the transaction connection commits, another coroutine writes on the shared connection:
+    # SQLite refuses that write at once ("database is locked", no busy wait). It used to fail.
+    await store.db.executemany(
+        "INSERT INTO audit_log (guild_id, user_id, action, created_at) VALUES (1, ?, 'x', '')",
+        [(n,) for n in range(500)],
+    )
+    reading, release = asyncio.Event(), asyncio.Event()
+
+    async def reader() -> int:
+        async with store.db.execute("SELECT user_id FROM audit_log") as cur:
+            first = await cur.fetchone()
+            reading.set()
+            await release.wait()  # the read transaction stays open meanwhile
+            return int(first[0])
+
+    task = asyncio.create_task(reader())
+    await reading.wait()
+    async with store.transaction() as tx:
+        await tx.execute("INSERT INTO audit_log (guild_id, user_id, action, created_at)"
+                         " VALUES (2, 0, 'y', '')")  # fmt: skip
+    write = asyncio.create_task(
+        store.db.execute(
+            "INSERT INTO audit_log (guild_id, user_id, action, created_at) VALUES (3, 0, 'z', '')"
+        )
+    )
+    await asyncio.sleep(0.05)  # the write's first attempt meets the open read (not a timing check)
+    release.set()
+    await write
+    assert await task == 0
+    async with store.db.execute("SELECT COUNT(*) FROM audit_log WHERE guild_id = 3") as cur:
+        assert (await cur.fetchone())[0] == 1
+
+
 async def test_read_only_store_reads_but_never_writes_or_migrates(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as raw:  # an un-migrated database (version 1 only)
