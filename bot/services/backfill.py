@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,7 +34,7 @@ import discord
 from bot.clock import Clock
 from bot.config import Settings
 from bot.services.shares import ShareCollector, _is_member_message, edit_time, share_from_message
-from bot.store import Store, share_cursors
+from bot.store import Store, StoreError, share_cursors
 from bot.store import shares as store_shares
 
 log = logging.getLogger(__name__)
@@ -152,7 +153,13 @@ class BackfillService:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         if self.store.is_open:
-            await self.flush()
+            try:
+                await self.flush()
+            except (sqlite3.Error, StoreError) as exc:
+                # A read a cancelled task left open on the shared connection can make this last
+                # write fail ("database is locked"). Losing it only means the next start reads
+                # back from the previous cursor; a share is never collected twice.
+                log.warning("share channel cursors not saved at shutdown: %s", exc)
 
     async def backfill_guild(self, guild: discord.Guild) -> BackfillResult:
         only = getattr(self.settings, "share_channel_ids", None)
