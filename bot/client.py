@@ -370,7 +370,12 @@ class QIWeekBot(commands.Bot):
     async def _close(self) -> None:
         await self.schedule.aclose()
         if self._services is not None:  # None when the bot never got as far as setup_hook
-            await self._services.close()
+            try:
+                await self._services.close()
+            except Exception:
+                # Whatever a service failed to finish, Discord and the store must still close
+                # (an open store keeps the process alive through aiosqlite's worker threads).
+                log.exception("stopping the services failed; closing Discord and the store")
         # A guild still being prepared (seeding, planning) must not outlive the store.
         current = asyncio.current_task()
         pending = [t for t in self._preparing if not t.done() and t is not current]

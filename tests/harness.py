@@ -330,3 +330,17 @@ def reminder_dms(fake: FakeDiscord, user: str | int) -> list[dict[str, Any]]:
 def first_contact_dms(fake: FakeDiscord, user: str | int) -> list[dict[str, Any]]:
     """The sign-up confirmation DMs to `user` (at most one is ever expected)."""
     return [m for m in fake.dms(user) if (m.get("content") or "").startswith("👋")]
+
+
+async def settled_row(bot: QIWeekBot, key: str, *, within: float = 10.0) -> Any:
+    """The ledger row of ``key`` once it is settled (not claimed): a message can reach the
+    sandbox a moment before the bot marks its row sent, so tests wait on the row itself."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        row = await bot.ledger.get(key)
+        if row is not None and row.status != Status.CLAIMED:
+            return row
+        if loop.time() > deadline:
+            return row
+        await asyncio.sleep(0.02)

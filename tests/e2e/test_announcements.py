@@ -25,7 +25,7 @@ from bot.store.interest import add_interest
 from bot.store.ledger import nonce_for
 from bot.store.programme import replace_programme
 from cogs.announcements import CANCEL_ID, MODAL_ID, SEND_ID
-from tests.harness import SAMPLE_PROGRAMME, BotRunner, wait_quiet
+from tests.harness import SAMPLE_PROGRAMME, BotRunner, settled_row, wait_quiet
 
 EPHEMERAL = 64
 NOW_MINUS_57S = lambda: utc_now() - timedelta(seconds=57)  # noqa: E731
@@ -375,9 +375,9 @@ async def test_missed_while_down_is_recorded_and_the_author_told(
 
     await wait_status(bot, missed.id, "missed")
     await wait_status(bot, late.id, "late")
-    skipped = await bot.ledger.get(post_key(missed.id))
+    skipped = await settled_row(bot, post_key(missed.id))
     assert skipped is not None and skipped.status == "skipped"
-    told = await bot.ledger.get(f"announcement-missed:{missed.id}")
+    told = await settled_row(bot, f"announcement-missed:{missed.id}")
     assert told is not None and told.status == "sent"
 
     await runner.restart()

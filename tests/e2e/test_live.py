@@ -15,7 +15,7 @@ from bot.delivery.keys import crosspost_key, feedback_key, live_key, live_thread
 from bot.sandbox import FakeDiscord
 from bot.services.live import Crossposter
 from bot.store import native
-from tests.harness import BotRunner, button, now, text_of, write_programme
+from tests.harness import BotRunner, button, now, settled_row, text_of, write_programme
 
 
 def starting_posts(fake: FakeDiscord) -> list[dict[str, Any]]:
@@ -55,7 +55,7 @@ async def test_starting_now_thread_and_feedback_once_across_restarts(
     guild = fake.guild.id
     programme = await bot.services.programme.get_programme(guild)
     s = programme.get("huddle")
-    row = await bot.ledger.get(live_key(guild, s.id, s.start))
+    row = await settled_row(bot, live_key(guild, s.id, s.start))
     assert row is not None and row.status == "sent"
     await bot.services.live.run_start(guild, "huddle")  # a second run finds it done
     assert len(starting_posts(fake)) == 1 and len(fake.threads) == 1
@@ -71,8 +71,8 @@ async def test_starting_now_thread_and_feedback_once_across_restarts(
     prompt = prompt[0]
     labels = [c["label"] for r in prompt["components"] for c in r["components"]]
     assert labels == ["1", "2", "3", "4", "5", "I attended"]
-    assert (await bot.ledger.get(feedback_key(guild, s.id, s.start))).status == "sent"  # type: ignore[union-attr]
-    assert (await bot.ledger.get(live_thread_key(guild, s.id, s.start))).message_id == thread_id  # type: ignore[union-attr]
+    assert (await settled_row(bot, feedback_key(guild, s.id, s.start))).status == "sent"  # type: ignore[union-attr]
+    assert (await settled_row(bot, live_thread_key(guild, s.id, s.start))).message_id == thread_id  # type: ignore[union-attr]
 
     # The buttons survive a restart and count after the thread is archived.
     bot = await runner.restart(QIWEEK_PROGRAMME=path, QIWEEK_SCHEDULED_EVENTS="off")
