@@ -149,7 +149,6 @@ async def _upsert(
     edited_at: datetime | None,
     restore: bool,
 ) -> bool:
-    edited = edit_time_to_db(edited_at or share.created_at)
     reactions = ", reaction_count = excluded.reaction_count" if refresh_reactions else ""
     cur = await db.execute(
         f"INSERT INTO shares ({_COLUMNS}, manual, edited_at)"
@@ -161,25 +160,7 @@ async def _upsert(
         " image_url = excluded.image_url, manual = MAX(shares.manual, excluded.manual),"
         f" edited_at = excluded.edited_at{reactions}"
         f" WHERE {_NOT_OLDER.format(new='excluded.edited_at')}",
-        (
-            share.message_id,
-            share.guild_id,
-            share.channel_id,
-            share.author_id,
-            share.author_name,
-            share.content,
-            share.jump_url,
-            share.attachment_count,
-            share.image_url,
-            to_db(share.created_at),
-            max(0, share.reaction_count),
-            int(manual),
-            edited,
-            share.guild_id,
-            share.author_id,
-            int(restore),
-            share.message_id,
-        ),
+        _upsert_params(share, manual=manual, edited_at=edited_at, restore=restore),
     )
     if cur.rowcount == 1:
         return True
