@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from bot.client import QIWeekBot
@@ -20,6 +20,7 @@ from bot.store.ledger import Status
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_PROGRAMME = ROOT / "data" / "programme.yaml"
 TEST_DATA = ROOT / "tests" / "data"
+T = TypeVar("T")
 
 
 class BotRunner:
@@ -343,4 +344,19 @@ async def settled_row(bot: QIWeekBot, key: str, *, within: float = 10.0) -> Any:
             return row
         if loop.time() > deadline:
             return row
+        await asyncio.sleep(0.02)
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], check: Callable[[T], bool] = bool, within: float = 5.0
+) -> T:
+    """Poll an async probe (a store query) until ``check`` holds; fail with the last value."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        value = await probe()
+        if check(value):
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out; last value {value!r}")
         await asyncio.sleep(0.02)

@@ -7,12 +7,11 @@ job is then fired through APScheduler itself rather than waiting for the minute 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.client import QIWeekBot
@@ -20,12 +19,11 @@ from bot.programme import combine_local
 from bot.sandbox import FakeDiscord
 from bot.store import audit
 from bot.store import shares as store_shares
-from tests.harness import BotRunner, wait_quiet
+from tests.harness import BotRunner, eventually, wait_quiet
 
 EPHEMERAL = 64
 LONDON = ZoneInfo("Europe/London")
 QUIET = "23:59"  # a digest time that does not come round during a test (except at 23:59)
-T = TypeVar("T")
 
 
 def local_now() -> datetime:
@@ -35,21 +33,6 @@ def local_now() -> datetime:
 def this_minute() -> str:
     """A digest time that has just passed (or is now): the job catches up on start."""
     return f"{local_now():%H:%M}"
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], check: Callable[[T], bool] = bool, within: float = 5.0
-) -> T:
-    """Poll an async probe (a store query) until ``check`` holds; fail with the last value."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        value = await probe()
-        if check(value):
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out; last value {value!r}")
-        await asyncio.sleep(0.02)
 
 
 def share_of(bot: QIWeekBot, message: dict[str, Any]) -> Callable[[], Awaitable[Any]]:

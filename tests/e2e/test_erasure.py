@@ -3,10 +3,9 @@ retention edit digests already in the channel so the member's name and words are
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.clock import to_db
@@ -15,25 +14,10 @@ from bot.services.redaction import REMOVED_TEXT
 from bot.store import Store
 from bot.store import posted as posted_store
 from bot.store import shares as store_shares
-from tests.harness import BotRunner, text_of
+from tests.harness import BotRunner, eventually, text_of
 
 LONDON = ZoneInfo("Europe/London")
 QUIET = "23:59"
-T = TypeVar("T")
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], check: Callable[[T], bool] = bool, within: float = 5.0
-) -> T:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        value = await probe()
-        if check(value):
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out; last value {value!r}")
-        await asyncio.sleep(0.02)
 
 
 def stored(bot: Any, message: dict[str, Any]) -> Callable[[], Awaitable[Any]]:

@@ -6,34 +6,17 @@ real discord.py client computes visibility exactly as it would against Discord.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import discord
 
 from bot.client import QIWeekBot
 from bot.sandbox import FakeDiscord
 from bot.store import shares as store_shares
-from tests.harness import EPHEMERAL, BotRunner, text_of
+from tests.harness import EPHEMERAL, BotRunner, eventually, text_of
 
 QUIET = "23:59"
-T = TypeVar("T")
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], check: Callable[[T], bool] = bool, within: float = 5.0
-) -> T:
-    """Poll an async probe until ``check`` holds (state, not time); fail with the last value."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        value = await probe()
-        if check(value):
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out; last value {value!r}")
-        await asyncio.sleep(0.02)
 
 
 def share_of(bot: QIWeekBot, message: dict[str, Any]) -> Callable[[], Awaitable[Any]]:
