@@ -148,6 +148,23 @@ class Store:
                 await _rollback(db, exc)
                 raise
 
+    async def fetch_one(self, sql: str, parameters: Iterable[Any] = ()) -> aiosqlite.Row | None:
+        """The first row of a read, or None, in one trip to SQLite's thread.
+
+        Why not ``async with db.execute(...) as cur: await cur.fetchone()``: that takes three
+        trips, and while the cursor is open the shared connection holds a read snapshot, which
+        makes a lone write from another coroutine meanwhile fail with "database is locked"
+        (see `SharedConnection`). Here the statement runs to its end inside the thread.
+        """
+        rows = await self.db.execute_fetchall(sql, tuple(parameters))
+        for row in rows:
+            return row  # type: ignore[no-any-return]
+        return None
+
+    async def fetch_all(self, sql: str, parameters: Iterable[Any] = ()) -> list[aiosqlite.Row]:
+        """Every row of a read, in one trip (see `fetch_one` for why not a cursor)."""
+        return list(await self.db.execute_fetchall(sql, tuple(parameters)))
+
     async def schema_version(self) -> int:
         async with self.db.execute("PRAGMA user_version") as cur:
             row = await cur.fetchone()

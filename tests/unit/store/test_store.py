@@ -8,6 +8,7 @@ import sqlite3
 from datetime import UTC, datetime, time
 from pathlib import Path
 
+import aiosqlite
 import pytest
 
 from bot.config import parse_settings
@@ -332,3 +333,31 @@ async def test_read_only_store_never_creates_a_missing_database(tmp_path: Path) 
     with pytest.raises(StoreError, match="no database"):
         await Store(tmp_path / "missing" / "qiweek.db", read_only=True).open()
     assert not (tmp_path / "missing").exists()
+
+
+async def test_fetch_leaves_no_read_open_so_a_later_write_is_never_refused(store: Store) -> None:
+    # `fetch_one`/`fetch_all` run the statement to its end in SQLite's thread: no read snapshot
+    # survives them, so a commit on the transaction connection followed by a lone write on the
+    # shared one succeeds at the first attempt (unlike a cursor left open, above).
+    await store.db.executemany(
+        "INSERT INTO audit_log (guild_id, user_id, action, created_at) VALUES (1, ?, 'x', '')",
+        [(n,) for n in range(500)],
+    )
+    first = await store.fetch_one("SELECT user_id FROM audit_log ORDER BY user_id")
+    assert first is not None and first[0] == 0
+    assert await store.fetch_one("SELECT 1 FROM audit_log WHERE guild_id = 99") is None
+    rows = await store.fetch_all("SELECT user_id FROM audit_log WHERE user_id < ?", (3,))
+    assert [r[0] for r in rows] == [0, 1, 2]
+    async with store.transaction() as tx:
+        await tx.execute("INSERT INTO audit_log (guild_id, user_id, action, created_at)"
+                         " VALUES (2, 0, 'y', '')")  # fmt: skip
+    await sqlite_write_once(store)
+    assert (await store.fetch_one("SELECT COUNT(*) FROM audit_log WHERE guild_id = 3"))[0] == 1
+
+
+async def sqlite_write_once(store: Store) -> None:
+    """A lone write on the shared connection without `SharedConnection`'s retry."""
+    await aiosqlite.Connection.execute(
+        store.db,
+        "INSERT INTO audit_log (guild_id, user_id, action, created_at) VALUES (3, 0, 'z', '')",
+    )
