@@ -77,11 +77,11 @@ class Services:
     async def prepare_guild(self, guild_id: int) -> None:
         """What a guild needs before its schedule is planned: its programme, seeded from
         ``QIWEEK_PROGRAMME`` (and any stored change not yet told to the listeners); and the
-        share notices a stop left claimed, resumed; and the sign-up DMs a stopped run left
-        unconfirmed, settled."""
+        share notices a stop left claimed, resumed; and members' reminder settings loaded and the
+        sign-up DMs a stopped run left unconfirmed, settled."""
         await self.programme.seed(guild_id)
         await self.shares.resume_notices(guild_id)
-        await self.interest.settle_interrupted(guild_id)
+        await self.interest.prepare(guild_id)
 
     async def close(self) -> None:
         """Stop background work (debounced re-plans, read-backs, queued share notices); claims

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
 import discord
@@ -22,7 +24,7 @@ from bot.client import GENERIC_ERROR, QIWeekBot, is_expired, send_ephemeral
 from bot.errors import UserFacingError
 from bot.render import interest as render
 from bot.render import limits
-from bot.services.interest import InterestService
+from bot.services.interest import InterestService, Registered
 from bot.services.reminders import ProgrammeSource, parse_reminder_setting
 from cogs.programme import resolve_session, session_choices
 
@@ -55,13 +57,22 @@ def _guild(interaction: discord.Interaction) -> int:
     return interaction.guild_id
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What a member is told: one message, or several when it is longer than one (nothing is
+    cut), and what to do once it is sent (the sign-up DM, then an edit saying what it did)."""
+
+    messages: list[str]
+    then: Callable[[discord.Interaction], Awaitable[None]] | None = None
+
+
 async def _register(
     interaction: discord.Interaction,
     service: InterestService,
     session_value: str,
     *,
     via_button: bool,
-) -> str:
+) -> Answer:
     guild_id = _guild(interaction)
     programme: ProgrammeSource = service.programme
     session = await resolve_session(programme, guild_id, session_value)
@@ -76,15 +87,44 @@ async def _register(
     if session.start <= service.clock():
         raise UserFacingError(render.started_text(session))
     outcome = await service.register(guild_id, session, interaction.user.id)
-    return render.registered_text(
-        session,
-        changed=outcome.changed,
-        setting=outcome.setting,
-        guild_leads=outcome.guild_leads,
-        dm_closed=outcome.dm_closed,
-        via_button=via_button,
-        first_contact=outcome.first_contact,
-    )
+    return _registered_answer(service, outcome, via_button=via_button)
+
+
+def _registered_answer(
+    service: InterestService, outcome: Registered, *, via_button: bool
+) -> Answer:
+    """The registration's answer; for a new one, the sign-up DM follows it and the answer is
+    edited to say whether it went out or the member's DMs are closed."""
+
+    def text(first_contact: str | None = None) -> str:
+        return render.registered_text(
+            outcome.session,
+            changed=outcome.changed,
+            setting=outcome.setting,
+            guild_leads=outcome.guild_leads,
+            dm_closed=outcome.dm_closed,
+            via_button=via_button,
+            first_contact=first_contact,
+        )
+
+    pending = outcome.contact
+
+    async def then(interaction: discord.Interaction) -> None:
+        assert pending is not None
+        contact = await pending.outcome()
+        if contact is not None:
+            await _edit_answer(interaction, text(contact))
+
+    return Answer([text()], then if pending is not None else None)
+
+
+async def _edit_answer(interaction: discord.Interaction, text: str) -> None:
+    """Replace the answer's text (its token lives 15 minutes; a failed edit only loses a
+    note the member's next sign-up gives again)."""
+    try:
+        await interaction.edit_original_response(content=text)
+    except discord.HTTPException as exc:
+        log.warning("could not edit the answer for user %s: %s", interaction.user.id, exc)
 
 
 async def _unregister(
@@ -111,10 +151,12 @@ async def _unregister(
     )
 
 
-async def _answer_safely(interaction: discord.Interaction, work: Any) -> None:
+async def _answer_safely(
+    interaction: discord.Interaction, work: Awaitable[Answer | str | list[str]]
+) -> None:
     """Components bypass the command tree's error handler: the same rules, applied here."""
     try:
-        text = await work
+        answer = await work
     except UserFacingError as exc:
         log.info("rejected component %s: %s", interaction.data, exc)
         await send_ephemeral(interaction, str(exc))
@@ -130,10 +172,12 @@ async def _answer_safely(interaction: discord.Interaction, work: Any) -> None:
         )
         await send_ephemeral(interaction, GENERIC_ERROR)
     else:
-        # One answer, or several when it is longer than one message (nothing is cut).
-        messages = [text] if isinstance(text, str) else list(text)
-        for message in messages:
+        if not isinstance(answer, Answer):
+            answer = Answer([answer] if isinstance(answer, str) else answer)
+        for message in answer.messages:
             await send_ephemeral(interaction, message)
+        if answer.then is not None:
+            await answer.then(interaction)
 
 
 class InterestButton(
@@ -165,10 +209,19 @@ class InterestButton(
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
         await _answer_safely(interaction, self._toggle(interaction))
 
-    async def _toggle(self, interaction: discord.Interaction) -> str:
+    async def _toggle(self, interaction: discord.Interaction) -> Answer | str:
         service = _services(interaction.client).interest
         guild_id = _guild(interaction)
-        if await service.is_registered(guild_id, self.session_id, interaction.user.id):
+        user_id = interaction.user.id
+        session = await service.programme.get_session(guild_id, self.session_id)
+        if session is not None and session.start > service.clock():
+            # The usual press: one write registers, or undoes an existing registration.
+            outcome = await service.toggle(guild_id, session, user_id)
+            if outcome is None:
+                return render.unregistered_text(session.title, changed=True, via_button=True)
+            return _registered_answer(service, outcome, via_button=True)
+        # Cancelled, removed or started: only undoing is possible; else say why not.
+        if await service.is_registered(guild_id, self.session_id, user_id):
             return await _unregister(interaction, service, self.session_id, via_button=True)
         return await _register(interaction, service, self.session_id, via_button=True)
 
@@ -194,7 +247,7 @@ class InterestSelect(
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
         await _answer_safely(interaction, self._pick(interaction))
 
-    async def _pick(self, interaction: discord.Interaction) -> list[str]:
+    async def _pick(self, interaction: discord.Interaction) -> Answer:
         service = _services(interaction.client).interest
         guild_id = _guild(interaction)
         outcome = await service.register_many(guild_id, self.item.values, interaction.user.id)
@@ -207,11 +260,16 @@ class InterestSelect(
             setting=setting,
             guild_leads=leads,
         )
-        if outcome.first_contact == "closed":
-            messages.append(render.CLOSED_NOW)
-        elif outcome.first_contact == "sent":
-            messages.append(render.FIRST_DM_SENT)
-        return messages or ["Nothing was chosen."]
+        pending = outcome.contact
+
+        async def then(interaction: discord.Interaction) -> None:
+            assert pending is not None
+            contact = await pending.outcome()
+            if contact is not None:
+                note = render.CLOSED_NOW if contact == "closed" else render.FIRST_DM_SENT
+                await send_ephemeral(interaction, note)
+
+        return Answer(messages or ["Nothing was chosen."], then if pending is not None else None)
 
 
 class InterestCog(commands.Cog, name="Interest"):
@@ -242,8 +300,10 @@ class InterestCog(commands.Cog, name="Interest"):
     async def interested(
         self, interaction: discord.Interaction, session: app_commands.Range[str, 1, 100]
     ) -> None:
-        text = await _register(interaction, self.service, session, via_button=False)
-        await interaction.response.send_message(text, ephemeral=True)
+        answer = await _register(interaction, self.service, session, via_button=False)
+        await interaction.response.send_message(answer.messages[0], ephemeral=True)
+        if answer.then is not None:
+            await answer.then(interaction)
 
     async def _mine_autocomplete(
         self, interaction: discord.Interaction, current: str

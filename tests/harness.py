@@ -182,12 +182,21 @@ def write_programme(path: Path, sessions: list[dict[str, Any]]) -> Path:
     return path
 
 
-async def register(fake: FakeDiscord, users: list[str], session_id: str) -> None:
+async def register(
+    fake: FakeDiscord, users: list[str], session_id: str, bot: QIWeekBot | None = None
+) -> None:
+    """`/interested` for each of ``users`` at once; with ``bot``, also wait until the sign-up
+    DMs (sent after each answer) are done."""
     interactions = await asyncio.gather(
         *(fake.slash(user, "interested", session=session_id) for user in users)
     )
     for it in interactions:
         assert "registered" in str((await it.response(timeout=5))["data"]["content"])
+    if bot is not None:
+        interest = bot.services.interest
+        await fake.wait_for(
+            lambda: interest.contacts_pending == 0, timeout=10, message="the sign-up DMs"
+        )
 
 
 async def import_programme(
@@ -299,7 +308,7 @@ VTIMEZONE_BOMB = (
 
 async def wait_quiet(bot: QIWeekBot, *, horizon: float = 2.0, within: float = 15.0) -> None:
     """Wait on state, not time, until the bot can send nothing more on its own: no job running
-    or due within ``horizon`` seconds, no debounced re-plan pending, and no delivery claimed
+    or due within ``horizon`` seconds, no re-plan or sign-up DM in flight, and no delivery claimed
     but unconfirmed. A duplicate would have reached the fake by then, so asserting counts
     after this is meaningful (and a correct bot is not kept waiting)."""
     loop = asyncio.get_running_loop()
@@ -312,12 +321,13 @@ async def wait_quiet(bot: QIWeekBot, *, horizon: float = 2.0, within: float = 15
         for guild_id in guild_ids:
             counts = await bot.ledger.counts(guild_id)
             open_claims += counts.get(Status.CLAIMED, 0)
-        if not (bot.schedule.busy or due or bot.services.interest.replan_pending or open_claims):
+        interest = bot.services.interest
+        if not (bot.schedule.busy or due or interest.busy or open_claims):
             return
         if loop.time() > deadline:
             raise AssertionError(
                 f"the bot did not go quiet within {within}s: busy={bot.schedule.busy}, "
-                f"due={due}, replan={bot.services.interest.replan_pending}, "
+                f"due={due}, interest tasks={interest.busy}, "
                 f"claimed={open_claims}"
             )
         await asyncio.sleep(0.02)  # polling interval, not a guess at how long sending takes

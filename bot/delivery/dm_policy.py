@@ -92,6 +92,12 @@ class DmGuard:
             slot = max(slot, self._opened[0] + WINDOW)
         return slot
 
+    def can_open_now(self) -> bool:
+        """Whether a new DM channel could be opened this instant (the budget has room, no
+        cool-down, no spent quarantine probe). A question only: nothing is used."""
+        slot = self.next_slot()
+        return slot is not None and slot <= self.clock()
+
     def take(self) -> bool:
         """Use one unit of the budget now if a new DM channel may be opened; else False."""
         slot = self.next_slot()

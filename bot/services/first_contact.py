@@ -14,12 +14,10 @@ cool-down or quarantine; a member not reached now is reached (or mentioned) at r
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import discord
 
@@ -33,8 +31,6 @@ from bot.store.ledger import Status, nonce_for
 log = logging.getLogger(__name__)
 
 KIND = Kind.FIRST_DM
-#: The interaction must be answered within 3 s: the answer waits at most this for the DM.
-ANSWER_WAIT = 1.5
 NO_DM_SETTINGS = ("off", "mention")
 
 
@@ -62,6 +58,12 @@ async def first_contact(
     if setting in NO_DM_SETTINGS:
         return Contact.NOT_WANTED
     context = context or context_for(client)
+    if not context.channels.known(user_id) and not context.guard(guild_id).can_open_now():
+        # No new DM channel may be opened now (budget spent, cool-down, quarantine): decided
+        # in memory, before any read, so a burst of sign-ups costs nothing past the budget.
+        # The member is reached (or mentioned) at reminder time; a DM channel stored by an
+        # earlier run would have allowed a DM now, but a reminder uses it just as well.
+        return Contact.LATER
     await context.channels.load(ledger.store, [user_id])
     if context.channels.messaged(user_id):
         return Contact.ALREADY
@@ -137,28 +139,10 @@ async def settle_interrupted(
     return settled
 
 
-async def within_answer_time(work: Awaitable[Contact], spawn: Any = None) -> Contact:
-    """`work`'s outcome if it is done within `ANSWER_WAIT`; else LATER, and it carries on in
-    the background (`spawn(coro)` keeps the task) so the member is still DMed."""
-    task = asyncio.ensure_future(work)
-    done, _ = await asyncio.wait({task}, timeout=ANSWER_WAIT)
-    if task in done:
-        try:
-            return task.result()
-        except Exception:
-            log.exception("first-contact DM failed")
-            return Contact.LATER
-    if spawn is not None:
-        spawn(task)
-    return Contact.LATER
-
-
 __all__ = [
-    "ANSWER_WAIT",
     "KIND",
     "Contact",
     "first_contact",
     "retry_key",
     "settle_interrupted",
-    "within_answer_time",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -21,12 +21,7 @@ from bot.delivery import Delivery
 from bot.programme import Session
 from bot.render import interest as render
 from bot.schedule import Schedule
-from bot.services.first_contact import (
-    Contact,
-    first_contact,
-    settle_interrupted,
-    within_answer_time,
-)
+from bot.services.first_contact import Contact, first_contact, settle_interrupted
 from bot.services.reminders import (
     PLANNER,
     Alert,
@@ -45,6 +40,43 @@ log = logging.getLogger(__name__)
 REPLAN_DELAY = 1.0
 
 
+CONTACT_TASK = "first contact"
+#: The sign-up DM waits for the answer at most this long (Discord's answer window is 3 s).
+ANSWER_WINDOW = 3.0
+
+
+class PendingContact:
+    """The sign-up DM of a new registration (`bot.services.first_contact`), held until the
+    member has been answered: the answer never waits on Discord's DM endpoints, and the DM's
+    requests do not compete with it. The task exists from the registration on, so shutdown
+    and the tests' quiet check see it."""
+
+    def __init__(self, run: Callable[[], Awaitable[Contact]], spawn: Spawn) -> None:
+        self._answered = asyncio.Event()
+
+        async def after_the_answer() -> Contact:
+            try:
+                await asyncio.wait_for(self._answered.wait(), ANSWER_WINDOW)
+            except TimeoutError:
+                pass  # the answer failed or never came: send anyway, the member asked for it
+            return await run()
+
+        self._task = spawn(after_the_answer())
+
+    async def outcome(self) -> str | None:
+        """Call once the answer is sent: runs the DM and says what it did, "sent" or "closed"
+        (50007) for the member to be told, None otherwise (DMed before, not wanted, not now)."""
+        self._answered.set()
+        try:
+            contact = await asyncio.shield(self._task)
+        except Exception:  # logged by the service; the member's reminder reaches them anyway
+            return None
+        return contact.value if contact in (Contact.SENT, Contact.CLOSED) else None
+
+
+Spawn = Callable[[Awaitable[Any]], "asyncio.Task[Any]"]
+
+
 @dataclass(frozen=True, slots=True)
 class Registered:
     """What a registration did, for the answer."""
@@ -54,8 +86,8 @@ class Registered:
     setting: str
     guild_leads: tuple[int, ...]
     dm_closed: bool = False
-    #: What the sign-up DM did now: "sent", "closed" (50007), or None (none sent now).
-    first_contact: str | None = None
+    #: A new registration's sign-up DM, to run once the member is answered.
+    contact: PendingContact | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +98,7 @@ class PickOutcome:
     already: tuple[Session, ...] = ()
     started: tuple[Session, ...] = ()
     unknown: tuple[str, ...] = ()
-    first_contact: str | None = None
+    contact: PendingContact | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +154,16 @@ class InterestService:
             log.error("%s failed", task.get_name(), exc_info=task.exception())
 
     @property
+    def busy(self) -> bool:
+        """Background work is in flight: a debounced re-plan or a sign-up DM."""
+        return bool(self._tasks)
+
+    @property
+    def contacts_pending(self) -> int:
+        """Sign-up DMs not finished yet (each waits for its member's answer first)."""
+        return sum(1 for task in self._tasks if task.get_name().startswith(CONTACT_TASK))
+
+    @property
     def replan_pending(self) -> bool:
         """A debounced re-plan is waiting to run (see `replan_soon`)."""
         return bool(self._replan_pending)
@@ -156,48 +198,60 @@ class InterestService:
     # ---------------------------------------------------------------- members
 
     async def register(self, guild_id: int, session: Session, user_id: int) -> Registered:
-        """Register for a session that has not started (the caller checked it exists)."""
+        """Register for a session that has not started (the caller checked it exists). A new
+        registration carries its sign-up DM (`Registered.contact`), which waits for the answer."""
         changed = await interest_store.add_interest(self.store, guild_id, session.id, user_id)
-        contact = None
         if changed:
             self.replan_soon(guild_id)
-            contact = await self._first_contact(guild_id, session, user_id)
-        return await self._registered(guild_id, session, user_id, changed, contact)
+        return await self._registered(guild_id, session, user_id, changed)
 
-    async def _first_contact(self, guild_id: int, session: Session, user_id: int) -> str | None:
-        """The sign-up confirmation DM (`bot.services.first_contact`) if the member was never
-        DMed: "sent" or "closed" for the answer, None otherwise. Never slower than the answer
-        allows: a DM still in flight carries on in the background."""
+    async def toggle(self, guild_id: int, session: Session, user_id: int) -> Registered | None:
+        """The "I'm interested" button on a session that has not started: registers, or undoes
+        the member's registration (None). One write, no read first (`toggle_interest`)."""
+        registered = await interest_store.toggle_interest(self.store, guild_id, session.id, user_id)
+        self.replan_soon(guild_id)
+        if not registered:
+            return None
+        return await self._registered(guild_id, session, user_id, True)
+
+    def _contact(self, guild_id: int, session: Session, user_id: int) -> PendingContact | None:
+        if self.delivery is None:
+            return None
+        return PendingContact(
+            partial(self._first_contact, guild_id, session, user_id),
+            lambda coro: self._spawn(coro, f"{CONTACT_TASK} {user_id}"),
+        )
+
+    async def _first_contact(self, guild_id: int, session: Session, user_id: int) -> Contact:
         delivery = self.delivery
         if delivery is None:
-            return None
+            return Contact.NOT_WANTED
         prefs = await prefs_store.get_prefs(self.store, guild_id, user_id)
         config = await self._config(guild_id)
         text = render.first_contact_dm(session, prefs.reminder_setting, config.reminder_leads)
-
-        async def contact() -> Contact:
-            outcome = await first_contact(
-                delivery.client,
-                delivery.ledger,
-                guild_id=guild_id,
-                user_id=user_id,
-                setting=prefs.reminder_setting,
-                text=text,
-                context=delivery.fanout,
-                on_alert=partial(self.alert, guild_id) if self.alert is not None else None,
-                on_closed=partial(self.mark_dm_closed, guild_id),
-            )
-            if outcome is Contact.SENT:
-                await prefs_store.clear_dm_closed(self.store, guild_id, [user_id])
-            return outcome
-
-        outcome = await within_answer_time(
-            contact(), spawn=lambda task: self._spawn(task, f"first contact {user_id}")
+        outcome = await first_contact(
+            delivery.client,
+            delivery.ledger,
+            guild_id=guild_id,
+            user_id=user_id,
+            setting=prefs.reminder_setting,
+            text=text,
+            context=delivery.fanout,
+            on_alert=partial(self.alert, guild_id) if self.alert is not None else None,
+            on_closed=partial(self.mark_dm_closed, guild_id),
         )
-        return outcome.value if outcome in (Contact.SENT, Contact.CLOSED) else None
+        if outcome is Contact.SENT:
+            await prefs_store.clear_dm_closed(self.store, guild_id, [user_id])
+        return outcome
+
+    async def prepare(self, guild_id: int) -> None:
+        """At start: members' reminder settings into memory (no sign-up answer waits on
+        SQLite for them), and the confirmation DMs a stopped run left claimed settled."""
+        await prefs_store.load_guild_prefs(self.store, guild_id)
+        await self.settle_interrupted(guild_id)
 
     async def settle_interrupted(self, guild_id: int) -> None:
-        """At start: confirmation DMs a stopped run left claimed are settled (see
+        """Confirmation DMs a stopped run left claimed are settled (see
         `bot.services.first_contact.settle_interrupted`)."""
         if self.delivery is not None:
             d = self.delivery
@@ -230,7 +284,6 @@ class InterestService:
         session: Session,
         user_id: int,
         changed: bool,
-        first_contact: str | None = None,
     ) -> Registered:
         prefs = await prefs_store.get_prefs(self.store, guild_id, user_id)
         config = await self._config(guild_id)
@@ -240,7 +293,7 @@ class InterestService:
             setting=prefs.reminder_setting,
             guild_leads=config.reminder_leads,
             dm_closed=prefs.dm_closed,
-            first_contact=first_contact,
+            contact=self._contact(guild_id, session, user_id) if changed else None,
         )
 
     async def register_many(
@@ -262,17 +315,15 @@ class InterestService:
         added_ids = set(
             await interest_store.add_interests(self.store, guild_id, [s.id for s in found], user_id)
         )
-        contact = None
-        if added_ids:
+        added = tuple(s for s in found if s.id in added_ids)
+        if added:
             self.replan_soon(guild_id)
-            first = next(s for s in found if s.id in added_ids)
-            contact = await self._first_contact(guild_id, first, user_id)
         return PickOutcome(
-            added=tuple(s for s in found if s.id in added_ids),
+            added=added,
             already=tuple(s for s in found if s.id not in added_ids),
             started=tuple(started),
             unknown=tuple(unknown),
-            first_contact=contact,
+            contact=self._contact(guild_id, added[0], user_id) if added else None,
         )
 
     async def reminder_setting(self, guild_id: int, user_id: int) -> tuple[str, tuple[int, ...]]:

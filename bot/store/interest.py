@@ -66,6 +66,21 @@ async def add_interests(
     return added
 
 
+async def toggle_interest(store: Store, guild_id: int, session_id: str, user_id: int) -> bool:
+    """The "I'm interested" button: register, or undo a registration that exists. True when the
+    member is registered now. One statement in the common case (a new registration), two
+    otherwise, and no read first: the INSERT itself says whether the row was there."""
+    cur = await store.db.execute(
+        "INSERT OR IGNORE INTO interests (guild_id, session_id, user_id, created_at)"
+        " VALUES (?, ?, ?, ?)",
+        (guild_id, session_id, user_id, to_db(store.clock())),
+    )
+    if cur.rowcount == 1:
+        return True
+    await remove_interest(store, guild_id, session_id, user_id)
+    return False
+
+
 async def remove_interest(store: Store, guild_id: int, session_id: str, user_id: int) -> bool:
     """Unregister; False when the member was not registered."""
     cur = await store.db.execute(
@@ -76,49 +91,48 @@ async def remove_interest(store: Store, guild_id: int, session_id: str, user_id:
 
 
 async def is_interested(store: Store, guild_id: int, session_id: str, user_id: int) -> bool:
-    async with store.db.execute(
+    row = await store.fetch_one(
         "SELECT 1 FROM interests WHERE guild_id = ? AND session_id = ? AND user_id = ?",
         (guild_id, session_id, user_id),
-    ) as cur:
-        return await cur.fetchone() is not None
+    )
+    return row is not None
 
 
 async def count_interested(store: Store, guild_id: int, session_id: str) -> int:
-    async with store.db.execute(
+    row = await store.fetch_one(
         "SELECT COUNT(*) FROM interests WHERE guild_id = ? AND session_id = ?",
         (guild_id, session_id),
-    ) as cur:
-        row = await cur.fetchone()
-    return int(row[0])
+    )
+    return int(row[0]) if row is not None else 0
 
 
 async def interest_counts(store: Store, guild_id: int) -> dict[str, int]:
     """Registrations per session id (sessions nobody registered for are absent)."""
-    async with store.db.execute(
+    rows = await store.fetch_all(
         "SELECT session_id, COUNT(*) FROM interests WHERE guild_id = ? GROUP BY session_id",
         (guild_id,),
-    ) as cur:
-        return {row[0]: int(row[1]) async for row in cur}
+    )
+    return {row[0]: int(row[1]) for row in rows}
 
 
 async def interested_users(store: Store, guild_id: int, session_id: str) -> list[int]:
     """Member ids registered for a session, in registration order."""
-    async with store.db.execute(
+    rows = await store.fetch_all(
         "SELECT user_id FROM interests WHERE guild_id = ? AND session_id = ?"
         " ORDER BY created_at, user_id",
         (guild_id, session_id),
-    ) as cur:
-        return [row[0] async for row in cur]
+    )
+    return [row[0] for row in rows]
 
 
 async def sessions_of(store: Store, guild_id: int, user_id: int) -> list[str]:
     """Session ids a member registered for."""
-    async with store.db.execute(
+    rows = await store.fetch_all(
         "SELECT session_id FROM interests WHERE guild_id = ? AND user_id = ?"
         " ORDER BY created_at, session_id",
         (guild_id, user_id),
-    ) as cur:
-        return [row[0] async for row in cur]
+    )
+    return [row[0] for row in rows]
 
 
 async def registrations(
@@ -139,8 +153,8 @@ async def registrations(
         sql += " AND i.session_id = ?"
         params.append(session_id)
     sql += " ORDER BY i.created_at, i.user_id"
-    async with store.db.execute(sql, params) as cur:
-        return [Registration(row[0], row[1], row[2]) async for row in cur]
+    rows = await store.fetch_all(sql, params)
+    return [Registration(row[0], row[1], row[2]) for row in rows]
 
 
 async def dm_recipients(store: Store, guild_id: int, session_id: str) -> list[int]:
@@ -149,15 +163,15 @@ async def dm_recipients(store: Store, guild_id: int, session_id: str) -> list[in
     A member who chose `/reminders off` (or `mention`) was promised no DMs, so they are left
     out (as the programme-change notices do); the channel post still reaches them.
     """
-    async with store.db.execute(
+    rows = await store.fetch_all(
         "SELECT i.user_id FROM interests i LEFT JOIN member_prefs p"
         " ON p.guild_id = i.guild_id AND p.user_id = i.user_id"
         " WHERE i.guild_id = ? AND i.session_id = ?"
         " AND COALESCE(p.reminder_setting, 'default') NOT IN ('off', 'mention')"
         " ORDER BY i.created_at, i.user_id",
         (guild_id, session_id),
-    ) as cur:
-        return [row[0] async for row in cur]
+    )
+    return [row[0] for row in rows]
 
 
 __all__ = [
@@ -172,4 +186,5 @@ __all__ = [
     "registrations",
     "remove_interest",
     "sessions_of",
+    "toggle_interest",
 ]

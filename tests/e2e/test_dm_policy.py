@@ -21,6 +21,7 @@ from tests.harness import (
     register,
     reminder_dms,
     text_of,
+    wait_quiet,
     write_programme,
 )
 
@@ -88,8 +89,8 @@ async def test_quarantine_at_reminder_time_dms_members_dmed_before_and_alerts_on
         "QIWEEK_NEW_DMS_PER_MINUTE": 10,  # half of them get their first contact at sign-up
         "QIWEEK_ORGANISER_CHANNEL_ID": fake.channels["general"],
     }
-    await runner.start(**env)
-    await register(fake, names, "huddle")
+    bot = await runner.start(**env)
+    await register(fake, names, "huddle", bot)
     greeted = [n for n in names if first_contact_dms(fake, n)]
     assert len(greeted) == 10
     await runner.stop()
@@ -131,26 +132,26 @@ async def test_closed_dms_are_told_in_the_answer_to_interested(
     path = write_programme(tmp_path / "p.yaml", [session_at(now() + timedelta(hours=3))])
     await runner.start(QIWEEK_PROGRAMME=path)
     fake.close_dms("member")
-    answer = await (await fake.slash("member", "interested", session="huddle")).response()
-    text = answer["data"]["content"]
+    it = await fake.slash("member", "interested", session="huddle")
+    answer = await it.response()
+    assert "registered" in answer["data"]["content"] and answer["data"]["flags"] & 64
+    # The answer goes first (it never waits on the DM), then says what the DM did.
+    text = (await it.wait_original(lambda m: "closed" in m["content"]))["content"]
     assert "registered" in text
     assert "direct messages from this server are closed" in text
     assert "Privacy Settings" in text and "Direct Messages" in text
     assert "mentioned in the programme channel" in text
-    assert answer["data"]["flags"] & 64
 
     # A member whose DMs are open gets the one confirmation DM, and is told so.
-    answer = await (await fake.slash("member2", "interested", session="huddle")).response()
-    assert "sent you a DM" in answer["data"]["content"]
+    it = await fake.slash("member2", "interested", session="huddle")
+    await it.wait_original(lambda m: "sent you a DM" in m["content"])
     [dm] = first_contact_dms(fake, "member2")
     assert "Safety huddle" in dm["content"] and "/reminders" in dm["content"]
-    # Registering for another session never sends a second one.
-    assert (
-        "sent you a DM"
-        not in (await (await fake.slash("member2", "interested", session="huddle")).response())[
-            "data"
-        ]["content"]
-    )
+    # Registering again never sends a second one, nor says so.
+    again = await fake.slash("member2", "interested", session="huddle")
+    assert "already registered" in (await again.response())["data"]["content"]
+    await wait_quiet(runner.bot)
+    assert "sent you a DM" not in again.original["content"]
     assert len(fake.dms("member2")) == 1
 
 

@@ -13,7 +13,7 @@ from bot import ids
 from bot.sandbox import FakeDiscord
 from bot.store import interest as interest_store
 from bot.store import prefs as prefs_store
-from tests.harness import BotRunner, now, write_programme
+from tests.harness import BotRunner, now, wait_quiet, write_programme
 
 EPHEMERAL = 64
 
@@ -105,6 +105,63 @@ async def test_the_button_toggles_and_still_works_after_a_restart(
     after = await (await fake_discord.click("member2", message, button)).response(timeout=5)
     assert "registered for **QI café**" in content(after)
     assert await interest_store.is_interested(bot.store, guild, "qi-cafe", member2)
+
+
+async def test_the_button_is_answered_before_the_sign_up_dm_then_the_answer_says_it_went(
+    runner: BotRunner, fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    # Issue 15: the answer never waits on Discord's DM endpoints. Opening the DM channel is
+    # held 2 s here; the member's answer arrives while it is held, and is edited afterwards.
+    fake = fake_discord
+    bot = await start_with(runner, tmp_path)
+    shown = await fake.slash("member2", "session", session="qi-cafe")
+    await shown.response()
+    assert shown.original is not None
+    fake.delay("POST", r"^/users/@me/channels$", 2.0, times=1)
+
+    it = await fake.click("member2", shown.original, ids.interest_button_id("qi-cafe"))
+    answer = await it.response()
+    assert "registered for **QI café**" in content(answer)
+    assert "sent you a DM" not in content(answer)
+    [opening] = await fake.wait_for(lambda: fake.requests_to("POST", r"^/users/@me/channels$"))
+    # The DM began after the answer was in (both on the monotonic clock).
+    assert it.responded_at is not None and it.responded_at <= opening.at
+
+    edited = await it.wait_original(lambda m: "sent you a DM" in m["content"], timeout=10)
+    assert "registered for **QI café**" in edited["content"]
+    assert len(fake.dms("member2")) == 1
+    await wait_quiet(bot)
+    assert await interest_store.is_interested(
+        bot.store, fake.guild.id, "qi-cafe", fake.users["member2"]
+    )
+
+
+async def test_a_reminder_setting_or_closed_dms_is_seen_by_the_next_sign_up(
+    runner: BotRunner, fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    # Members' reminder settings are kept in memory (read on every sign-up): each change is
+    # seen by the next answer.
+    fake = fake_discord
+    bot = await start_with(runner, tmp_path)
+    guild = fake.guild.id
+    first = await (await fake.slash("member", "interested", session="qi-cafe")).response()
+    assert "15 minutes" in content(first)  # the server's default lead, now in memory
+
+    await (await fake.slash("member", "reminders", setting="30")).response()
+    second = await (await fake.slash("member", "interested", session="qi-cafe")).response()
+    assert "30 minutes" in content(second) and "15 minutes" not in content(second)
+
+    await (await fake.slash("member", "reminders", setting="off")).response()
+    third = await (await fake.slash("member", "interested", session="qi-cafe")).response()
+    assert "no DM will come" in content(third)
+
+    await (await fake.slash("member", "reminders", setting="default")).response()
+    await prefs_store.set_dm_closed(bot.store, guild, fake.users["member"], True)
+    fourth = await (await fake.slash("member", "interested", session="qi-cafe")).response()
+    assert "looked closed last time" in content(fourth)
+    await prefs_store.clear_dm_closed(bot.store, guild, [fake.users["member"]])
+    fifth = await (await fake.slash("member", "interested", session="qi-cafe")).response()
+    assert "looked closed last time" not in content(fifth)
 
 
 async def test_the_daily_select_registers_the_chosen_sessions(

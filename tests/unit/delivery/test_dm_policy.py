@@ -36,6 +36,19 @@ def test_budget_allows_per_minute_in_any_rolling_minute() -> None:
     assert g.take()
 
 
+def test_can_open_now_asks_without_using_the_budget() -> None:
+    g, tick = guard(2)
+    assert g.can_open_now() and g.can_open_now()  # asking twice uses nothing
+    assert g.take() and g.can_open_now() and g.take()
+    assert not g.can_open_now()
+    tick.now += 60
+    assert g.can_open_now()
+    g.on_too_fast()  # a 40003: no new channel during the cool-down
+    assert not g.can_open_now()
+    tick.now += COOLDOWN
+    assert g.can_open_now()
+
+
 def test_40003_cools_down_ten_minutes_then_doubles() -> None:
     g, tick = guard(3)
     assert g.take()

@@ -51,9 +51,13 @@ async def test_once_per_member_within_the_budget_and_closed_dms_said(
         assert await contact(client, ledger, users[0], ctx) is Contact.SENT
         assert await contact(client, ledger, users[0], ctx) is Contact.ALREADY
         assert await contact(client, ledger, users[1], ctx) is Contact.SENT
+        opened = len(fake.requests_to("POST", r"^/users/@me/channels$"))
         assert await contact(client, ledger, users[2], ctx) is Contact.LATER  # budget of 2
         assert await contact(client, ledger, users[3], ctx) is Contact.LATER
         assert [len(fake.dms(u)) for u in users[:3]] == [1, 1, 0]
+        # Past the budget nothing is tried, read or recorded: decided in memory.
+        assert len(fake.requests_to("POST", r"^/users/@me/channels$")) == opened
+        assert await ledger.get(first_dm_key(GUILD, users[2])) is None
         roomy = FanoutContext(pacer=Pacer(rate=10_000))
         assert await contact(client, ledger, users[3], roomy) is Contact.CLOSED
         assert await contact(client, ledger, users[2], roomy) is Contact.SENT  # tried again
