@@ -24,7 +24,7 @@ from bot.client import GENERIC_ERROR, QIWeekBot, is_expired, send_ephemeral
 from bot.errors import UserFacingError
 from bot.render import interest as render
 from bot.render import limits
-from bot.services.interest import InterestService, Registered
+from bot.services.interest import InterestService, PendingContact, Registered
 from bot.services.reminders import ProgrammeSource, parse_reminder_setting
 from cogs.programme import resolve_session, session_choices
 
@@ -107,15 +107,27 @@ def _registered_answer(
             first_contact=first_contact,
         )
 
-    pending = outcome.contact
+    return Answer(
+        [text()],
+        _after_sign_up(outcome.contact, lambda it, contact: _edit_answer(it, text(contact))),
+    )
+
+
+def _after_sign_up(
+    pending: PendingContact | None,
+    tell: Callable[[discord.Interaction, str], Awaitable[None]],
+) -> Callable[[discord.Interaction], Awaitable[None]] | None:
+    """Once the member is answered: run the sign-up DM and ``tell(interaction, "sent" or
+    "closed")`` when there is something to say."""
+    if pending is None:
+        return None
 
     async def then(interaction: discord.Interaction) -> None:
-        assert pending is not None
         contact = await pending.outcome()
         if contact is not None:
-            await _edit_answer(interaction, text(contact))
+            await tell(interaction, contact)
 
-    return Answer([text()], then if pending is not None else None)
+    return then
 
 
 async def _edit_answer(interaction: discord.Interaction, text: str) -> None:
@@ -260,16 +272,15 @@ class InterestSelect(
             setting=setting,
             guild_leads=leads,
         )
-        pending = outcome.contact
-
-        async def then(interaction: discord.Interaction) -> None:
-            assert pending is not None
-            contact = await pending.outcome()
-            if contact is not None:
-                note = render.CLOSED_NOW if contact == "closed" else render.FIRST_DM_SENT
-                await send_ephemeral(interaction, note)
-
-        return Answer(messages or ["Nothing was chosen."], then if pending is not None else None)
+        return Answer(
+            messages or ["Nothing was chosen."],
+            _after_sign_up(
+                outcome.contact,
+                lambda it, contact: send_ephemeral(
+                    it, render.CLOSED_NOW if contact == "closed" else render.FIRST_DM_SENT
+                ),
+            ),
+        )
 
 
 class InterestCog(commands.Cog, name="Interest"):

@@ -23,23 +23,35 @@ class Registration:
     reminder_setting: str = "default"
 
 
-async def add_interest(store: Store, guild_id: int, session_id: str, user_id: int) -> bool:
-    """Register; False when the member was already registered (idempotent).
-
-    A registration made by "Interested" on the Discord event becomes the member's own (source
-    'command'), so un-marking the event later keeps it (issue 12)."""
+async def _insert(
+    store: Store, guild_id: int, session_id: str, user_id: int, now: str | None = None
+) -> bool:
+    """One registration row; False when it was already there (nothing is changed then)."""
     cur = await store.db.execute(
         "INSERT OR IGNORE INTO interests (guild_id, session_id, user_id, created_at)"
         " VALUES (?, ?, ?, ?)",
-        (guild_id, session_id, user_id, to_db(store.clock())),
+        (guild_id, session_id, user_id, now or to_db(store.clock())),
     )
-    if cur.rowcount == 1:
-        return True
+    return cur.rowcount == 1
+
+
+async def _make_own(store: Store, guild_id: int, session_id: str, user_id: int) -> None:
+    """A registration marked on the Discord event before becomes the member's own (issue 12)."""
     await store.db.execute(
         "UPDATE interests SET source = 'command' WHERE guild_id = ? AND session_id = ?"
         " AND user_id = ? AND source = 'event'",
         (guild_id, session_id, user_id),
     )
+
+
+async def add_interest(store: Store, guild_id: int, session_id: str, user_id: int) -> bool:
+    """Register; False when the member was already registered (idempotent).
+
+    A registration made by "Interested" on the Discord event becomes the member's own (source
+    'command'), so un-marking the event later keeps it (issue 12)."""
+    if await _insert(store, guild_id, session_id, user_id):
+        return True
+    await _make_own(store, guild_id, session_id, user_id)
     return False
 
 
@@ -50,19 +62,10 @@ async def add_interests(
     added: list[str] = []
     now = to_db(store.clock())
     for session_id in dict.fromkeys(session_ids):
-        cur = await store.db.execute(
-            "INSERT OR IGNORE INTO interests (guild_id, session_id, user_id, created_at)"
-            " VALUES (?, ?, ?, ?)",
-            (guild_id, session_id, user_id, now),
-        )
-        if cur.rowcount == 1:
+        if await _insert(store, guild_id, session_id, user_id, now):
             added.append(session_id)
-        else:  # marked on the Discord event before: now the member's own (issue 12)
-            await store.db.execute(
-                "UPDATE interests SET source = 'command' WHERE guild_id = ? AND session_id = ?"
-                " AND user_id = ? AND source = 'event'",
-                (guild_id, session_id, user_id),
-            )
+        else:
+            await _make_own(store, guild_id, session_id, user_id)
     return added
 
 
@@ -70,12 +73,7 @@ async def toggle_interest(store: Store, guild_id: int, session_id: str, user_id:
     """The "I'm interested" button: register, or undo a registration that exists. True when the
     member is registered now. One statement in the common case (a new registration), two
     otherwise, and no read first: the INSERT itself says whether the row was there."""
-    cur = await store.db.execute(
-        "INSERT OR IGNORE INTO interests (guild_id, session_id, user_id, created_at)"
-        " VALUES (?, ?, ?, ?)",
-        (guild_id, session_id, user_id, to_db(store.clock())),
-    )
-    if cur.rowcount == 1:
+    if await _insert(store, guild_id, session_id, user_id):
         return True
     await remove_interest(store, guild_id, session_id, user_id)
     return False
