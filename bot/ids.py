@@ -22,6 +22,18 @@ def interest_select_id(day: str, part: int) -> str:
     return f"{INTEREST_SELECT_PREFIX}{day}:{part}"
 
 
+# Issue 15: the buttons that page through a day's `/programme` answer (one ephemeral message).
+# Each carries the day and the page it shows when pressed: stateless, so they work after a
+# restart. 12 + 10 + 1 + 3 characters at most.
+PROGRAMME_PAGE_PREFIX = "qiweek:page:"
+PROGRAMME_PAGE_TEMPLATE = r"qiweek:page:(?P<day>\d{4}-\d{2}-\d{2}):(?P<page>\d{1,3})"
+
+
+def programme_page_id(day: str, page: int) -> str:
+    """A `/programme` paging button that shows page ``page`` (1-based) of ``day`` (ISO)."""
+    return f"{PROGRAMME_PAGE_PREFIX}{day}:{page}"
+
+
 # Issue 12: the feedback buttons posted in a session's thread when it ends ("1".."5", "a" for
 # "I attended"). 10 + 80 + 2 characters at most.
 FEEDBACK_PREFIX = "qiweek:fb:"

@@ -12,14 +12,16 @@ import logging
 from collections.abc import Sequence
 from datetime import date
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import ids
 from bot.app import Services
 from bot.calendar import ics_filename, sessions_ics
+from bot.client import GENERIC_ERROR, QIWeekBot, is_expired, send_ephemeral
 from bot.errors import UserFacingError
 from bot.programme import (
     ACCEPTED_EXTENSIONS,
@@ -39,6 +41,7 @@ from bot.render.organiser import (
     import_refused_header,
     posted_text,
 )
+from bot.render.paging import changed_note
 from bot.render.programme import (
     NHS_BLUE,
     ambiguous_session_text,
@@ -47,9 +50,6 @@ from bot.render.programme import (
 )
 from bot.services.programme import ImportPreview, ProgrammePostError, ProgrammeService
 from bot.services.reminders import ProgrammeSource
-
-if TYPE_CHECKING:
-    from bot.client import QIWeekBot
 
 log = logging.getLogger(__name__)
 
@@ -126,21 +126,70 @@ async def _resolve_day(service: ProgrammeService, guild_id: int, text: str | Non
         raise UserFacingError(str(exc)) from None
 
 
-async def _send_parts(interaction: discord.Interaction, messages: list[dict[str, Any]]) -> None:
-    """First message as the answer, the rest as follow-ups; all ephemeral."""
-    for number, kwargs in enumerate(messages, start=1):
-        if number == 1 and not interaction.response.is_done():
-            await interaction.response.send_message(**kwargs, ephemeral=True)
-        else:
-            await interaction.followup.send(**kwargs, ephemeral=True)
+async def _show_page(interaction: discord.Interaction, day_value: str, requested: int) -> None:
+    """A paging button's press: the page asked for, from this server's programme in force now
+    (the guild is the interaction's, so a button can never show another server's day)."""
+    client = interaction.client
+    if not isinstance(client, QIWeekBot):
+        raise UserFacingError("The programme is not available here right now.")
+    guild_id = _guild(interaction)
+    try:
+        day = date.fromisoformat(day_value)
+    except ValueError:
+        raise UserFacingError("That button is not one of mine; `/programme` shows a day.") from None
+    service = client.services.programme
+    programme = await service.get_programme(guild_id)
+    if programme is None:
+        await interaction.response.edit_message(content=NO_PROGRAMME, embeds=[], view=None)
+        return
+    page = await service.day_page(guild_id, programme, day, requested)
+    await interaction.response.edit_message(**page.edit_kwargs(changed_note(day, requested, page)))
+
+
+class ProgrammePageButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=ids.PROGRAMME_PAGE_TEMPLATE
+):
+    """`/programme`'s Previous / Next: stateless (the day and page are in the custom_id), so
+    they work after a restart; a press edits the ephemeral message (UPDATE_MESSAGE)."""
+
+    def __init__(self, day: str, page: int) -> None:
+        super().__init__(discord.ui.Button(custom_id=ids.programme_page_id(day, page)))
+        self.day = day
+        self.page = page
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: Any, /
+    ) -> ProgrammePageButton:
+        return cls(match["day"], int(match["page"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        # Components bypass the command tree's error handler: the same rules, applied here.
+        try:
+            await _show_page(interaction, self.day, self.page)
+        except UserFacingError as exc:
+            await send_ephemeral(interaction, str(exc))
+        except Exception as exc:
+            if is_expired(exc):
+                log.warning("page press expired before its answer: user %s", interaction.user.id)
+                return
+            log.exception("page press failed guild=%s data=%s", interaction.guild_id, self.day)
+            await send_ephemeral(interaction, GENERIC_ERROR)
 
 
 class ProgrammeCog(commands.Cog, name="Programme"):
     """`/programme` and `/session` (the service, its seed and daily planner are in `bot.app`)."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, bot: QIWeekBot, services: Services) -> None:
+        self.bot = bot
         self.services = services
         self.service = services.programme
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(ProgrammePageButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(ProgrammePageButton)
 
     async def _day_choices(
         self, interaction: discord.Interaction, current: str
@@ -172,8 +221,9 @@ class ProgrammeCog(commands.Cog, name="Programme"):
             await interaction.response.send_message(NO_PROGRAMME, ephemeral=True)
             return
         which = await _resolve_day(service, guild_id, day)
-        messages = await service.day_messages(guild_id, programme, which)
-        await _send_parts(interaction, messages)
+        # One message; a long day pages through its parts (`bot.render.paging`).
+        page = await service.day_page(guild_id, programme, which)
+        await interaction.response.send_message(**page.send_kwargs(), ephemeral=True)
 
     @app_commands.command(name="session", description="One QI Week session in full")
     @app_commands.describe(session="Start typing a title, host or speaker, then pick the session")
@@ -436,4 +486,4 @@ class ProgrammeOrganiserCommands:
 
 
 async def setup(bot: QIWeekBot) -> None:
-    await bot.add_cog(ProgrammeCog(bot.services))
+    await bot.add_cog(ProgrammeCog(bot, bot.services))

@@ -2,7 +2,8 @@
 
 Rendering a 100-session day (embeds packed within Discord's limits, a select per message) takes
 milliseconds; hundreds of members ask for the same day in the same minutes. A day is rendered
-once per (programme, day, timezone, "today") and each message's select once per set of
+once per (programme, day, timezone, "today") and each page of the one-message answer
+(`bot.render.paging`: a part, its select and the paging buttons) once per set of the part's
 sessions still to come. The programme is immutable and a new one is a new object (the
 programme service re-reads it after any change), so an entry is found only for the very
 programme it was rendered from: an import is seen by the next request without any explicit
@@ -12,29 +13,28 @@ invalidation, a timezone change (`/organiser setup`) is part of the key, and so 
 from __future__ import annotations
 
 from datetime import date, datetime, tzinfo
-from typing import Any
-
-import discord
 
 from bot.programme import Programme
 from bot.render import limits
-from bot.render.components import interest_select_view
+from bot.render.paging import DayPage, day_page, page_number
 from bot.render.programme import DayPart, day_parts, session_choice_name
 
 #: Days kept per guild before the oldest are dropped (a week of days x a few "today"s).
 MAX_DAYS = 32
+#: Pages kept per guild (days x pages x how many of a page's sessions are still to come).
+MAX_PAGES = 1024
 #: Autocomplete answers kept per guild (typed prefixes are few; a flood is simply re-done).
 MAX_CHOICES = 2048
 
 
 class _GuildRenders:
-    __slots__ = ("choices", "days", "programme", "views")
+    __slots__ = ("choices", "days", "pages", "programme")
 
     def __init__(self, programme: Programme) -> None:
         self.programme = programme
         self.choices: dict[tuple[str, tzinfo], list[tuple[str, str]]] = {}
         self.days: dict[tuple[date, tzinfo, date], list[DayPart]] = {}
-        self.views: dict[tuple[date, int, tzinfo, tuple[str, ...]], discord.ui.View | None] = {}
+        self.pages: dict[tuple[date, tzinfo, date, int, tuple[str, ...]], DayPage] = {}
 
 
 class DayRenders:
@@ -63,36 +63,34 @@ class DayRenders:
         if found is None:
             if len(entry.days) >= MAX_DAYS:
                 entry.days.clear()
-                entry.views.clear()
+                entry.pages.clear()
             found = entry.days[key] = day_parts(programme, day, tz, today=today)
         return found
 
-    def select(
+    def page(
         self,
         guild_id: int,
         programme: Programme,
         day: date,
-        number: int,
-        part: DayPart,
         tz: tzinfo,
+        today: date,
         now: datetime,
-    ) -> discord.ui.View | None:
-        """The part's "I'm interested" select offering the sessions not started by ``now``.
-
-        The view is only drawn (the interest feature handles the select by its custom_id), so
-        it is stopped at once: discord.py then never stores it or times it out, and the same
-        view can be sent again and again.
-        """
+        requested: int,
+    ) -> DayPage:
+        """Page ``requested`` of the day (`bot.render.paging.day_page`, clamped to the pages
+        there are), rendered once per page and set of the part's sessions not started by
+        ``now`` (the select offers only those). Callers must not change what they get."""
         entry = self._entry(guild_id, programme)
-        remaining = tuple(s.id for s in part.sessions if s.start > now)
-        key = (day, number, tz, remaining)
-        if key in entry.views:
-            return entry.views[key]
-        view = interest_select_view(day, number, part.sessions, tz, now=now)
-        if view is not None:
-            view.stop()
-        entry.views[key] = view
-        return view
+        parts = self.parts(guild_id, programme, day, tz, today)
+        number = page_number(requested, len(parts))
+        remaining = tuple(s.id for s in parts[number - 1].sessions if s.start > now)
+        key = (day, tz, today, number, remaining)
+        found = entry.pages.get(key)
+        if found is None:
+            if len(entry.pages) >= MAX_PAGES:
+                entry.pages.clear()
+            found = entry.pages[key] = day_page(parts, day, number, tz, now=now)
+        return found
 
     def choices(
         self,
@@ -121,24 +119,5 @@ class DayRenders:
                 entry.choices[key] = found
         return found
 
-    def answer(
-        self,
-        guild_id: int,
-        programme: Programme,
-        day: date,
-        tz: tzinfo,
-        today: date,
-        now: datetime,
-    ) -> list[dict[str, Any]]:
-        """Each message of the day as ``send_message`` keyword arguments (embeds, view)."""
-        messages: list[dict[str, Any]] = []
-        for number, part in enumerate(self.parts(guild_id, programme, day, tz, today), start=1):
-            kwargs: dict[str, Any] = {"embeds": part.page.embeds}
-            view = self.select(guild_id, programme, day, number, part, tz, now)
-            if view is not None:
-                kwargs["view"] = view
-            messages.append(kwargs)
-        return messages
 
-
-__all__ = ["MAX_CHOICES", "MAX_DAYS", "DayRenders"]
+__all__ = ["MAX_CHOICES", "MAX_DAYS", "MAX_PAGES", "DayRenders"]

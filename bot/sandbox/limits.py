@@ -168,6 +168,33 @@ def validate_components(components: Any, errors: Errors, *, modal: bool = False)
         _set(errors, ["components"], _too_many(top_level_limit))
     for i, comp in enumerate(components):
         _validate_component(errors, ["components", i], comp)
+    # Discord: "Multiple components on the same message must not share the same custom_id."
+    seen: set[str] = set()
+    for custom_id in _custom_ids(components):
+        if custom_id in seen:
+            _set(
+                errors,
+                ["components"],
+                _err("COMPONENT_CUSTOM_ID_DUPLICATED", "Component custom id cannot be duplicated"),
+            )
+            break
+        seen.add(custom_id)
+
+
+def _custom_ids(components: list[dict[str, Any]]) -> list[str]:
+    found: list[str] = []
+    stack = list(components)
+    while stack:
+        comp = stack.pop(0)
+        if not isinstance(comp, dict):
+            continue
+        if isinstance(comp.get("custom_id"), str):
+            found.append(comp["custom_id"])
+        stack.extend(comp.get("components") or [])
+        for key in ("accessory", "component"):
+            if isinstance(comp.get(key), dict):
+                stack.append(comp[key])
+    return found
 
 
 def validate_allowed_mentions(am: Any, errors: Errors) -> None:

@@ -102,10 +102,11 @@ class InteractionRoutesMixin:
             it.original_id = it.message_id
             if rtype == 7 and it.message_id is not None:
                 target = self.message(it.message_id)
-                if target is not None:
-                    self._apply_edit(target, data, req.files)
-                    resource_msg = target
-                    await self._dispatch_message("MESSAGE_UPDATE", target)
+                if target is None:  # the message was deleted since the press
+                    return self._fail(req, 404, 10008, "Unknown Message")
+                self._apply_edit(target, data, req.files)
+                resource_msg = target
+                await self._dispatch_message("MESSAGE_UPDATE", target)
         it.callbacks.append({"type": rtype, "data": copy.deepcopy(data), "at": now})
         it.responded_at = now
         it._notify()

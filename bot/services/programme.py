@@ -45,6 +45,7 @@ from bot.programme import (
 from bot.render.cache import DayRenders
 from bot.render.components import interest_select_view
 from bot.render.organiser import import_counts, post_audit_detail
+from bot.render.paging import DayPage
 from bot.render.programme import DayPart, day_parts
 from bot.schedule import PlannedJob, Schedule
 from bot.services.audit import AuditTrail
@@ -153,15 +154,16 @@ class ProgrammeService:
             return []
         return programme.index.search(query, limit, now=self.clock())
 
-    async def day_messages(
-        self, guild_id: int, programme: Programme, day: date
-    ) -> list[dict[str, Any]]:
-        """A day's programme as messages (``send_message`` keyword arguments), rendered once
-        per programme, day, timezone and date (`bot.render.cache`)."""
+    async def day_page(
+        self, guild_id: int, programme: Programme, day: date, page: int = 1
+    ) -> DayPage:
+        """Page ``page`` of a day's one-message `/programme` answer (clamped to the pages the
+        day has now), rendered once per programme, day, timezone, date, page and sessions
+        still to come (`bot.render.cache`)."""
         config = await self.config(guild_id)
         now = self.clock()
         today = now.astimezone(config.tz).date()
-        return self.renders.answer(guild_id, programme, day, config.tz, today, now)
+        return self.renders.page(guild_id, programme, day, config.tz, today, now, page)
 
     async def session_choices(self, guild_id: int, query: str) -> list[tuple[str, str]]:
         """Autocomplete: (name, session id) of the sessions matching ``query``, best first

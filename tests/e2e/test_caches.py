@@ -76,6 +76,43 @@ async def test_an_import_is_shown_by_the_next_programme_request(
     assert not fake_discord.rejected
 
 
+def _long_monday(title: str, count: int = 30) -> bytes:
+    sessions = [
+        {
+            "id": f"page-{n:02d}",
+            "title": f"{title} {n:02d}",
+            "start": f"2026-09-14 {9 + n // 6:02d}:{n % 6 * 10:02d}",
+            "end": f"2026-09-14 {9 + n // 6:02d}:{n % 6 * 10 + 5:02d}",
+        }
+        for n in range(count)
+    ]
+    return yaml.safe_dump(
+        {"event": {"name": "QI Week", "timezone": "Europe/London"}, "sessions": sessions}
+    ).encode()
+
+
+async def test_an_import_between_two_page_presses_is_shown_by_the_next_press(
+    runner: BotRunner, fake_discord: FakeDiscord
+) -> None:
+    await runner.start(clock=fixed(SAMPLE_MONDAY_MORNING))
+    await _import(fake_discord, _long_monday("First cut"))
+    it = await fake_discord.slash("member", "programme", day="2026-09-14")
+    await it.response()
+    message = it.original or {}
+    assert "First cut 00" in text_of(message) and "First cut 25" not in text_of(message)
+    press = await fake_discord.click("member", message, button(message, "Next ▶"))
+    await press.response()
+    message = fake_discord.message(message["id"]) or {}
+    assert "First cut 25" in text_of(message)
+
+    await _import(fake_discord, _long_monday("Second cut"))
+    press = await fake_discord.click("member", message, button(message, "◀ Previous"))
+    await press.response()
+    message = fake_discord.message(message["id"]) or {}
+    assert "Second cut 00" in text_of(message) and "First cut" not in text_of(message)
+    assert not fake_discord.rejected
+
+
 async def test_setup_is_used_by_the_next_interaction(
     runner: BotRunner, fake_discord: FakeDiscord
 ) -> None:

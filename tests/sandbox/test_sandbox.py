@@ -31,6 +31,24 @@ class PressView(discord.ui.View):
         await interaction.response.edit_message(content=f"pressed by {interaction.user.name}")
 
 
+class PagerView(discord.ui.View):
+    """An ephemeral message paged in place (type 7), as `/programme` does."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=None)
+
+    @discord.ui.button(label="Next", custom_id="qi:next")
+    async def next(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        await interaction.response.edit_message(content="page 2")
+
+    @discord.ui.button(label="Huge", custom_id="qi:huge")
+    async def huge(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        try:
+            await interaction.response.edit_message(content="x" * 2001)
+        except discord.HTTPException as exc:
+            interaction.client.seen.append(("huge", exc.status))  # type: ignore[attr-defined]
+
+
 class FeedbackModal(discord.ui.Modal, title="Feedback"):
     text = discord.ui.TextInput(label="Your feedback", custom_id="fb:text", max_length=500)
 
@@ -93,6 +111,10 @@ class MiniBot(commands.Bot):
         @tree.command(name="buttons", description="Buttons", guild=guild)
         async def buttons(interaction: discord.Interaction) -> None:
             await interaction.response.send_message("press me", view=PressView())
+
+        @tree.command(name="pager", description="Ephemeral pages", guild=guild)
+        async def pager(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message("page 1", view=PagerView(), ephemeral=True)
 
         @tree.command(name="edit", description="Send then edit", guild=guild)
         async def edit(interaction: discord.Interaction) -> None:
@@ -294,6 +316,25 @@ async def test_button_click_and_modal(fake_discord: FakeDiscord, bot: MiniBot) -
     assert ("modal", "lovely") in bot.seen
 
 
+async def test_an_ephemeral_message_is_paged_in_place(
+    fake_discord: FakeDiscord, bot: MiniBot
+) -> None:
+    it = await fake_discord.slash("member", "pager")
+    await it.response()
+    message = it.original
+    assert message is not None and message["ephemeral"]
+    click = await fake_discord.click("member", message, "qi:next")
+    assert (await click.response())["type"] == 7
+    assert click.payload["message"]["id"] == message["id"]  # the press carries its message
+    edited = fake_discord.message(message["id"])
+    assert edited is not None and edited["content"] == "page 2" and edited["ephemeral"]
+    assert len(fake_discord.bot_messages("general")) == 0  # edited, nothing new posted
+    # An UPDATE_MESSAGE is held to the same limits as any message.
+    await fake_discord.click("member", message, "qi:huge")
+    await fake_discord.wait_for(lambda: ("huge", 400) in bot.seen)
+    assert fake_discord.message(message["id"])["content"] == "page 2"  # type: ignore[index]
+
+
 async def test_gateway_events_reach_the_bot(fake_discord: FakeDiscord, bot: MiniBot) -> None:
     msg = await fake_discord.post_message("member", "general", "hello bot")
     await fake_discord.wait_for(lambda: ("message", "member", "hello bot") in bot.seen)
@@ -493,6 +534,15 @@ def test_limits_module() -> None:
     assert "components" in limits.validate_message({"components": rows * 6})
     six = [{"type": 2, "style": 1, "custom_id": f"b{i}", "label": "b"} for i in range(6)]
     assert "components" in limits.validate_message({"components": [{"type": 1, "components": six}]})
+    twins = [{"type": 2, "style": 1, "custom_id": "same", "label": "b"}] * 2
+    assert "components" in limits.validate_message(
+        {"components": [{"type": 1, "components": twins}]}
+    )
+    select = {"type": 3, "custom_id": "s", "options": [{"label": "a", "value": "a"}]}
+    beside = [select, {"type": 2, "style": 1, "custom_id": "b", "label": "b"}]
+    assert "components" in limits.validate_message(
+        {"components": [{"type": 1, "components": beside}]}
+    )
     long_id = [{"type": 2, "style": 1, "custom_id": "c" * 101, "label": "b"}]
     assert limits.validate_message({"components": [{"type": 1, "components": long_id}]})
     assert "allowed_mentions" in limits.validate_message(
