@@ -16,7 +16,7 @@ import logging
 import os
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,8 @@ from bot.store.migrations import MIGRATIONS
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
+#: Rows per trip of `Store.fetch_paged` (reads that may be large: exports, the report).
+PAGE_ROWS = 1000
 
 
 class StoreError(Exception):
@@ -165,9 +167,40 @@ class Store:
         """Every row of a read, in one trip (see `fetch_one` for why not a cursor)."""
         return list(await self.db.execute_fetchall(sql, tuple(parameters)))
 
+    async def fetch_paged(
+        self,
+        sql: str,
+        parameters: Iterable[Any],
+        key: Sequence[str],
+        *,
+        page: int = PAGE_ROWS,
+    ) -> list[aiosqlite.Row]:
+        """Every row of a read that may be large, ``page`` rows per trip (keyset pagination).
+
+        ``sql`` is a SELECT ending with its WHERE clause (no ORDER BY or LIMIT); ``key`` lists
+        selected columns that together are unique, in the order wanted (``alias.column`` is
+        fine). Each trip is bounded, and between trips other coroutines' statements run with
+        no snapshot held; a row written meanwhile is seen at most once.
+        """
+        params = tuple(parameters)
+        order = ", ".join(key)
+        names = [column.rsplit(".", 1)[-1] for column in key]
+        after_key = f" AND ({order}) > ({', '.join('?' * len(key))})"
+        rows: list[aiosqlite.Row] = []
+        after: tuple[Any, ...] | None = None
+        while True:
+            if after is None:
+                query, args = f"{sql} ORDER BY {order} LIMIT ?", (*params, page)
+            else:
+                query, args = f"{sql}{after_key} ORDER BY {order} LIMIT ?", (*params, *after, page)
+            batch = list(await self.db.execute_fetchall(query, args))
+            rows.extend(batch)
+            if len(batch) < page:
+                return rows
+            after = tuple(batch[-1][name] for name in names)
+
     async def schema_version(self) -> int:
-        async with self.db.execute("PRAGMA user_version") as cur:
-            row = await cur.fetchone()
+        row = await self.fetch_one("PRAGMA user_version")
         return int(row[0])
 
 
@@ -267,9 +300,8 @@ async def _connect_read_only(path: Path) -> aiosqlite.Connection:
 
 async def check_version(db: aiosqlite.Connection) -> int:
     """The database's schema version; StoreError when it is newer than this code knows."""
-    async with db.execute("PRAGMA user_version") as cur:
-        row = await cur.fetchone()
-    current = int(row[0])
+    rows = await db.execute_fetchall("PRAGMA user_version")
+    current = int(next(iter(rows))[0])
     latest = len(MIGRATIONS)
     if current > latest:
         raise StoreError(
@@ -334,6 +366,7 @@ from bot.store.ledger import Claim, Ledger  # noqa: E402  (re-exported for conve
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
+    "PAGE_ROWS",
     "Claim",
     "Ledger",
     "Store",

@@ -361,3 +361,60 @@ async def sqlite_write_once(store: Store) -> None:
         store.db,
         "INSERT INTO audit_log (guild_id, user_id, action, created_at) VALUES (3, 0, 'z', '')",
     )
+
+
+@pytest.mark.parametrize("page", [1, 2, 3, 7, 1000])
+async def test_fetch_paged_returns_every_row_once_in_key_order(store: Store, page: int) -> None:
+    # Ties on the first key column (created_at) straddle page boundaries; 6 rows is a whole
+    # number of pages for 1, 2 and 3 (the last trip then finds nothing).
+    await store.db.executemany(
+        "INSERT INTO audit_log (guild_id, user_id, action, created_at) VALUES (1, ?, 'x', ?)",
+        [(n, f"2026-01-0{1 + n // 3}") for n in (5, 1, 4, 0, 3, 2)],
+    )
+    await store.db.execute(
+        "INSERT INTO audit_log (guild_id, user_id, action, created_at) VALUES (2, 9, 'x', '')"
+    )
+    whole = await store.fetch_all(
+        "SELECT a.user_id, a.created_at FROM audit_log AS a WHERE a.guild_id = ?"
+        " ORDER BY a.created_at, a.user_id",
+        (1,),
+    )
+    paged = await store.fetch_paged(
+        "SELECT a.user_id, a.created_at FROM audit_log AS a WHERE a.guild_id = ?",
+        (1,),
+        ("a.created_at", "a.user_id"),
+        page=page,
+    )
+    assert [tuple(r) for r in paged] == [tuple(r) for r in whole]
+    assert [r["user_id"] for r in paged] == [0, 1, 2, 3, 4, 5]
+
+
+async def test_fetch_paged_holds_no_snapshot_between_pages(store: Store) -> None:
+    # A row committed by another connection between two pages is seen (each page is its own
+    # read): nothing holds the shared connection's snapshot across the awaits in between.
+    await store.db.executemany(
+        "INSERT INTO audit_log (guild_id, user_id, action, created_at) VALUES (1, ?, 'x', '')",
+        [(n,) for n in range(4)],
+    )
+    real = store.db.execute_fetchall
+    trips = 0
+
+    async def between_pages(sql: str, params: object) -> object:
+        nonlocal trips
+        trips += 1
+        if trips == 2:  # after the first page: commit elsewhere, then a lone write at once
+            async with store.transaction() as tx:
+                await tx.execute("INSERT INTO audit_log (guild_id, user_id, action, created_at)"
+                                 " VALUES (1, 10, 'y', '')")  # fmt: skip
+            await sqlite_write_once(store)
+        return await real(sql, params)
+
+    store.db.execute_fetchall = between_pages  # type: ignore[method-assign]
+    try:
+        rows = await store.fetch_paged(
+            "SELECT user_id FROM audit_log WHERE guild_id = ?", (1,), ("user_id",), page=2
+        )
+    finally:
+        del store.db.execute_fetchall
+    assert [r[0] for r in rows] == [0, 1, 2, 3, 10]
+    assert trips == 3
