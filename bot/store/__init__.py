@@ -235,6 +235,11 @@ class SharedConnection(aiosqlite.Connection):
     SQLite refuses the write at once with "database is locked" (a stale snapshot; the busy
     timeout does not apply). Reproduced in tests/unit/store/test_store.py. Such a write is
     retried shortly, once the reader is done; a lock that outlasted the busy timeout is not.
+
+    The bot's own reads no longer do this (`Store.fetch_one`/`fetch_all`/`fetch_paged` run each
+    statement to its end in one trip; tests/unit/store/test_store.py keeps cursor reads out of
+    bot/), so the retry is a safety net for a reader that still holds a cursor (a test, a
+    cancelled task, a future function), not a path the bot takes.
     """
 
     @aiosqlite.context.contextmanager

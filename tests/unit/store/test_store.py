@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import logging
 import os
 import sqlite3
 from datetime import UTC, datetime, time
@@ -161,6 +163,65 @@ def test_repositories_never_commit_by_hand() -> None:
     assert offenders == []
 
 
+#: Being rewritten to the one-trip reads (remove each from here when it is).
+_CURSOR_READS_PENDING = {"store/prefs.py", "store/interest.py"}
+
+
+def _cursor_reads(source: str) -> list[int]:
+    """Lines reading through a cursor: ``async with db.execute(...)``, ``cur.fetchone()`` (or
+    fetchall/fetchmany), ``async for row in cur``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        opened = isinstance(node, ast.AsyncWith) and any(
+            isinstance(item.context_expr, ast.Call)
+            and isinstance(item.context_expr.func, ast.Attribute)
+            and item.context_expr.func.attr == "execute"
+            for item in node.items
+        )
+        fetched = (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("fetchone", "fetchall", "fetchmany")
+        )
+        iterated = isinstance(node, ast.AsyncFor | ast.comprehension) and (
+            isinstance(node, ast.AsyncFor) or bool(node.is_async)
+        )
+        if iterated and isinstance(node.iter, ast.Name):
+            found.append(node.iter.lineno)
+        elif opened or fetched:
+            found.append(node.lineno)
+    return sorted(found)
+
+
+def test_no_read_keeps_a_cursor_open_on_the_shared_connection() -> None:
+    """Reads go through `Store.fetch_one`/`fetch_all`/`fetch_paged` (or ``execute_fetchall``
+    inside a transaction): a cursor read across awaits holds a read snapshot on the shared
+    connection that makes other coroutines' lone writes fail (see `SharedConnection`), and
+    takes three trips to SQLite's thread instead of one."""
+    sample = (
+        "async def f(db):\n"
+        "    async with db.execute('SELECT 1') as cur:\n"
+        "        await cur.fetchone()\n"
+        "        return [r async for r in cur]\n"
+        "    async for r in cur:\n"
+        "        pass\n"
+        "    await store.fetch_one('SELECT 1')\n"
+        "    await db.execute_fetchall('SELECT 1')\n"
+        "    async for m in channel.history():\n"
+        "        pass\n"
+    )
+    assert _cursor_reads(sample) == [2, 3, 4, 5]
+    root = Path(__file__).resolve().parents[3] / "bot"
+    offenders = [
+        f"{name}:{line}"
+        for path in sorted(root.rglob("*.py"))
+        if (name := path.relative_to(root).as_posix()) not in _CURSOR_READS_PENDING
+        and not name.startswith("sandbox/")  # the fake Discord: no database
+        for line in _cursor_reads(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
+
+
 async def test_concurrent_transactions_and_lone_writes_do_not_interfere(store: Store) -> None:
     ledger = Ledger(store)
 
@@ -268,10 +329,14 @@ async def test_an_unopenable_database_is_a_store_error(tmp_path: Path, kind: str
     assert not store.is_open
 
 
-async def test_a_write_meeting_a_stale_read_snapshot_is_retried(store: Store) -> None:
+async def test_a_write_meeting_a_stale_read_snapshot_is_retried(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
     # One coroutine reads through a cursor (an open read transaction on the shared connection),
     # the transaction connection commits, another coroutine writes on the shared connection:
     # SQLite refuses that write at once ("database is locked", no busy wait). It used to fail.
+    # bot/ no longer reads this way (see the test below and `Store.fetch_one`), but a reader
+    # that does (a test, a future function) still meets it: the retry stays as a safety net.
     await store.db.executemany(
         "INSERT INTO audit_log (guild_id, user_id, action, created_at) VALUES (1, ?, 'x', '')",
         [(n,) for n in range(500)],
@@ -295,12 +360,15 @@ async def test_a_write_meeting_a_stale_read_snapshot_is_retried(store: Store) ->
             "INSERT INTO audit_log (guild_id, user_id, action, created_at) VALUES (3, 0, 'z', '')"
         )
     )
-    await asyncio.sleep(0.05)  # the write's first attempt meets the open read (not a timing check)
-    release.set()
-    await write
+    with caplog.at_level(logging.DEBUG, logger="bot.store"):
+        await asyncio.sleep(0.05)  # the write's first attempt meets the open read (not timing)
+        release.set()
+        await write
     assert await task == 0
     async with store.db.execute("SELECT COUNT(*) FROM audit_log WHERE guild_id = 3") as cur:
         assert (await cur.fetchone())[0] == 1
+    # The first attempt really was refused (the test is not passing by luck of ordering).
+    assert any("stale read snapshot" in r.getMessage() for r in caplog.records)
 
 
 async def test_read_only_store_reads_but_never_writes_or_migrates(tmp_path: Path) -> None:
