@@ -173,15 +173,17 @@ class Store:
         parameters: Iterable[Any],
         key: Sequence[str],
         *,
-        page: int = PAGE_ROWS,
+        page: int | None = None,
     ) -> list[aiosqlite.Row]:
-        """Every row of a read that may be large, ``page`` rows per trip (keyset pagination).
+        """Every row of a read that may be large, ``page`` (`PAGE_ROWS`) rows per trip (keyset
+        pagination).
 
         ``sql`` is a SELECT ending with its WHERE clause (no ORDER BY or LIMIT); ``key`` lists
         selected columns that together are unique, in the order wanted (``alias.column`` is
         fine). Each trip is bounded, and between trips other coroutines' statements run with
         no snapshot held; a row written meanwhile is seen at most once.
         """
+        page = page or PAGE_ROWS
         params = tuple(parameters)
         order = ", ".join(key)
         names = [column.rsplit(".", 1)[-1] for column in key]

@@ -39,11 +39,13 @@ async def sessions(store: Store, guild_id: int) -> list[SessionInfo]:
 
 async def registrations(store: Store, guild_id: int) -> list[Registration]:
     """Every registration of interest, oldest first (the registrations run chart)."""
+    # Paged along the primary key (each page an index range, no sort), then put in time order.
     rows = await store.fetch_paged(
         "SELECT session_id, user_id, created_at FROM interests WHERE guild_id = ?",
         (guild_id,),
-        ("created_at", "session_id", "user_id"),
+        ("session_id", "user_id"),
     )
+    rows.sort(key=lambda row: (row["created_at"], row["session_id"], row["user_id"]))
     return [
         Registration(row["session_id"], row["user_id"], from_db(row["created_at"])) for row in rows
     ]
