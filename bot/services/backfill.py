@@ -156,9 +156,10 @@ class BackfillService:
             try:
                 await self.flush()
             except (sqlite3.Error, StoreError) as exc:
-                # A read a cancelled task left open on the shared connection can make this last
-                # write fail ("database is locked"). Losing it only means the next start reads
-                # back from the previous cursor; a share is never collected twice.
+                # Reads no longer leave a snapshot open on the shared connection (the cause of
+                # "database is locked" here once; tests/e2e/test_backfill.py), but a last write
+                # can still fail (a full disk). Losing it only means the next start reads back
+                # from the previous cursor; a share is never collected twice.
                 log.warning("share channel cursors not saved at shutdown: %s", exc)
 
     async def backfill_guild(self, guild: discord.Guild) -> BackfillResult:
