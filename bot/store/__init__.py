@@ -135,6 +135,11 @@ class Store:
 
         Use only the yielded connection inside the block: a lone write on `db` would wait for
         this transaction's write lock.
+
+        The BEGIN is inside the ``try``: a task cancelled (at shutdown) while its BEGIN is on
+        the way to SQLite's thread still has it run there, and used to leave the write lock
+        held until the store closed, so every lone write meanwhile failed after the busy
+        timeout ("database is locked"). The ROLLBACK queued after it undoes it.
         """
         if self.read_only:
             raise StoreError("the store is read-only: no transaction")
@@ -142,8 +147,8 @@ class Store:
             db = self._tx
             if db is None:
                 raise StoreError("the store is not open")
-            await db.execute("BEGIN IMMEDIATE")
             try:
+                await db.execute("BEGIN IMMEDIATE")
                 yield db
                 await db.execute("COMMIT")
             except BaseException as exc:
@@ -209,14 +214,17 @@ class Store:
 async def _rollback(db: aiosqlite.Connection, cause: BaseException) -> None:
     """Roll back what is still open after ``cause``, never hiding ``cause``.
 
-    SQLite itself ends the transaction on some errors (a full disk, an I/O error): a ROLLBACK
-    then fails with "cannot rollback - no transaction is active", which used to replace the
-    real error. Only roll back an open transaction, and log (not raise) a rollback failure.
+    SQLite itself ends the transaction on some errors (a full disk, an I/O error), and a task
+    cancelled during BEGIN or COMMIT cannot tell whether that statement has run yet (it runs
+    in SQLite's thread anyway). So the ROLLBACK is always queued (after the statement, on the
+    same thread), "no transaction is active" is fine, and any other failure is logged, not
+    raised (it used to replace the real error).
     """
-    if not db.in_transaction:
-        return
     try:
         await db.execute("ROLLBACK")
+    except sqlite3.OperationalError as rollback_error:
+        if "no transaction is active" not in str(rollback_error):
+            log.error("rollback after %r failed: %s", cause, rollback_error)
     except sqlite3.Error as rollback_error:
         log.error("rollback after %r failed: %s", cause, rollback_error)
 

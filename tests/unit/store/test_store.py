@@ -9,6 +9,7 @@ import os
 import sqlite3
 from datetime import UTC, datetime, time
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 import pytest
@@ -486,3 +487,42 @@ async def test_fetch_paged_holds_no_snapshot_between_pages(store: Store) -> None
         del store.db.execute_fetchall
     assert [r[0] for r in rows] == [0, 1, 2, 3, 10]
     assert trips == 3
+
+
+@pytest.mark.parametrize("at", ["BEGIN", "INSERT", "COMMIT"])
+async def test_a_transaction_cancelled_at_any_point_leaves_no_lock_behind(
+    store: Store, monkeypatch: pytest.MonkeyPatch, at: str
+) -> None:
+    # Shutdown cancels running jobs. A job cancelled while its BEGIN IMMEDIATE (or a statement,
+    # or the COMMIT) is on its way to SQLite's thread must not leave the transaction
+    # connection holding the write lock: every later lone write would wait out the busy timeout
+    # and fail ("database is locked": the backfill's shutdown flush did), and every later
+    # transaction would fail to begin.
+    connection = store._tx
+    assert connection is not None
+    real = connection.execute
+
+    def execute(sql: str, *args: Any) -> Any:
+        if sql.startswith(at):  # cancel the job while this statement is in flight
+            asyncio.get_running_loop().call_soon(task.cancel)
+        return real(sql, *args)
+
+    monkeypatch.setattr(connection, "execute", execute)
+
+    async def job() -> None:
+        async with store.transaction() as tx:
+            await tx.execute("INSERT INTO audit_log (guild_id, user_id, action, created_at)"
+                             " VALUES (1, 1, 'x', '')")  # fmt: skip
+
+    task = asyncio.create_task(job())
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await store.db.execute("PRAGMA busy_timeout = 200")  # fail fast if the lock is still held
+    await sqlite_write_once(store)
+    async with store.transaction() as tx:
+        await tx.execute("INSERT INTO audit_log (guild_id, user_id, action, created_at)"
+                         " VALUES (2, 2, 'y', '')")  # fmt: skip
+    assert (await store.fetch_one("SELECT COUNT(*) FROM audit_log WHERE guild_id = 3"))[0] == 1
+    assert (await store.fetch_one("SELECT COUNT(*) FROM audit_log WHERE guild_id = 2"))[0] == 1
+    if at != "COMMIT":  # cancelled during its COMMIT, the job may have committed (or not)
+        assert (await store.fetch_one("SELECT COUNT(*) FROM audit_log WHERE guild_id = 1"))[0] == 0
