@@ -133,10 +133,10 @@ async def test_cursor_writes_meet_no_stale_read_while_transactions_commit_and_re
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # What made the shutdown flush fail ("database is locked"): a lone write on the shared
-    # connection while a read there still held a snapshot older than a transaction's commit.
-    # Reads now run to their end in one trip, so with the repair switched off (one attempt
-    # per write) the bot's own writes and the cursor flush still all succeed.
+    # A lone write on the shared connection while a read there still held a snapshot older
+    # than a transaction's commit failed at once ("database is locked"; before the reads ran
+    # to their end in one trip this test failed 3 runs out of 3). With the repair switched off
+    # (one attempt per write) the bot's own writes and the cursor flush now all succeed.
     monkeypatch.setattr(bot.store, "STALE_SNAPSHOT_RETRIES", ())
     fake = fake_discord
     started = await runner.start()
