@@ -213,12 +213,13 @@ async def _ledger_rows(db: Path) -> tuple[list[Any], dict[str, int]]:
 
     try:
         async with Store(db, read_only=True) as store:
-            async with store.db.execute(
-                "SELECT key, kind, status, message_id, reason FROM deliveries ORDER BY key"
-            ) as cursor:
-                rows = [Row(*row) for row in await cursor.fetchall()]
-            async with store.db.execute("SELECT kind, COUNT(*) FROM alerts GROUP BY kind") as cur:
-                alerts = {kind: n for kind, n in await cur.fetchall()}
-            return rows, alerts
+            rows = [
+                Row(*row)
+                for row in await store.fetch_all(
+                    "SELECT key, kind, status, message_id, reason FROM deliveries ORDER BY key"
+                )
+            ]
+            counts = await store.fetch_all("SELECT kind, COUNT(*) FROM alerts GROUP BY kind")
+            return rows, {kind: n for kind, n in counts}
     except StoreError:  # the bot never created it
         return [], {}

@@ -156,9 +156,11 @@ class BackfillService:
             try:
                 await self.flush()
             except (sqlite3.Error, StoreError) as exc:
-                # A read a cancelled task left open on the shared connection can make this last
-                # write fail ("database is locked"). Losing it only means the next start reads
-                # back from the previous cursor; a share is never collected twice.
+                # What made this write fail ("database is locked") is gone: a job cancelled
+                # during its BEGIN kept the write lock, and reads held stale snapshots (see
+                # `Store.transaction`, `Store.fetch_one`). A last write can still fail (a full
+                # disk): losing it only means the next start reads back from the previous
+                # cursor; a share is never collected twice.
                 log.warning("share channel cursors not saved at shutdown: %s", exc)
 
     async def backfill_guild(self, guild: discord.Guild) -> BackfillResult:

@@ -16,7 +16,7 @@ import logging
 import os
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,8 @@ from bot.store.migrations import MIGRATIONS
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
+#: Rows per trip of `Store.fetch_paged` (reads that may be large: exports, the report).
+PAGE_ROWS = 1000
 
 
 class StoreError(Exception):
@@ -133,6 +135,11 @@ class Store:
 
         Use only the yielded connection inside the block: a lone write on `db` would wait for
         this transaction's write lock.
+
+        The BEGIN is inside the ``try``: a task cancelled (at shutdown) while its BEGIN is on
+        the way to SQLite's thread still has it run there, and used to leave the write lock
+        held until the store closed, so every lone write meanwhile failed after the busy
+        timeout ("database is locked"). The ROLLBACK queued after it undoes it.
         """
         if self.read_only:
             raise StoreError("the store is read-only: no transaction")
@@ -140,8 +147,8 @@ class Store:
             db = self._tx
             if db is None:
                 raise StoreError("the store is not open")
-            await db.execute("BEGIN IMMEDIATE")
             try:
+                await db.execute("BEGIN IMMEDIATE")
                 yield db
                 await db.execute("COMMIT")
             except BaseException as exc:
@@ -165,23 +172,59 @@ class Store:
         """Every row of a read, in one trip (see `fetch_one` for why not a cursor)."""
         return list(await self.db.execute_fetchall(sql, tuple(parameters)))
 
+    async def fetch_paged(
+        self,
+        sql: str,
+        parameters: Iterable[Any],
+        key: Sequence[str],
+        *,
+        page: int | None = None,
+    ) -> list[aiosqlite.Row]:
+        """Every row of a read that may be large, ``page`` (`PAGE_ROWS`) rows per trip (keyset
+        pagination).
+
+        ``sql`` is a SELECT ending with its WHERE clause (no ORDER BY or LIMIT); ``key`` lists
+        selected columns that together are unique, in the order wanted (``alias.column`` is
+        fine). Each trip is bounded, and between trips other coroutines' statements run with
+        no snapshot held; a row written meanwhile is seen at most once.
+        """
+        page = page or PAGE_ROWS
+        params = tuple(parameters)
+        order = ", ".join(key)
+        names = [column.rsplit(".", 1)[-1] for column in key]
+        after_key = f" AND ({order}) > ({', '.join('?' * len(key))})"
+        rows: list[aiosqlite.Row] = []
+        after: tuple[Any, ...] | None = None
+        while True:
+            if after is None:
+                query, args = f"{sql} ORDER BY {order} LIMIT ?", (*params, page)
+            else:
+                query, args = f"{sql}{after_key} ORDER BY {order} LIMIT ?", (*params, *after, page)
+            batch = list(await self.db.execute_fetchall(query, args))
+            rows.extend(batch)
+            if len(batch) < page:
+                return rows
+            after = tuple(batch[-1][name] for name in names)
+
     async def schema_version(self) -> int:
-        async with self.db.execute("PRAGMA user_version") as cur:
-            row = await cur.fetchone()
+        row = await self.fetch_one("PRAGMA user_version")
         return int(row[0])
 
 
 async def _rollback(db: aiosqlite.Connection, cause: BaseException) -> None:
     """Roll back what is still open after ``cause``, never hiding ``cause``.
 
-    SQLite itself ends the transaction on some errors (a full disk, an I/O error): a ROLLBACK
-    then fails with "cannot rollback - no transaction is active", which used to replace the
-    real error. Only roll back an open transaction, and log (not raise) a rollback failure.
+    SQLite itself ends the transaction on some errors (a full disk, an I/O error), and a task
+    cancelled during BEGIN or COMMIT cannot tell whether that statement has run yet (it runs
+    in SQLite's thread anyway). So the ROLLBACK is always queued (after the statement, on the
+    same thread), "no transaction is active" is fine, and any other failure is logged, not
+    raised (it used to replace the real error).
     """
-    if not db.in_transaction:
-        return
     try:
         await db.execute("ROLLBACK")
+    except sqlite3.OperationalError as rollback_error:
+        if "no transaction is active" not in str(rollback_error):
+            log.error("rollback after %r failed: %s", cause, rollback_error)
     except sqlite3.Error as rollback_error:
         log.error("rollback after %r failed: %s", cause, rollback_error)
 
@@ -202,6 +245,11 @@ class SharedConnection(aiosqlite.Connection):
     SQLite refuses the write at once with "database is locked" (a stale snapshot; the busy
     timeout does not apply). Reproduced in tests/unit/store/test_store.py. Such a write is
     retried shortly, once the reader is done; a lock that outlasted the busy timeout is not.
+
+    The bot's own reads no longer do this (`Store.fetch_one`/`fetch_all`/`fetch_paged` run each
+    statement to its end in one trip; tests/unit/store/test_store.py keeps cursor reads out of
+    bot/), so the retry is a safety net for a reader that still holds a cursor (a test, a
+    cancelled task, a future function), not a path the bot takes.
     """
 
     @aiosqlite.context.contextmanager
@@ -267,9 +315,8 @@ async def _connect_read_only(path: Path) -> aiosqlite.Connection:
 
 async def check_version(db: aiosqlite.Connection) -> int:
     """The database's schema version; StoreError when it is newer than this code knows."""
-    async with db.execute("PRAGMA user_version") as cur:
-        row = await cur.fetchone()
-    current = int(row[0])
+    rows = await db.execute_fetchall("PRAGMA user_version")
+    current = int(next(iter(rows))[0])
     latest = len(MIGRATIONS)
     if current > latest:
         raise StoreError(
@@ -334,6 +381,7 @@ from bot.store.ledger import Claim, Ledger  # noqa: E402  (re-exported for conve
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
+    "PAGE_ROWS",
     "Claim",
     "Ledger",
     "Store",

@@ -43,18 +43,16 @@ async def mark_posted(store: Store, alert_id: int) -> None:
 
 async def last_posted_at(store: Store, guild_id: int, kind: str) -> datetime | None:
     """When an alert of this kind last went to the organiser channel (None: never)."""
-    rows = list(
-        await store.db.execute_fetchall(
-            "SELECT MAX(created_at) FROM alerts WHERE guild_id = ? AND kind = ? AND posted = 1",
-            (guild_id, kind),
-        )
+    row = await store.fetch_one(
+        "SELECT MAX(created_at) FROM alerts WHERE guild_id = ? AND kind = ? AND posted = 1",
+        (guild_id, kind),
     )
-    return from_db(rows[0][0]) if rows and rows[0][0] else None
+    return from_db(row[0]) if row is not None and row[0] else None
 
 
 async def latest(store: Store, guild_id: int, limit: int = 5) -> list[Alert]:
     """The newest alerts first."""
-    rows = await store.db.execute_fetchall(
+    rows = await store.fetch_all(
         "SELECT id, guild_id, kind, text, created_at, posted FROM alerts WHERE guild_id = ?"
         " ORDER BY id DESC LIMIT ?",
         (guild_id, limit),

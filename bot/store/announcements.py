@@ -108,29 +108,28 @@ async def get(
     if guild_id is not None:
         sql += " AND guild_id = ?"
         params.append(guild_id)
-    async with store.db.execute(sql, params) as cur:
-        row = await cur.fetchone()
+    row = await store.fetch_one(sql, params)
     return _row(row) if row is not None else None
 
 
 async def pending(store: Store, guild_id: int) -> list[Announcement]:
     """Announcements still to go out, soonest first."""
-    async with store.db.execute(
+    rows = await store.fetch_all(
         f"SELECT {_COLUMNS} FROM announcements WHERE guild_id = ? AND status = 'pending'"
         " ORDER BY send_at, id",
         (guild_id,),
-    ) as cur:
-        return [_row(row) async for row in cur]
+    )
+    return [_row(row) for row in rows]
 
 
 async def recent(store: Store, guild_id: int, limit: int = 15) -> list[Announcement]:
     """The latest announcements no longer pending, newest first."""
-    async with store.db.execute(
+    rows = await store.fetch_all(
         f"SELECT {_COLUMNS} FROM announcements WHERE guild_id = ? AND status != 'pending'"
         " ORDER BY COALESCE(sent_at, send_at) DESC, id DESC LIMIT ?",
         (guild_id, limit),
-    ) as cur:
-        return [_row(row) async for row in cur]
+    )
+    return [_row(row) for row in rows]
 
 
 async def set_message(store: Store, announcement_id: int, message_id: int | None) -> None:
@@ -170,11 +169,11 @@ async def cancel(store: Store, guild_id: int, announcement_id: int) -> bool:
 
 
 async def count_by_status(store: Store, guild_id: int) -> dict[str, int]:
-    async with store.db.execute(
+    rows = await store.fetch_all(
         "SELECT status, COUNT(*) FROM announcements WHERE guild_id = ? GROUP BY status",
         (guild_id,),
-    ) as cur:
-        return {status: count async for status, count in cur}
+    )
+    return {status: count for status, count in rows}
 
 
 __all__ = [

@@ -28,9 +28,9 @@ async def record(store: Store, guild_id: int, user_id: int, action: str, detail:
 
 
 async def recent(store: Store, guild_id: int, limit: int = 10) -> list[AuditEntry]:
-    async with store.db.execute(
+    rows = await store.fetch_all(
         "SELECT id, guild_id, user_id, action, detail, created_at FROM audit_log"
         " WHERE guild_id = ? ORDER BY id DESC LIMIT ?",
         (guild_id, limit),
-    ) as cur:
-        return [AuditEntry(r[0], r[1], r[2], r[3], r[4], from_db(r[5])) async for r in cur]
+    )
+    return [AuditEntry(r[0], r[1], r[2], r[3], r[4], from_db(r[5])) for r in rows]

@@ -8,8 +8,7 @@ from bot.store import Store
 
 
 async def get_state(store: Store, name: str) -> str | None:
-    async with store.db.execute("SELECT value FROM bot_state WHERE name = ?", (name,)) as cur:
-        row = await cur.fetchone()
+    row = await store.fetch_one("SELECT value FROM bot_state WHERE name = ?", (name,))
     return None if row is None else str(row[0])
 
 

@@ -107,23 +107,22 @@ _COLUMNS = (
 
 async def pending_notices(store: Store, guild_id: int) -> list[ChangeNotice]:
     """Notices of a guild not yet done, oldest first."""
-    async with store.db.execute(
+    rows = await store.fetch_all(
         f"SELECT {_COLUMNS} FROM change_notices WHERE guild_id = ? AND done_at IS NULL"
         " ORDER BY created_at, session_id, change_hash",
         (guild_id,),
-    ) as cur:
-        return [_notice(row) async for row in cur]
+    )
+    return [_notice(row) for row in rows]
 
 
 async def get_notice(
     store: Store, guild_id: int, session_id: str, change_hash: str
 ) -> ChangeNotice | None:
-    async with store.db.execute(
+    row = await store.fetch_one(
         f"SELECT {_COLUMNS} FROM change_notices"
         " WHERE guild_id = ? AND session_id = ? AND change_hash = ?",
         (guild_id, session_id, change_hash),
-    ) as cur:
-        row = await cur.fetchone()
+    )
     return _notice(row) if row is not None else None
 
 
@@ -140,7 +139,7 @@ async def mark_done(store: Store, guild_id: int, session_id: str, change_hash: s
 async def unsettled_keys(store: Store, prefix: str) -> list[str]:
     """Ledger keys starting with `prefix` that are claimed but not confirmed (an interrupted
     send): the notice is not done while any is left."""
-    rows = await store.db.execute_fetchall(
+    rows = await store.fetch_all(
         "SELECT key FROM deliveries WHERE substr(key, 1, ?) = ? AND status = ? ORDER BY key",
         (len(prefix), prefix, Status.CLAIMED.value),
     )

@@ -32,7 +32,7 @@ async def get_channels(store: Store, user_ids: Iterable[int]) -> dict[int, DmCha
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         marks = ", ".join("?" * len(chunk))
-        rows = await store.db.execute_fetchall(
+        rows = await store.fetch_all(
             f"SELECT user_id, channel_id, messaged_at FROM dm_channels WHERE user_id IN ({marks})",
             chunk,
         )

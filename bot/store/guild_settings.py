@@ -107,10 +107,9 @@ async def get_config(store: Store, settings: Settings, guild_id: int) -> GuildCo
 
 async def _read_config(store: Store, settings: Settings, guild_id: int) -> GuildConfig:
     config = defaults(settings, guild_id)
-    async with store.db.execute(
+    row = await store.fetch_one(
         f"SELECT {', '.join(SETTING_NAMES)} FROM guild_settings WHERE guild_id = ?", (guild_id,)
-    ) as cur:
-        row = await cur.fetchone()
+    )
     if row is None:
         return config
     changes: dict[str, object] = {}
@@ -159,10 +158,10 @@ async def update_config(store: Store, guild_id: int, **changes: object) -> None:
 
 async def known_guilds(store: Store) -> list[int]:
     """Guilds the database knows of (settings or a programme), for planning at start."""
-    async with store.db.execute(
+    rows = await store.fetch_all(
         "SELECT guild_id FROM guild_settings UNION SELECT guild_id FROM programmes"
-    ) as cur:
-        return [row[0] async for row in cur]
+    )
+    return [row[0] for row in rows]
 
 
 __all__ = [

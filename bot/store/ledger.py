@@ -158,16 +158,13 @@ class Ledger:
         return cur.rowcount == 1
 
     async def get(self, key: str) -> Delivery | None:
-        # One call (execute and fetch): no statement left open on the shared connection, whose
-        # lone writes would otherwise fail with SQLITE_BUSY_SNAPSHOT meanwhile (WAL).
-        rows = await self.store.db.execute_fetchall(
+        row = await self.store.fetch_one(
             "SELECT key, guild_id, kind, status, message_id, reason, attempts, claimed_at,"
             " updated_at FROM deliveries WHERE key = ?",
             (key,),
         )
-        if not rows:
+        if row is None:
             return None
-        row = next(iter(rows))
         return Delivery(
             key=row["key"],
             guild_id=row["guild_id"],
@@ -183,21 +180,21 @@ class Ledger:
     async def settled(self, guild_id: int, kind: str) -> set[str]:
         """Keys of a kind that are sent, skipped or failed for good (not "claimed"): one query
         for a planner that would otherwise look each key up."""
-        async with self.store.db.execute(
+        rows = await self.store.fetch_all(
             "SELECT key FROM deliveries WHERE guild_id = ? AND kind = ? AND status != 'claimed'",
             (guild_id, kind),
-        ) as cur:
-            return {row[0] for row in await cur.fetchall()}
+        )
+        return {row[0] for row in rows}
 
     async def interrupted(self, guild_id: int, kind: str) -> list[str]:
         """Keys of a guild and kind left claimed by an earlier run (it stopped mid-send): the
         caller resumes them (a claim by this run takes them over, same nonce)."""
-        async with self.store.db.execute(
+        rows = await self.store.fetch_all(
             "SELECT key FROM deliveries WHERE guild_id = ? AND kind = ? AND status = 'claimed'"
             " AND owner != ? ORDER BY claimed_at",
             (guild_id, kind, self.store.run_id),
-        ) as cur:
-            return [row[0] async for row in cur]
+        )
+        return [row[0] for row in rows]
 
     async def counts(self, guild_id: int, kind: str | None = None) -> dict[str, int]:
         """Rows per status for a guild (optionally one kind): the figures for `/organiser stats`."""
@@ -207,9 +204,7 @@ class Ledger:
             sql += " AND kind = ?"
             params.append(kind)
         sql += " GROUP BY status"
-        return {
-            status: count for status, count in await self.store.db.execute_fetchall(sql, params)
-        }
+        return {status: count for status, count in await self.store.fetch_all(sql, params)}
 
     async def deliver(
         self,

@@ -27,11 +27,11 @@ class Mirror:
 
 async def mirrors(store: Store, guild_id: int) -> dict[str, Mirror]:
     """The guild's mirrored events by session id."""
-    async with store.db.execute(
+    rows = await store.fetch_all(
         "SELECT session_id, event_id, fingerprint, status FROM session_events WHERE guild_id = ?",
         (guild_id,),
-    ) as cur:
-        return {row[0]: Mirror(row[0], row[1], row[2], row[3]) async for row in cur}
+    )
+    return {row[0]: Mirror(row[0], row[1], row[2], row[3]) for row in rows}
 
 
 async def save_mirror(
@@ -60,22 +60,20 @@ async def set_mirror_status(
 
 async def session_of_event(store: Store, guild_id: int, event_id: int) -> str | None:
     """The session a bot event mirrors (None for anyone else's event)."""
-    async with store.db.execute(
+    row = await store.fetch_one(
         "SELECT session_id FROM session_events WHERE guild_id = ? AND event_id = ?",
         (guild_id, event_id),
-    ) as cur:
-        row = await cur.fetchone()
+    )
     return row[0] if row else None
 
 
 async def event_of_session(store: Store, guild_id: int, session_id: str) -> int | None:
     """The live event of a session, for the `/session` link."""
-    async with store.db.execute(
+    row = await store.fetch_one(
         "SELECT event_id FROM session_events WHERE guild_id = ? AND session_id = ?"
         " AND status = 'live'",
         (guild_id, session_id),
-    ) as cur:
-        row = await cur.fetchone()
+    )
     return row[0] if row else None
 
 
@@ -90,11 +88,10 @@ class SyncState:
 
 
 async def sync_state(store: Store, guild_id: int) -> SyncState:
-    async with store.db.execute(
+    row = await store.fetch_one(
         "SELECT enabled, paused_reason, cap_alerted FROM event_sync WHERE guild_id = ?",
         (guild_id,),
-    ) as cur:
-        row = await cur.fetchone()
+    )
     if row is None:
         return SyncState(None, None, False)
     enabled = None if row[0] is None else bool(row[0])
@@ -164,36 +161,34 @@ async def remove_event_interest(store: Store, guild_id: int, session_id: str, us
 
 async def event_registrations(store: Store, guild_id: int, session_id: str) -> set[int]:
     """Members registered for a session by its event (the ones un-marking may remove)."""
-    async with store.db.execute(
+    rows = await store.fetch_all(
         "SELECT user_id FROM interests WHERE guild_id = ? AND session_id = ? AND source = 'event'",
         (guild_id, session_id),
-    ) as cur:
-        return {row[0] async for row in cur}
+    )
+    return {row[0] for row in rows}
 
 
 async def interest_sources(store: Store, guild_id: int, session_id: str) -> dict[str, int]:
     """{'command': n, 'event': m} for one session (`/session`)."""
     out = {COMMAND: 0, EVENT: 0}
-    async with store.db.execute(
+    for source, count in await store.fetch_all(
         "SELECT source, COUNT(*) FROM interests WHERE guild_id = ? AND session_id = ?"
         " GROUP BY source",
         (guild_id, session_id),
-    ) as cur:
-        async for source, count in cur:
-            out[source] = int(count)
+    ):
+        out[source] = int(count)
     return out
 
 
 async def interest_by_source(store: Store, guild_id: int) -> dict[str, dict[str, int]]:
     """{session_id: {'command': n, 'event': m}} for the figures."""
     out: dict[str, dict[str, int]] = {}
-    async with store.db.execute(
+    for session_id, source, count in await store.fetch_all(
         "SELECT session_id, source, COUNT(*) FROM interests WHERE guild_id = ?"
         " GROUP BY session_id, source",
         (guild_id,),
-    ) as cur:
-        async for session_id, source, count in cur:
-            out.setdefault(session_id, {COMMAND: 0, EVENT: 0})[source] = int(count)
+    ):
+        out.setdefault(session_id, {COMMAND: 0, EVENT: 0})[source] = int(count)
     return out
 
 
@@ -238,12 +233,12 @@ async def record_feedback(
                 user_id,
             ),
         )
-        async with db.execute(
+        rows = await db.execute_fetchall(
             "SELECT rating, attended FROM session_feedback"
             " WHERE guild_id = ? AND session_id = ? AND user_id = ?",
             (guild_id, session_id, user_id),
-        ) as cur:
-            row = await cur.fetchone()
+        )
+    row = next(iter(rows))
     return Feedback(row[0], bool(row[1]))
 
 
@@ -256,17 +251,17 @@ class FeedbackFigures:
 
 async def feedback_figures(store: Store, guild_id: int) -> dict[str, FeedbackFigures]:
     """Per session: members who said they attended, ratings given and their mean."""
-    async with store.db.execute(
+    rows = await store.fetch_all(
         "SELECT session_id, SUM(attended), COUNT(rating), AVG(rating) FROM session_feedback"
         " WHERE guild_id = ? GROUP BY session_id",
         (guild_id,),
-    ) as cur:
-        return {
-            row[0]: FeedbackFigures(
-                int(row[1] or 0), int(row[2]), None if row[3] is None else float(row[3])
-            )
-            async for row in cur
-        }
+    )
+    return {
+        row[0]: FeedbackFigures(
+            int(row[1] or 0), int(row[2]), None if row[3] is None else float(row[3])
+        )
+        for row in rows
+    }
 
 
 # ---------------------------------------------------------------------------- crossposts
@@ -275,22 +270,22 @@ async def feedback_figures(store: Store, guild_id: int) -> dict[str, FeedbackFig
 async def crossposts_since(store: Store, guild_id: int, prefix: str, since: str) -> list[str]:
     """Update times (oldest first) of one channel's crossposts (keys starting with `prefix`)
     made since `since` (db text): Discord allows about 10 an hour per channel."""
-    async with store.db.execute(
+    rows = await store.fetch_all(
         "SELECT updated_at FROM deliveries WHERE guild_id = ? AND kind = 'crosspost'"
         " AND status = 'sent' AND substr(key, 1, ?) = ? AND updated_at >= ? ORDER BY updated_at",
         (guild_id, len(prefix), prefix, since),
-    ) as cur:
-        return [row[0] async for row in cur]
+    )
+    return [row[0] for row in rows]
 
 
 async def unfinished_crossposts(store: Store, guild_id: int, since: str) -> list[str]:
     """Keys of crossposts deferred or interrupted (failed or claimed) since `since`."""
-    async with store.db.execute(
+    rows = await store.fetch_all(
         "SELECT key FROM deliveries WHERE guild_id = ? AND kind = 'crosspost'"
         " AND status IN ('failed', 'claimed') AND claimed_at >= ? ORDER BY claimed_at",
         (guild_id, since),
-    ) as cur:
-        return [row[0] async for row in cur]
+    )
+    return [row[0] for row in rows]
 
 
 # ------------------------------------------------------------------------------ figures
@@ -335,22 +330,21 @@ async def session_figures(store: Store, guild_id: int) -> dict[str, SessionFigur
 
 async def attendance(store: Store, guild_id: int) -> dict[str, int]:
     """Members who pressed "I attended", per session."""
-    async with store.db.execute(
+    rows = await store.fetch_all(
         "SELECT session_id, COUNT(*) FROM session_feedback WHERE guild_id = ? AND attended = 1"
         " GROUP BY session_id",
         (guild_id,),
-    ) as cur:
-        return {row[0]: int(row[1]) async for row in cur}
+    )
+    return {row[0]: int(row[1]) for row in rows}
 
 
 async def ratings(store: Store, guild_id: int) -> dict[str, list[int]]:
     """Every rating (1-5) given, per session (counts only leave the bot; no member ids)."""
     out: dict[str, list[int]] = {}
-    async with store.db.execute(
+    for session_id, rating in await store.fetch_all(
         "SELECT session_id, rating FROM session_feedback WHERE guild_id = ?"
         " AND rating IS NOT NULL ORDER BY session_id",
         (guild_id,),
-    ) as cur:
-        async for session_id, rating in cur:
-            out.setdefault(session_id, []).append(int(rating))
+    ):
+        out.setdefault(session_id, []).append(int(rating))
     return out

@@ -97,13 +97,12 @@ async def mark_posts_before(store: Store, guild_id: int, cutoff: datetime) -> in
 
 async def pending(store: Store, guild_id: int) -> list[PostedDigest]:
     """Posts marked for redaction, oldest first."""
-    async with store.db.execute(
+    rows = await store.fetch_all(
         "SELECT post_id, channel_id, kind, day, message_id, share_ids FROM posted_digests"
         " WHERE guild_id = ? AND post_id IN (SELECT post_id FROM posted_digests"
         " WHERE guild_id = ? AND needs_redaction = 1) ORDER BY post_id, part",
         (guild_id, guild_id),
-    ) as cur:
-        rows = await cur.fetchall()
+    )
     posts: dict[int, dict[str, object]] = {}
     for row in rows:
         post = posts.setdefault(

@@ -78,12 +78,12 @@ def _event_from_json(text: str) -> Event:
 
 
 async def _active_sessions(db: aiosqlite.Connection, guild_id: int) -> list[Session]:
-    async with db.execute(
+    rows = await db.execute_fetchall(
         f"SELECT {_COLUMNS} FROM sessions WHERE guild_id = ? AND cancelled = 0"
         " ORDER BY start_utc, title, session_id",
         (guild_id,),
-    ) as cur:
-        return [_row_to_session(row) async for row in cur]
+    )
+    return [_row_to_session(row) for row in rows]
 
 
 async def active_sessions(store: Store, guild_id: int) -> list[Session]:
@@ -110,10 +110,10 @@ async def replace_programme(
     digest = content_hash(programme)
     now = to_db(store.clock())
     async with store.transaction() as db:
-        async with db.execute(
+        rows = await db.execute_fetchall(
             "SELECT source, content_hash FROM programmes WHERE guild_id = ?", (guild_id,)
-        ) as cur:
-            current = await cur.fetchone()
+        )
+        current = next(iter(rows), None)
         if current is not None and current["content_hash"] == digest:
             if current["source"] != source:
                 await db.execute(
@@ -184,12 +184,12 @@ def diff_from_json(text: str) -> ProgrammeDiff:
 
 async def pending_changes(store: Store, guild_id: int) -> list[tuple[int, ProgrammeDiff]]:
     """The guild's stored programme changes whose listeners have not all run yet, oldest first."""
-    async with store.db.execute(
+    rows = await store.fetch_all(
         "SELECT id, diff_json FROM programme_changes"
         " WHERE guild_id = ? AND handled_at IS NULL ORDER BY id",
         (guild_id,),
-    ) as cur:
-        return [(int(row["id"]), diff_from_json(row["diff_json"])) async for row in cur]
+    )
+    return [(int(row["id"]), diff_from_json(row["diff_json"])) for row in rows]
 
 
 async def mark_change_handled(store: Store, change_id: int) -> None:
@@ -202,10 +202,7 @@ async def mark_change_handled(store: Store, change_id: int) -> None:
 
 async def read_stored_programme(store: Store, guild_id: int) -> Programme | None:
     """The guild's programme (active sessions only), or None when it never had one."""
-    async with store.db.execute(
-        "SELECT event_json FROM programmes WHERE guild_id = ?", (guild_id,)
-    ) as cur:
-        row = await cur.fetchone()
+    row = await store.fetch_one("SELECT event_json FROM programmes WHERE guild_id = ?", (guild_id,))
     if row is None:
         return None
     sessions = await _active_sessions(store.db, guild_id)
@@ -219,41 +216,35 @@ async def get_session(
     sql = f"SELECT {_COLUMNS} FROM sessions WHERE guild_id = ? AND session_id = ?"
     if not include_cancelled:
         sql += " AND cancelled = 0"
-    async with store.db.execute(sql, (guild_id, session_id)) as cur:
-        row = await cur.fetchone()
+    row = await store.fetch_one(sql, (guild_id, session_id))
     return None if row is None else _row_to_session(row)
 
 
 async def is_cancelled(store: Store, guild_id: int, session_id: str) -> bool:
     """True for a session that was in the programme and has been removed since."""
-    async with store.db.execute(
+    row = await store.fetch_one(
         "SELECT cancelled FROM sessions WHERE guild_id = ? AND session_id = ?",
         (guild_id, session_id),
-    ) as cur:
-        row = await cur.fetchone()
+    )
     return row is not None and bool(row["cancelled"])
 
 
 async def has_programme(store: Store, guild_id: int) -> bool:
-    async with store.db.execute("SELECT 1 FROM programmes WHERE guild_id = ?", (guild_id,)) as cur:
-        return await cur.fetchone() is not None
+    return (
+        await store.fetch_one("SELECT 1 FROM programmes WHERE guild_id = ?", (guild_id,))
+        is not None
+    )
 
 
 async def programme_source(store: Store, guild_id: int) -> Source | None:
     """'seed' (the shipped or configured file), 'import' (an organiser's own), or None."""
-    async with store.db.execute(
-        "SELECT source FROM programmes WHERE guild_id = ?", (guild_id,)
-    ) as cur:
-        row = await cur.fetchone()
+    row = await store.fetch_one("SELECT source FROM programmes WHERE guild_id = ?", (guild_id,))
     return None if row is None else row["source"]
 
 
 async def loaded_at(store: Store, guild_id: int) -> str | None:
     """When the programme last changed (ISO UTC text), for `/organiser stats`."""
-    async with store.db.execute(
-        "SELECT loaded_at FROM programmes WHERE guild_id = ?", (guild_id,)
-    ) as cur:
-        row = await cur.fetchone()
+    row = await store.fetch_one("SELECT loaded_at FROM programmes WHERE guild_id = ?", (guild_id,))
     return None if row is None else row["loaded_at"]
 
 

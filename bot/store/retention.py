@@ -34,14 +34,12 @@ _ADD = (
 
 async def _any(store: Store, sql: str, *params: object) -> bool:
     """Whether ``sql`` finds a row (read on the shared connection, no transaction)."""
-    async with store.db.execute(sql, params) as cur:
-        return await cur.fetchone() is not None
+    return await store.fetch_one(sql, params) is not None
 
 
 async def every_guild(store: Store) -> list[int]:
     """Every server with anything stored (retention must reach them all)."""
-    async with store.db.execute(_GUILDS) as cur:
-        found = [row[0] for row in await cur.fetchall()]
+    found = [row[0] for row in await store.fetch_all(_GUILDS)]
     return sorted(g for g in found if g is not None)
 
 
@@ -56,12 +54,11 @@ async def retire_deliveries(store: Store, guild_id: int, cutoff: datetime) -> in
     ):
         return 0  # the usual case at each start: no transaction at all
     async with store.transaction() as db:
-        async with db.execute(
+        groups = await db.execute_fetchall(
             "SELECT kind, status, COUNT(*) FROM deliveries WHERE guild_id = ? AND updated_at < ?"
             " GROUP BY kind, status",
             (guild_id, when),
-        ) as cur:
-            groups = await cur.fetchall()
+        )
         for kind, status, count in groups:
             await db.execute(_ADD, (guild_id, "deliveries", kind, status, count))
         cur = await db.execute(
@@ -76,11 +73,10 @@ async def retire_interests(store: Store, guild_id: int, cutoff: datetime) -> int
     if not await _any(store, f"SELECT 1 {_OLD_INTERESTS} LIMIT 1", guild_id, when, when):
         return 0
     async with store.transaction() as db:
-        async with db.execute(
+        groups = await db.execute_fetchall(
             f"SELECT i.session_id, COUNT(*) {_OLD_INTERESTS} GROUP BY i.session_id",
             (guild_id, when, when),
-        ) as cur:
-            groups = await cur.fetchall()
+        )
         for session_id, count in groups:
             await db.execute(_ADD, (guild_id, "interests", session_id, "registrations", count))
         cur = await db.execute(
@@ -93,12 +89,11 @@ async def retire_interests(store: Store, guild_id: int, cutoff: datetime) -> int
 async def retired(store: Store, guild_id: int, source: str) -> dict[str, dict[str, int]]:
     """Counts kept from retired rows: ``{kind: {status: count}}`` (interests: by session id)."""
     result: dict[str, dict[str, int]] = {}
-    async with store.db.execute(
+    for kind, status, count in await store.fetch_all(
         "SELECT kind, status, count FROM retired_counts WHERE guild_id = ? AND source = ?",
         (guild_id, source),
-    ) as cur:
-        for kind, status, count in await cur.fetchall():
-            result.setdefault(kind, {})[status] = count
+    ):
+        result.setdefault(kind, {})[status] = count
     return result
 
 

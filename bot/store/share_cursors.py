@@ -7,12 +7,10 @@ from bot.store import Store
 
 
 async def get_cursor(store: Store, channel_id: int) -> int | None:
-    rows = list(
-        await store.db.execute_fetchall(
-            "SELECT last_message_id FROM share_cursors WHERE channel_id = ?", (channel_id,)
-        )
+    row = await store.fetch_one(
+        "SELECT last_message_id FROM share_cursors WHERE channel_id = ?", (channel_id,)
     )
-    return int(rows[0][0]) if rows else None
+    return None if row is None else int(row[0])
 
 
 async def advance(store: Store, guild_id: int, channel_id: int, message_id: int) -> None:

@@ -59,18 +59,26 @@ def _row_to_share(row: aiosqlite.Row) -> Share:
     )
 
 
-def _upsert_sql(refresh_reactions: bool) -> str:
+def _on_conflict(refresh_reactions: bool) -> str:
+    """What an upsert does to a stored share (the lone and the batched one alike): the new text,
+    the first-seen time kept, the manual flag never cleared, an older edit ignored."""
     reactions = ", reaction_count = excluded.reaction_count" if refresh_reactions else ""
     return (
-        f"INSERT INTO shares ({_COLUMNS}, manual, edited_at)"
-        " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
-        f" WHERE NOT EXISTS ({_OPTED_OUT}) AND (? OR NOT EXISTS ({_REMOVED}))"
         " ON CONFLICT(message_id) DO UPDATE SET"
         " author_name = excluded.author_name, content = excluded.content,"
         " jump_url = excluded.jump_url, attachment_count = excluded.attachment_count,"
         " image_url = excluded.image_url, manual = MAX(shares.manual, excluded.manual),"
         f" edited_at = excluded.edited_at{reactions}"
         f" WHERE {_NOT_OLDER.format(new='excluded.edited_at')}"
+    )
+
+
+def _upsert_sql(refresh_reactions: bool) -> str:
+    return (
+        f"INSERT INTO shares ({_COLUMNS}, manual, edited_at)"
+        " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+        f" WHERE NOT EXISTS ({_OPTED_OUT}) AND (? OR NOT EXISTS ({_REMOVED}))"
+        f"{_on_conflict(refresh_reactions)}"
     )
 
 
@@ -112,12 +120,7 @@ def _batch_sql(rows: int) -> str:
         " WHERE NOT EXISTS (SELECT 1 FROM member_prefs p WHERE p.guild_id = v.guild_id"
         " AND p.user_id = v.author_id AND p.digest_opt_out = 1)"
         " AND NOT EXISTS (SELECT 1 FROM share_removals r WHERE r.message_id = v.message_id)"
-        " ON CONFLICT(message_id) DO UPDATE SET"
-        " author_name = excluded.author_name, content = excluded.content,"
-        " jump_url = excluded.jump_url, attachment_count = excluded.attachment_count,"
-        " image_url = excluded.image_url, manual = MAX(shares.manual, excluded.manual),"
-        " edited_at = excluded.edited_at"
-        f" WHERE {_NOT_OLDER.format(new='excluded.edited_at')}"
+        f"{_on_conflict(refresh_reactions=False)}"
     )
 
 
@@ -134,10 +137,10 @@ async def upsert_shares(store: Store, items: Sequence[tuple[Share, datetime | No
         await store.db.execute(_batch_sql(len(chunk)), [v for row in chunk for v in row])
     ids = list(dict.fromkeys(share.message_id for share, _ in items))
     marks = ", ".join("?" * len(ids))
-    async with store.db.execute(
+    rows = await store.fetch_all(
         f"SELECT message_id FROM shares WHERE message_id IN ({marks})", ids
-    ) as cur:
-        return {row[0] async for row in cur}
+    )
+    return {row[0] for row in rows}
 
 
 async def _upsert(
@@ -149,17 +152,8 @@ async def _upsert(
     edited_at: datetime | None,
     restore: bool,
 ) -> bool:
-    reactions = ", reaction_count = excluded.reaction_count" if refresh_reactions else ""
     cur = await db.execute(
-        f"INSERT INTO shares ({_COLUMNS}, manual, edited_at)"
-        " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
-        f" WHERE NOT EXISTS ({_OPTED_OUT}) AND (? OR NOT EXISTS ({_REMOVED}))"
-        " ON CONFLICT(message_id) DO UPDATE SET"
-        " author_name = excluded.author_name, content = excluded.content,"
-        " jump_url = excluded.jump_url, attachment_count = excluded.attachment_count,"
-        " image_url = excluded.image_url, manual = MAX(shares.manual, excluded.manual),"
-        f" edited_at = excluded.edited_at{reactions}"
-        f" WHERE {_NOT_OLDER.format(new='excluded.edited_at')}",
+        _upsert_sql(refresh_reactions),
         _upsert_params(share, manual=manual, edited_at=edited_at, restore=restore),
     )
     if cur.rowcount == 1:
@@ -231,8 +225,7 @@ async def remove_share(store: Store, guild_id: int, author_id: int, message_id: 
 
 async def is_removed(store: Store, message_id: int) -> bool:
     """Whether the message was removed from the digest (and not added back since)."""
-    async with store.db.execute(_REMOVED, (message_id,)) as cur:
-        return await cur.fetchone() is not None
+    return await store.fetch_one(_REMOVED, (message_id,)) is not None
 
 
 class Untagged(Enum):
@@ -276,27 +269,23 @@ async def untag_share(
 
 
 async def get_share(store: Store, message_id: int) -> Share | None:
-    async with store.db.execute(
+    row = await store.fetch_one(
         f"SELECT {_COLUMNS} FROM shares WHERE message_id = ?", (message_id,)
-    ) as cur:
-        row = await cur.fetchone()
+    )
     return _row_to_share(row) if row is not None else None
 
 
 async def is_manual(store: Store, message_id: int) -> bool:
     """Whether a share was added by hand (False also when there is no such share)."""
-    async with store.db.execute(
-        "SELECT manual FROM shares WHERE message_id = ?", (message_id,)
-    ) as cur:
-        row = await cur.fetchone()
+    row = await store.fetch_one("SELECT manual FROM shares WHERE message_id = ?", (message_id,))
     return bool(row and row[0])
 
 
 async def share_exists(store: Store, message_id: int) -> bool:
-    rows = await store.db.execute_fetchall(
-        "SELECT 1 FROM shares WHERE message_id = ?", (message_id,)
+    return (
+        await store.fetch_one("SELECT 1 FROM shares WHERE message_id = ?", (message_id,))
+        is not None
     )
-    return bool(list(rows))
 
 
 async def delete_share(store: Store, message_id: int) -> bool:
@@ -331,7 +320,7 @@ async def shares_between(
     store: Store, guild_id: int, start: datetime, end: datetime
 ) -> list[Share]:
     """Shares of a guild posted in UTC ``[start, end)``, in posting order."""
-    rows = await store.db.execute_fetchall(
+    rows = await store.fetch_all(
         f"SELECT {_COLUMNS} FROM shares WHERE guild_id = ? AND created_at >= ? AND created_at < ?"
         " ORDER BY created_at, message_id",
         (guild_id, to_db(start), to_db(end)),
@@ -341,19 +330,20 @@ async def shares_between(
 
 async def all_shares(store: Store, guild_id: int) -> list[Share]:
     """Every stored share of a guild, in posting order (exports)."""
-    async with store.db.execute(
-        f"SELECT {_COLUMNS} FROM shares WHERE guild_id = ? ORDER BY created_at, message_id",
+    rows = await store.fetch_paged(
+        f"SELECT {_COLUMNS} FROM shares WHERE guild_id = ?",
         (guild_id,),
-    ) as cur:
-        return [_row_to_share(row) async for row in cur]
+        ("created_at", "message_id"),
+    )
+    return [_row_to_share(row) for row in rows]
 
 
 async def share_ids_of(store: Store, guild_id: int, author_id: int) -> list[int]:
     """The message ids of a member's stored shares (marked in posted digests before erasure)."""
-    async with store.db.execute(
+    rows = await store.fetch_all(
         "SELECT message_id FROM shares WHERE guild_id = ? AND author_id = ?", (guild_id, author_id)
-    ) as cur:
-        return [row[0] for row in await cur.fetchall()]
+    )
+    return [row[0] for row in rows]
 
 
 async def guilds_of(store: Store, message_ids: Iterable[int]) -> dict[int, list[int]]:
@@ -363,30 +353,25 @@ async def guilds_of(store: Store, message_ids: Iterable[int]) -> dict[int, list[
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
-        async with store.db.execute(
+        for guild_id, message_id in await store.fetch_all(
             f"SELECT guild_id, message_id FROM shares WHERE message_id IN ({marks})", chunk
-        ) as cur:
-            for guild_id, message_id in await cur.fetchall():
-                found.setdefault(guild_id, []).append(message_id)
+        ):
+            found.setdefault(guild_id, []).append(message_id)
     return found
 
 
 async def latest_share(store: Store, guild_id: int, author_id: int) -> Share | None:
     """A member's most recent stored share in a guild (None when none is stored)."""
-    async with store.db.execute(
+    row = await store.fetch_one(
         f"SELECT {_COLUMNS} FROM shares WHERE guild_id = ? AND author_id = ?"
         " ORDER BY created_at DESC, message_id DESC LIMIT 1",
         (guild_id, author_id),
-    ) as cur:
-        row = await cur.fetchone()
+    )
     return _row_to_share(row) if row is not None else None
 
 
 async def count_shares(store: Store, guild_id: int) -> int:
-    async with store.db.execute(
-        "SELECT COUNT(*) FROM shares WHERE guild_id = ?", (guild_id,)
-    ) as cur:
-        row = await cur.fetchone()
+    row = await store.fetch_one("SELECT COUNT(*) FROM shares WHERE guild_id = ?", (guild_id,))
     return int(row[0])
 
 
@@ -416,11 +401,10 @@ async def _set_pref(store: Store, guild_id: int, user_id: int, column: str, valu
 
 
 async def _get_pref(store: Store, guild_id: int, user_id: int, column: str) -> bool:
-    async with store.db.execute(
+    row = await store.fetch_one(
         f"SELECT {column} FROM member_prefs WHERE guild_id = ? AND user_id = ?",
         (guild_id, user_id),
-    ) as cur:
-        row = await cur.fetchone()
+    )
     return bool(row and row[0])
 
 

@@ -63,33 +63,34 @@ async def registrations_per_session(
 
     With `include_empty`, every session of the programme is listed, registered or not (the export).
     """
-    async with store.db.execute(
-        "SELECT session_id, COUNT(*) FROM interests WHERE guild_id = ? GROUP BY session_id",
-        (guild_id,),
-    ) as cur:
-        counts = {session_id: count async for session_id, count in cur}
+    counts = {
+        session_id: count
+        for session_id, count in await store.fetch_all(
+            "SELECT session_id, COUNT(*) FROM interests WHERE guild_id = ? GROUP BY session_id",
+            (guild_id,),
+        )
+    }
     # Registrations deleted by retention still count (bot/store/retention.py).
     for session_id, statuses in (await retired(store, guild_id, "interests")).items():
         counts[session_id] = counts.get(session_id, 0) + statuses.get("registrations", 0)
     rows: list[SessionRegistrations] = []
     seen: set[str] = set()
-    async with store.db.execute(
+    for row in await store.fetch_all(
         "SELECT session_id, title, start_utc, cancelled FROM sessions WHERE guild_id = ?",
         (guild_id,),
-    ) as cur:
-        async for row in cur:
-            seen.add(row["session_id"])
-            count = counts.get(row["session_id"], 0)
-            if count or include_empty:
-                rows.append(
-                    SessionRegistrations(
-                        session_id=row["session_id"],
-                        title=row["title"],
-                        start=from_db(row["start_utc"]),
-                        cancelled=bool(row["cancelled"]),
-                        registrations=count,
-                    )
+    ):
+        seen.add(row["session_id"])
+        count = counts.get(row["session_id"], 0)
+        if count or include_empty:
+            rows.append(
+                SessionRegistrations(
+                    session_id=row["session_id"],
+                    title=row["title"],
+                    start=from_db(row["start_utc"]),
+                    cancelled=bool(row["cancelled"]),
+                    registrations=count,
                 )
+            )
     for session_id, count in counts.items():
         if session_id not in seen:
             rows.append(
@@ -109,10 +110,9 @@ async def registrations_per_session(
 
 async def members_registered(store: Store, guild_id: int) -> int:
     """Distinct members with at least one registration."""
-    async with store.db.execute(
+    row = await store.fetch_one(
         "SELECT COUNT(DISTINCT user_id) FROM interests WHERE guild_id = ?", (guild_id,)
-    ) as cur:
-        row = await cur.fetchone()
+    )
     return int(row[0])
 
 
@@ -120,12 +120,11 @@ async def delivery_counts(store: Store, guild_id: int) -> dict[str, dict[str, in
     """Ledger rows per kind and status: sent, failed and skipped reminders, DMs, posts (rows
     deleted by retention included, as their kept counts)."""
     result: dict[str, dict[str, int]] = {}
-    async with store.db.execute(
+    for kind, status, count in await store.fetch_all(
         "SELECT kind, status, COUNT(*) FROM deliveries WHERE guild_id = ? GROUP BY kind, status",
         (guild_id,),
-    ) as cur:
-        async for kind, status, count in cur:
-            result.setdefault(kind, {})[status] = count
+    ):
+        result.setdefault(kind, {})[status] = count
     for kind, statuses in (await retired(store, guild_id, "deliveries")).items():
         for status, count in statuses.items():
             mine = result.setdefault(kind, {})
@@ -134,20 +133,20 @@ async def delivery_counts(store: Store, guild_id: int) -> dict[str, dict[str, in
 
 
 async def dm_closed_members(store: Store, guild_id: int) -> int:
-    async with store.db.execute(
+    row = await store.fetch_one(
         "SELECT COUNT(*) FROM member_prefs WHERE guild_id = ? AND dm_closed = 1", (guild_id,)
-    ) as cur:
-        row = await cur.fetchone()
+    )
     return int(row[0])
 
 
 async def share_authors(store: Store, guild_id: int) -> list[tuple[datetime, int]]:
     """(posted at, author id) of every stored share, oldest first."""
-    async with store.db.execute(
-        "SELECT created_at, author_id FROM shares WHERE guild_id = ? ORDER BY created_at",
+    rows = await store.fetch_paged(
+        "SELECT created_at, message_id, author_id FROM shares WHERE guild_id = ?",
         (guild_id,),
-    ) as cur:
-        return [(from_db(created), author) async for created, author in cur]
+        ("created_at", "message_id"),
+    )
+    return [(from_db(row["created_at"]), row["author_id"]) for row in rows]
 
 
 def per_local_day(moments: list[datetime], tz: tzinfo) -> list[tuple[date, int]]:

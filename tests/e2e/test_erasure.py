@@ -112,11 +112,11 @@ async def test_retention_runs_for_every_server_and_edits_old_digests(
     assert await store_shares.count_shares(bot.store, fake.guild.id) == 0
     text = await eventually(current(fake, int(digest["id"])), lambda t: "Old news" not in t)
     assert REMOVED_TEXT in text
-    async with db.execute(
+    left = await bot.store.fetch_one(
         "SELECT COUNT(*) FROM deliveries WHERE guild_id = ?", (fake.guild.id,)
-    ) as c:
-        assert (await c.fetchone())[0] == 0
-    figures = await bot.services.digest.store.db.execute(
+    )
+    assert left is not None and left[0] == 0
+    figures = await bot.store.fetch_all(
         "SELECT kind, status, count FROM retired_counts WHERE source = 'deliveries'"
     )
-    assert ("digest", "sent", 1) in [tuple(r) for r in await figures.fetchall()]
+    assert ("digest", "sent", 1) in [tuple(r) for r in figures]

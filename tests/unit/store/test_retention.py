@@ -52,8 +52,8 @@ async def test_old_rows_are_retired_and_still_counted(tmp_path: Path) -> None:
         before = await stats.registrations_per_session(store, 1)
         assert await retention.retire_interests(store, 1, CUTOFF) == 4
         assert await retention.retire_deliveries(store, 1, CUTOFF) == 1
-        async with store.db.execute("SELECT session_id FROM interests ORDER BY 1") as cur:
-            assert [r[0] for r in await cur.fetchall()] == ["gone-recent", "new"]
+        rows = await store.fetch_all("SELECT session_id FROM interests ORDER BY 1")
+        assert [r[0] for r in rows] == ["gone-recent", "new"]
         assert await ledger.get("old-dm") is None and await ledger.get("new-dm") is not None
         # The figures organisers see are unchanged.
         after = await stats.registrations_per_session(store, 1)

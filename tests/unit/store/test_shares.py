@@ -129,11 +129,10 @@ async def test_prefs_touch_only_the_digest_columns(store: Store) -> None:
     assert not await s.notice_sent(store, GUILD, 7)
     await s.mark_notice_sent(store, GUILD, 7)
     assert await s.notice_sent(store, GUILD, 7)
-    async with store.db.execute(
+    row = await store.fetch_one(
         "SELECT reminder_setting, dm_closed, digest_opt_out, share_notice_sent FROM member_prefs"
-    ) as cur:
-        row = await cur.fetchone()
-    assert tuple(row) == ("30", 1, 1, 1)
+    )
+    assert row is not None and tuple(row) == ("30", 1, 1, 1)
 
 
 async def test_retention_deletes_only_old_shares_of_the_guild(store: Store) -> None:
@@ -206,10 +205,10 @@ async def test_an_older_edit_never_overwrites_a_newer_one(store: Store) -> None:
 
 
 async def removal_rows(store: Store) -> list[tuple[int, int, int]]:
-    async with store.db.execute(
+    rows = await store.fetch_all(
         "SELECT message_id, guild_id, author_id FROM share_removals ORDER BY message_id"
-    ) as cur:
-        return [tuple(row) async for row in cur]
+    )
+    return [tuple(row) for row in rows]
 
 
 async def test_a_removal_is_permanent_until_restored_by_hand(store: Store) -> None:
