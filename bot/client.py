@@ -79,13 +79,32 @@ def configure_endpoints(settings: Settings) -> None:
 OTHER_SERVER = "This bot runs QI Week in one server only; it does nothing here."
 
 
+def serves(interaction: discord.Interaction) -> bool:
+    """Whether the interaction comes from the server the bot serves (or a DM). Commands are
+    checked by the tree; persistent buttons and menus, which bypass it, check this themselves
+    (a message copied or a bot in a second server must not read or write that server)."""
+    client = interaction.client
+    if interaction.guild_id is None or not isinstance(client, QIWeekBot):
+        return True
+    return client.settings.serves(interaction.guild_id)
+
+
+async def served_or_told(interaction: discord.Interaction) -> bool:
+    """The persistent components' `interaction_check`: True in the served server; elsewhere
+    the member is told (ephemerally) and the press does nothing."""
+    if serves(interaction):
+        return True
+    log.info("ignored a component press from guild %s (not QIWEEK_GUILD_ID)", interaction.guild_id)
+    await send_ephemeral(interaction, OTHER_SERVER)
+    return False
+
+
 class QIWeekTree(app_commands.CommandTree):
     """The command tree with the one error path every app command goes through."""
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         """Commands (even stale global ones) only work in the server the bot serves."""
-        settings: Settings = interaction.client.settings  # type: ignore[attr-defined]
-        if interaction.guild_id is None or settings.serves(interaction.guild_id):
+        if serves(interaction):
             return True
         log.info("ignored a command from guild %s (not QIWEEK_GUILD_ID)", interaction.guild_id)
         if interaction.type is not discord.InteractionType.autocomplete:  # it has no message

@@ -20,7 +20,7 @@ from discord.ext import commands
 
 from bot import ids
 from bot.app import Services
-from bot.client import QIWeekBot, send_ephemeral
+from bot.client import QIWeekBot, send_ephemeral, served_or_told
 from bot.render import live as render
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,9 @@ class FeedbackButton(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: Any, /
     ) -> FeedbackButton:
         return cls(match["session_id"], match["answer"])
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
+        return await served_or_told(interaction)
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
         # discord.py builds this item from its custom_id: the services come from the client.

@@ -20,7 +20,7 @@ from discord.ext import commands
 
 from bot import ids
 from bot.app import Services
-from bot.client import GENERIC_ERROR, QIWeekBot, is_expired, send_ephemeral
+from bot.client import GENERIC_ERROR, QIWeekBot, is_expired, send_ephemeral, served_or_told
 from bot.errors import UserFacingError
 from bot.render import interest as render
 from bot.render import limits
@@ -218,6 +218,9 @@ class InterestButton(
     ) -> InterestButton:
         return cls(match["session_id"])
 
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
+        return await served_or_told(interaction)
+
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
         await _answer_safely(interaction, self._toggle(interaction))
 
@@ -255,6 +258,9 @@ class InterestSelect(
         /,
     ) -> InterestSelect:
         return cls(cast(discord.ui.Select[Any], item))
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
+        return await served_or_told(interaction)
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
         await _answer_safely(interaction, self._pick(interaction))

@@ -21,7 +21,7 @@ from discord.ext import commands
 from bot import ids
 from bot.app import Services
 from bot.calendar import ics_filename, sessions_ics
-from bot.client import GENERIC_ERROR, QIWeekBot, is_expired, send_ephemeral
+from bot.client import GENERIC_ERROR, QIWeekBot, is_expired, send_ephemeral, served_or_told
 from bot.errors import UserFacingError
 from bot.programme import (
     ACCEPTED_EXTENSIONS,
@@ -162,6 +162,9 @@ class ProgrammePageButton(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: Any, /
     ) -> ProgrammePageButton:
         return cls(match["day"], int(match["page"]))
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
+        return await served_or_told(interaction)
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
         # Components bypass the command tree's error handler: the same rules, applied here.

@@ -69,6 +69,10 @@ class PendingContact:
         self._answered.set()
         try:
             contact = await asyncio.shield(self._task)
+        except asyncio.CancelledError:
+            if not self._task.cancelled():
+                raise  # the caller itself is being cancelled
+            return None  # shutdown stopped the DM (its claim is settled at the next start)
         except Exception:  # logged by the service; the member's reminder reaches them anyway
             return None
         return contact.value if contact in (Contact.SENT, Contact.CLOSED) else None
@@ -126,10 +130,13 @@ class InterestService:
     alert: Alert | None = None
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set, init=False, repr=False)
     _replan_pending: set[int] = field(default_factory=set, init=False, repr=False)
+    _closed: bool = field(default=False, init=False, repr=False)
 
     async def close(self) -> None:
         """Cancel background work (debounced replans); claims stay resumable. Reminder and
-        change-notice jobs belong to the schedule, which cancels them at shutdown."""
+        change-notice jobs belong to the schedule, which cancels them at shutdown. Sign-ups
+        that arrive while the bot drains get no sign-up DM (their reminder still reaches them)."""
+        self._closed = True
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -174,8 +181,8 @@ class InterestService:
 
         Debounced: a burst of clicks after a daily post makes one replan, not hundreds.
         """
-        if guild_id in self._replan_pending:
-            return
+        if guild_id in self._replan_pending or self._closed:
+            return  # after close: the next start plans everything from the database
         self._replan_pending.add(guild_id)
 
         async def later() -> None:
@@ -215,8 +222,8 @@ class InterestService:
         return await self._registered(guild_id, session, user_id, True)
 
     def _contact(self, guild_id: int, session: Session, user_id: int) -> PendingContact | None:
-        if self.delivery is None:
-            return None
+        if self.delivery is None or self._closed:
+            return None  # after close (shutdown): reached at reminder time by the next run
         return PendingContact(
             partial(self._first_contact, guild_id, session, user_id),
             lambda coro: self._spawn(coro, f"{CONTACT_TASK} {user_id}"),
@@ -225,6 +232,9 @@ class InterestService:
     async def _first_contact(self, guild_id: int, session: Session, user_id: int) -> Contact:
         delivery = self.delivery
         if delivery is None:
+            return Contact.NOT_WANTED
+        if not await interest_store.is_interested(self.store, guild_id, session.id, user_id):
+            # Undone meanwhile (a second press of the button): no "you'll be reminded" DM.
             return Contact.NOT_WANTED
         prefs = await prefs_store.get_prefs(self.store, guild_id, user_id)
         config = await self._config(guild_id)

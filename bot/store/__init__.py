@@ -225,7 +225,7 @@ async def _rollback(db: aiosqlite.Connection, cause: BaseException) -> None:
     except sqlite3.OperationalError as rollback_error:
         if "no transaction is active" not in str(rollback_error):
             log.error("rollback after %r failed: %s", cause, rollback_error)
-    except sqlite3.Error as rollback_error:
+    except Exception as rollback_error:  # sqlite3's, or aiosqlite's "connection closed"
         log.error("rollback after %r failed: %s", cause, rollback_error)
 
 

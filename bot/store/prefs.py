@@ -74,8 +74,9 @@ def _copy(store: Store) -> _Copy:
 
 def _forget(store: Store, guild_id: int, user_ids: Iterable[int]) -> None:
     """Every write of these columns goes through this module and calls this before and after
-    it: before, so a read racing the write is not kept; after, to drop what a read made
-    between two statements of the write kept."""
+    it (before, ``user_ids`` may be empty: counting the write is enough): before, so a read
+    racing the write is not kept; after, to drop what a read made between two statements of
+    the write kept."""
     copy = _copy(store)
     copy.writes += 1
     complete = guild_id in copy.complete
@@ -100,7 +101,8 @@ async def load_guild_prefs(store: Store, guild_id: int) -> int:
         " AND (reminder_setting != ? OR dm_closed = 1)",
         (guild_id, DEFAULT_SETTING),
     )
-    copy = _copy(store)  # the store may have been closed (and its cache emptied) meanwhile
+    if _copy(store) is not copy:
+        return len(rows)  # the store was closed (and its cache emptied) meanwhile
     if copy.writes == writes and len(copy.known) + len(rows) < MAX_CACHED:
         for row in rows:
             copy.keep(guild_id, _prefs(row[0], row[1:]))
@@ -128,8 +130,7 @@ async def get_prefs(store: Store, guild_id: int, user_id: int) -> ReminderPrefs:
         (guild_id, user_id),
     )
     prefs = _prefs(user_id, row)
-    copy = _copy(store)
-    if copy.writes == writes:
+    if _copy(store) is copy and copy.writes == writes:  # same store life, no write meanwhile
         copy.keep(guild_id, prefs)
     return prefs
 
@@ -167,20 +168,22 @@ async def clear_dm_closed(store: Store, guild_id: int, user_ids: Iterable[int]) 
     Only rows marked closed are touched, so a fan-out of thousands writes almost nothing.
     """
     ids = list(dict.fromkeys(user_ids))
-    _forget(store, guild_id, ids)
-    changed = 0
+    _forget(store, guild_id, [])
+    changed: list[int] = []
     now = to_db(store.clock())
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         marks = ", ".join("?" * len(chunk))
-        cur = await store.db.execute(
+        rows = await store.db.execute_fetchall(
             f"UPDATE member_prefs SET dm_closed = 0, updated_at = ?"
-            f" WHERE guild_id = ? AND dm_closed = 1 AND user_id IN ({marks})",
+            f" WHERE guild_id = ? AND dm_closed = 1 AND user_id IN ({marks}) RETURNING user_id",
             (now, guild_id, *chunk),
         )
-        changed += cur.rowcount
-    _forget(store, guild_id, ids)  # again: a read between two chunks may have kept the old row
-    return changed
+        changed.extend(row[0] for row in rows)
+    # Only the rows that changed: a reminder fan-out clears thousands, nearly all already clear,
+    # whose copies stay good (a read between two chunks kept at most a changed row's old value).
+    _forget(store, guild_id, changed)
+    return len(changed)
 
 
 async def dm_closed_users(store: Store, guild_id: int) -> set[int]:

@@ -136,6 +136,30 @@ async def test_the_button_is_answered_before_the_sign_up_dm_then_the_answer_says
     )
 
 
+async def test_a_press_undone_before_the_sign_up_dm_sends_no_dm(
+    runner: BotRunner, fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    # A double press: the first answer is held by Discord while the second undoes it; the
+    # first press's sign-up DM ("you'll be reminded") must then not go out.
+    fake = fake_discord
+    bot = await start_with(runner, tmp_path)
+    shown = await fake.slash("member2", "session", session="qi-cafe")
+    await shown.response()
+    assert shown.original is not None
+    button = ids.interest_button_id("qi-cafe")
+    fake.delay("POST", r"^/interactions/\d+/[^/]+/callback$", 1.0, times=1)
+    first = await fake.click("member2", shown.original, button)
+    await fake.wait_for(lambda: fake.requests_to("POST", r"/callback$"))  # first answer held
+    second = await fake.click("member2", shown.original, button)
+    assert "no longer registered" in content(await second.response())
+    assert "registered for **QI café**" in content(await first.response())
+    await wait_quiet(bot)
+    assert fake.dms("member2") == []
+    assert not await interest_store.is_interested(
+        bot.store, fake.guild.id, "qi-cafe", fake.users["member2"]
+    )
+
+
 async def test_a_reminder_setting_or_closed_dms_is_seen_by_the_next_sign_up(
     runner: BotRunner, fake_discord: FakeDiscord, tmp_path: Path
 ) -> None:

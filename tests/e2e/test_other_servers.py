@@ -9,6 +9,7 @@ import logging
 
 import pytest
 
+from bot import ids
 from bot.sandbox import FakeDiscord
 from bot.store import shares as store_shares
 from bot.store.guild_settings import known_guilds
@@ -89,4 +90,29 @@ async def test_stale_global_commands_in_another_server_do_nothing(
     menu = await fake.context_menu("stranger", "Add to QI Week digest", message)
     assert "one server only" in (await menu.response())["data"]["content"]
     assert await store_shares.get_share(bot.store, int(message["id"])) is None
+    assert await known_guilds(bot.store) == [fake.guild.id]
+
+
+async def test_persistent_buttons_in_another_server_do_nothing(
+    runner: BotRunner, fake_discord: FakeDiscord
+) -> None:
+    # Buttons and menus bypass the command tree's check: each persistent one checks itself.
+    fake = fake_discord
+    other = fake.create_guild("Elsewhere", members=("stranger",))
+    bot = await runner.start(QIWEEK_DIGEST_TIME="23:59")
+    rows = [
+        {"type": 1, "components": [{"type": 2, "style": 1, "label": label, "custom_id": cid}]}
+        for label, cid in (
+            ("I'm interested", ids.interest_button_id("qi-cafe")),
+            ("Next", ids.programme_page_id("2026-09-14", 2)),
+        )
+    ]
+    where = other.channels["general"]
+    message = fake._new_message(where, {"content": "copied", "components": rows}, [], fake.bot_user)
+    for row in rows:
+        it = await fake.click("stranger", message, row["components"][0]["custom_id"])
+        answer = await it.response()
+        assert it.ephemeral and "one server only" in answer["data"]["content"]
+    rows_in_db = await bot.store.fetch_all("SELECT * FROM interests")
+    assert rows_in_db == []
     assert await known_guilds(bot.store) == [fake.guild.id]
