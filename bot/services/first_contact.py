@@ -53,8 +53,10 @@ async def first_contact(
     context: FanoutContext | None = None,
     on_alert: Callable[[str, str], Awaitable[None]] | None = None,
     on_closed: Callable[[int], Awaitable[None]] | None = None,
+    still_wanted: Callable[[], Awaitable[bool]] | None = None,
 ) -> Contact:
-    """Send the sign-up confirmation DM if the member was never DMed; say what happened."""
+    """Send the sign-up confirmation DM if the member was never DMed; say what happened.
+    ``still_wanted()`` is asked last, just before sending (the cheap checks first)."""
     if setting in NO_DM_SETTINGS:
         return Contact.NOT_WANTED
     context = context or context_for(client)
@@ -70,6 +72,8 @@ async def first_contact(
     row = await ledger.get(first_dm_key(guild_id, user_id))
     if row is not None and row.status == Status.SENT:
         return Contact.ALREADY
+    if still_wanted is not None and not await still_wanted():
+        return Contact.NOT_WANTED
     key = await retry_key(ledger, lambda attempt: first_dm_key(guild_id, user_id, attempt))
     result = await send_dms(
         client,

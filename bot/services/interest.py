@@ -233,9 +233,6 @@ class InterestService:
         delivery = self.delivery
         if delivery is None:
             return Contact.NOT_WANTED
-        if not await interest_store.is_interested(self.store, guild_id, session.id, user_id):
-            # Undone meanwhile (a second press of the button): no "you'll be reminded" DM.
-            return Contact.NOT_WANTED
         prefs = await prefs_store.get_prefs(self.store, guild_id, user_id)
         config = await self._config(guild_id)
         text = render.first_contact_dm(session, prefs.reminder_setting, config.reminder_leads)
@@ -249,6 +246,8 @@ class InterestService:
             context=delivery.fanout,
             on_alert=partial(self.alert, guild_id) if self.alert is not None else None,
             on_closed=partial(self.mark_dm_closed, guild_id),
+            # Undone meanwhile (a second press of the button): no "you'll be reminded" DM.
+            still_wanted=partial(self.is_registered, guild_id, session.id, user_id),
         )
         if outcome is Contact.SENT:
             await prefs_store.clear_dm_closed(self.store, guild_id, [user_id])
