@@ -70,7 +70,8 @@ def test_a_short_rehearsal_plays_the_whole_programme_once(tmp_path: Path) -> Non
     assert summary["digests"] == summary["event_days"] == 5
     # One session removed by the organiser's import: a 15-minute reminder for each other one.
     assert summary["reminders"] == 5
-    assert summary["change_notices"] >= 1 and summary["announcements"] == 1
+    # Once seen failing under a full-suite load (announcements 0, exit 0): say why next time.
+    assert summary["change_notices"] >= 1 and summary["announcements"] == 1, summary["warnings"]
     assert summary["duplicates"] == 0 and summary["failed_sends"] == 0
     assert summary["missing"] == [] and summary["failed"] == []
     assert summary["dms"] > 0 and summary["first_contact_dms"] > 0
