@@ -33,7 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.delivery.fanout import REQUESTS_PER_NEW_DM, TARGET_RATE, fanout_seconds  # noqa: E402
+from bot.delivery.context import TARGET_RATE  # noqa: E402
+from bot.delivery.fanout import REQUESTS_PER_NEW_DM, fanout_seconds  # noqa: E402
 from bot.sandbox import FakeDiscord  # noqa: E402
 from bot.store import Store  # noqa: E402
 from bot.store import dm_channels as dm_store  # noqa: E402

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.delivery import Delivery
-from bot.delivery.fanout import context_for
+from bot.delivery.context import context_for
 from bot.services import announcements, changes, reminders
 from bot.services import events as events_module
 from bot.services import live as live_module

@@ -16,7 +16,7 @@ from typing import Any
 
 import discord
 
-from bot.delivery.fanout import FanoutContext
+from bot.delivery.context import FanoutContext
 from bot.delivery.recovery import find_sent
 from bot.store.ledger import Claim, Ledger, Status, nonce_for
 

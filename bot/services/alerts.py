@@ -153,7 +153,7 @@ class AlertsService:
 
 async def _pace(client: Any) -> None:
     """Share the client's pacer with the fan-outs (Discord's global limit counts every send)."""
-    from bot.delivery.fanout import context_for
+    from bot.delivery.context import context_for
 
     await context_for(client).pacer.wait()
 

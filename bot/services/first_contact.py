@@ -21,7 +21,8 @@ from collections.abc import Awaitable, Callable
 
 import discord
 
-from bot.delivery.fanout import FanoutContext, context_for, send_dms
+from bot.delivery.context import FanoutContext, context_for
+from bot.delivery.fanout import send_dms
 from bot.delivery.keys import Kind, first_dm_key, parse_key
 from bot.delivery.recovery import find_sent
 from bot.store import Claim, Ledger

@@ -38,8 +38,9 @@ from typing import Any, Protocol
 from bot.clock import Clock, real_seconds_until, to_db
 from bot.config import Settings
 from bot.delivery import Delivery, FanoutResult, Kind, Part, send_dms
+from bot.delivery.context import TARGET_RATE
 from bot.delivery.dm_policy import budget_seconds
-from bot.delivery.fanout import MENTION_REASONS, REQUESTS_PER_NEW_DM, TARGET_RATE, fanout_seconds
+from bot.delivery.fanout import MENTION_REASONS, REQUESTS_PER_NEW_DM, fanout_seconds
 from bot.delivery.keys import dm_key, reminder_key, reminder_mentions_key
 from bot.programme import Programme, Session
 from bot.render import interest as render

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.clock import to_db
-from bot.delivery.fanout import Pacer, context_for
+from bot.delivery.context import Pacer, context_for
 from bot.delivery.keys import dm_key, reminder_key
 from bot.programme import ProgrammeDiff, Session
 from bot.sandbox import FakeDiscord

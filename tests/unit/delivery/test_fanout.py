@@ -27,17 +27,15 @@ import pytest
 import pytest_asyncio
 
 from bot.clock import Timeline
-from bot.delivery.fanout import (
+from bot.delivery.context import (
     GLOBAL_LIMIT,
     TARGET_RATE,
     DmChannels,
     FanoutContext,
-    FanoutResult,
     Pacer,
     context_for,
-    fanout_seconds,
-    send_dms,
 )
+from bot.delivery.fanout import FanoutResult, fanout_seconds, send_dms
 from bot.sandbox import FakeDiscord, RequestRecord
 from bot.store import Claim, Ledger, Store
 from bot.store.ledger import nonce_for

@@ -9,7 +9,7 @@ import discord
 import pytest
 import pytest_asyncio
 
-from bot.delivery.fanout import FanoutContext, Pacer
+from bot.delivery.context import FanoutContext, Pacer
 from bot.delivery.keys import first_dm_key
 from bot.sandbox import FakeDiscord
 from bot.services.first_contact import Contact, first_contact, settle_interrupted
