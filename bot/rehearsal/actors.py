@@ -7,6 +7,7 @@ bot does not answer becomes a warning in the summary, never a crash of the rehea
 
 from __future__ import annotations
 
+import asyncio
 import random
 from typing import Any
 
@@ -16,6 +17,11 @@ from bot.sandbox import FakeDiscord
 
 #: Real seconds to wait for the bot's answer to a member's interaction.
 ANSWER_TIMEOUT = 15.0
+#: Real seconds an organiser takes to read a preview or summary before pressing its button.
+#: Not only realism: discord.py registers a message's buttons when the answer's HTTP response
+#: comes back, which a loaded bot may process after the sandbox has already shown the message;
+#: a press at once could reach the bot before its buttons do (it then ignores the press).
+READING_TIME = 0.5
 
 
 def _components(message: dict[str, Any]) -> list[dict[str, Any]]:
@@ -110,6 +116,7 @@ class Actors:
             raise RuntimeError(
                 f"the import summary has no Confirm button: {summary[-1]['content']}"
             )
+        await asyncio.sleep(READING_TIME)
         await self._answer(await self.fake.click(action.who, summary[-1], confirm), "Confirm")
 
     async def _announce(self, action: Action) -> None:
@@ -133,4 +140,5 @@ class Actors:
         )
         if send is None:
             raise RuntimeError(f"the announcement preview has no Send button: {preview['content']}")
+        await asyncio.sleep(READING_TIME)
         await self._answer(await self.fake.click(action.who, preview, send), "Send")
