@@ -11,6 +11,7 @@ ledger key): repeating one is harmless, and a mark left by a stop is finished at
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, datetime
@@ -43,6 +44,8 @@ class DigestRedactor:
         self.client = client
         self.store = store
         self.render = render
+        #: One redaction at a time per guild, so two runs never edit a message out of order.
+        self._locks: dict[int, asyncio.Lock] = {}
 
     async def record(
         self,
@@ -74,20 +77,30 @@ class DigestRedactor:
         share_ids: Iterable[int],
         erase: Callable[[], Awaitable[Any]],
     ) -> Any:
-        """Mark the posts holding ``share_ids``, then run ``erase`` (which deletes them); the
-        caller redacts afterwards (:meth:`redact_pending`), once the member has been answered."""
-        await posted_store.mark_posts_with_shares(self.store, guild_id, share_ids)
-        return await erase()
+        """Mark the posts holding ``share_ids``, then run ``erase`` (which deletes them), then
+        mark them again; the caller redacts afterwards (:meth:`redact_pending`), once the member
+        has been answered. Marked before, so a stop in between is finished at the next start;
+        and after, because a redaction already running may have cleared the first mark while
+        the shares were still stored (`posted.redacted` keeps a mark for a share erased while
+        its post was being edited)."""
+        ids = list(share_ids)
+        await posted_store.mark_posts_with_shares(self.store, guild_id, ids)
+        result = await erase()
+        await posted_store.mark_posts_with_shares(self.store, guild_id, ids)
+        return result
 
     async def redact_pending(self, guild_id: int) -> int:
         """Edit every marked post of the guild; returns how many posts were edited."""
         edited = 0
-        for post in await posted_store.pending(self.store, guild_id):
-            try:
-                if await self._redact(post):
-                    edited += 1
-            except Exception:
-                log.exception("could not redact digest post %s of guild %s", post.post_id, guild_id)
+        async with self._locks.setdefault(guild_id, asyncio.Lock()):
+            for post in await posted_store.pending(self.store, guild_id):
+                try:
+                    if await self._redact(post):
+                        edited += 1
+                except Exception:
+                    log.exception(
+                        "could not redact digest post %s of guild %s", post.post_id, guild_id
+                    )
         return edited
 
     async def _redact(self, post: posted_store.PostedDigest) -> bool:

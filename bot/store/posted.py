@@ -132,14 +132,20 @@ async def pending(store: Store, guild_id: int) -> list[PostedDigest]:
 
 
 async def redacted(store: Store, post_id: int, share_ids: Iterable[int]) -> None:
-    """A post was edited to show only ``share_ids``; clear its mark (none left: forget it)."""
+    """A post was edited to show only ``share_ids``; clear its mark (none left: forget it),
+    unless one of them was erased while it was being edited: then it stays marked, for the
+    next redaction to edit it again."""
     remaining = sorted(set(share_ids))
     if not remaining:
         await store.db.execute("DELETE FROM posted_digests WHERE post_id = ?", (post_id,))
         return
+    shown = json.dumps(remaining)
     await store.db.execute(
-        "UPDATE posted_digests SET share_ids = ?, needs_redaction = 0 WHERE post_id = ?",
-        (json.dumps(remaining), post_id),
+        "UPDATE posted_digests SET share_ids = ?, needs_redaction = EXISTS ("
+        " SELECT 1 FROM json_each(?) AS j"
+        " WHERE NOT EXISTS (SELECT 1 FROM shares AS s WHERE s.message_id = j.value))"
+        " WHERE post_id = ?",
+        (shown, shown, post_id),
     )
 
 

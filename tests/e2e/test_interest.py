@@ -35,6 +35,14 @@ async def start_with(runner: BotRunner, tmp_path: Path, **env: Any) -> Any:
     return await runner.start(QIWEEK_PROGRAMME=path, **env)
 
 
+async def session_message(fake: FakeDiscord, member: str, session: str) -> dict[str, Any]:
+    """`/session`'s answer (with its "I'm interested" button), as the member sees it."""
+    shown = await fake.slash(member, "session", session=session)
+    await shown.response()
+    assert shown.original is not None
+    return shown.original
+
+
 async def test_register_and_unregister_by_command(
     runner: BotRunner, fake_discord: FakeDiscord, tmp_path: Path
 ) -> None:
@@ -114,12 +122,10 @@ async def test_the_button_is_answered_before_the_sign_up_dm_then_the_answer_says
     # held 2 s here; the member's answer arrives while it is held, and is edited afterwards.
     fake = fake_discord
     bot = await start_with(runner, tmp_path)
-    shown = await fake.slash("member2", "session", session="qi-cafe")
-    await shown.response()
-    assert shown.original is not None
+    shown = await session_message(fake, "member2", "qi-cafe")
     fake.delay("POST", r"^/users/@me/channels$", 2.0, times=1)
 
-    it = await fake.click("member2", shown.original, ids.interest_button_id("qi-cafe"))
+    it = await fake.click("member2", shown, ids.interest_button_id("qi-cafe"))
     answer = await it.response()
     assert "registered for **QI café**" in content(answer)
     assert "sent you a DM" not in content(answer)
@@ -143,14 +149,14 @@ async def test_a_press_undone_before_the_sign_up_dm_sends_no_dm(
     # first press's sign-up DM ("you'll be reminded") must then not go out.
     fake = fake_discord
     bot = await start_with(runner, tmp_path)
-    shown = await fake.slash("member2", "session", session="qi-cafe")
-    await shown.response()
-    assert shown.original is not None
+    shown = await session_message(fake, "member2", "qi-cafe")
     button = ids.interest_button_id("qi-cafe")
+    answers = len(fake.requests_to("POST", r"/callback$"))
     fake.delay("POST", r"^/interactions/\d+/[^/]+/callback$", 1.0, times=1)
-    first = await fake.click("member2", shown.original, button)
-    await fake.wait_for(lambda: fake.requests_to("POST", r"/callback$"))  # first answer held
-    second = await fake.click("member2", shown.original, button)
+    first = await fake.click("member2", shown, button)
+    # The first press's answer has reached Discord, which holds it a second.
+    await fake.wait_for(lambda: len(fake.requests_to("POST", r"/callback$")) > answers)
+    second = await fake.click("member2", shown, button)
     assert "no longer registered" in content(await second.response())
     assert "registered for **QI café**" in content(await first.response())
     await wait_quiet(bot)

@@ -34,11 +34,23 @@ async def test_record_mark_and_settle(tmp_path: Path) -> None:
         assert (post.post_id, post.kind, post.day) == (100, "digest", DAY)
         assert post.message_ids == (100, 101) and post.share_ids == {5, 6, 7}
 
+        for share_id in (5, 7):  # still stored (6 was the one erased)
+            await store.db.execute(
+                "INSERT INTO shares (message_id, guild_id, channel_id, author_id, author_name,"
+                " content, jump_url, created_at) VALUES (?, ?, 9, 1, 'A', 'x #QIWeek', 'u', '')",
+                (share_id, GUILD),
+            )
         await posted.redacted(store, 100, [5, 7])
         assert await posted.pending(store, GUILD) == []
         await posted.mark_posts_with_shares(store, GUILD, [7])
         [again] = await posted.pending(store, GUILD)
         assert again.share_ids == {5, 7}
+        # Share 7 is erased while the post is being edited to show 5 and 7: the edit is stale,
+        # so the post stays marked for the next redaction.
+        await store.db.execute("DELETE FROM shares WHERE message_id = 7")
+        await posted.redacted(store, 100, [5, 7])
+        [still] = await posted.pending(store, GUILD)
+        assert still.share_ids == {5, 7}
         await posted.redacted(store, 100, [])  # nothing left to show: forgotten
         assert await posted.mark_posts_with_shares(store, GUILD, [5]) == 0
 
