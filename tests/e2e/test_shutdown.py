@@ -113,4 +113,5 @@ async def test_a_notice_left_claimed_by_a_killed_run_is_resumed_at_the_next_star
     await _until(lambda: bot.ledger.get(key), lambda row: row is not None and row.status == "sent")
     await fake.wait_for(lambda: fake.dms("member"))
     assert len(fake.dms("member")) == 1  # Discord kept the first copy (same nonce)
-    assert await store_shares.notice_sent(bot.store, guild, member)
+    # The member's "told once" mark is written just after the ledger row: wait on it too.
+    await _until(lambda: store_shares.notice_sent(bot.store, guild, member), bool)
