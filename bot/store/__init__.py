@@ -16,7 +16,7 @@ import logging
 import os
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -209,6 +209,20 @@ class Store:
     async def schema_version(self) -> int:
         row = await self.fetch_one("PRAGMA user_version")
         return int(row[0])
+
+
+#: Ids per statement in `in_chunks` (SQLite's host-parameter limit is far above this; chunks
+#: keep each statement small).
+CHUNK = 500
+
+
+def in_chunks(ids: Iterable[int], size: int = CHUNK) -> Iterator[tuple[list[int], str]]:
+    """``ids`` without repeats, in order, as (chunk, "?, ?, ...") pairs for ``IN (...)``
+    statements of at most ``size`` parameters each."""
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), size):
+        chunk = unique[start : start + size]
+        yield chunk, ", ".join("?" * len(chunk))
 
 
 async def _rollback(db: aiosqlite.Connection, cause: BaseException) -> None:

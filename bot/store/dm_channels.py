@@ -13,9 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.clock import to_db
-from bot.store import Store
-
-_CHUNK = 500
+from bot.store import Store, in_chunks
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,11 +25,8 @@ class DmChannel:
 
 async def get_channels(store: Store, user_ids: Iterable[int]) -> dict[int, DmChannel]:
     """The stored DM channels of these members (members never opened are absent)."""
-    ids = list(dict.fromkeys(user_ids))
     found: dict[int, DmChannel] = {}
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        marks = ", ".join("?" * len(chunk))
+    for chunk, marks in in_chunks(user_ids):
         rows = await store.fetch_all(
             f"SELECT user_id, channel_id, messaged_at FROM dm_channels WHERE user_id IN ({marks})",
             chunk,
@@ -66,12 +61,9 @@ async def forget_channel(store: Store, user_id: int) -> None:
 
 async def mark_messaged(store: Store, user_ids: Iterable[int]) -> int:
     """A DM reached these members (only the first time is recorded). Returns rows changed."""
-    ids = list(dict.fromkeys(user_ids))
     now = to_db(store.clock())
     changed = 0
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        marks = ", ".join("?" * len(chunk))
+    for chunk, marks in in_chunks(user_ids):
         cur = await store.db.execute(
             f"UPDATE dm_channels SET messaged_at = ?, updated_at = ?"
             f" WHERE messaged_at IS NULL AND user_id IN ({marks})",

@@ -15,10 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from bot.clock import to_db
-from bot.store import Store
-
-#: SQLite's default limit on bound parameters is 999; stay well under it per statement.
-_CHUNK = 500
+from bot.store import Store, in_chunks
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +68,8 @@ async def record_post(
 
 async def mark_posts_with_shares(store: Store, guild_id: int, share_ids: Iterable[int]) -> int:
     """Mark for redaction every post rendered from one of ``share_ids``; returns posts marked."""
-    ids = list(dict.fromkeys(share_ids))
     marked = 0
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        marks = ",".join("?" * len(chunk))
+    for chunk, marks in in_chunks(share_ids):
         cur = await store.db.execute(
             "UPDATE posted_digests SET needs_redaction = 1 WHERE guild_id = ? AND post_id IN ("
             " SELECT p.post_id FROM posted_digests AS p, json_each(p.share_ids) AS j"

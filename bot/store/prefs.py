@@ -15,11 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.clock import to_db
-from bot.store import Store
+from bot.store import Store, in_chunks
 
 DEFAULT_SETTING = "default"
-#: SQLite's default limit on host parameters is far above this; chunks keep statements small.
-_CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,13 +165,10 @@ async def clear_dm_closed(store: Store, guild_id: int, user_ids: Iterable[int]) 
 
     Only rows marked closed are touched, so a fan-out of thousands writes almost nothing.
     """
-    ids = list(dict.fromkeys(user_ids))
     _forget(store, guild_id, [])
     changed: list[int] = []
     now = to_db(store.clock())
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        marks = ", ".join("?" * len(chunk))
+    for chunk, marks in in_chunks(user_ids):
         rows = await store.db.execute_fetchall(
             f"UPDATE member_prefs SET dm_closed = 0, updated_at = ?"
             f" WHERE guild_id = ? AND dm_closed = 1 AND user_id IN ({marks}) RETURNING user_id",
