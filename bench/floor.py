@@ -16,16 +16,18 @@ Per subject, in one life of its process (plus a restart for the project), for ea
    count the shares: none lost, none doubled.
 
     .venv/bin/python bench/floor.py [--runs 200] [--rounds 3] [--only project|bare] [--profile DIR]
-      [--paths startup,interactions,burst,ingest] [--json FILE]
+      [--paths startup,interactions,burst,ingest] [--json FILE] [--trace DIR]
 
 --profile DIR runs the project under cProfile (figures then are not comparable) and writes
-DIR/project-<paths>.prof; use --paths to profile one path at a time.
+DIR/project-<paths>.prof; use --paths to profile one path at a time. --trace DIR stamps every
+answer's stages in both subjects (`bench/trace.py`) and prints the median of each stage.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import logging
 import random
@@ -262,10 +264,18 @@ async def stop_after_burst(fake: BenchFake, env: dict[str, str], db: Path) -> di
 
 
 async def run_subject(
-    kind: str, runs: int, paths: tuple[str, ...], profile: Path | None, *, restart: bool = True
+    kind: str,
+    runs: int,
+    paths: tuple[str, ...],
+    profile: Path | None,
+    *,
+    restart: bool = True,
+    trace: Path | None = None,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         fake, env, days = await sandbox(Path(tmp))
+        if trace is not None:
+            env["BENCH_TRACE"] = str(trace)
         db = Path(env["QIWEEK_DB"])
         sessions = [f"s{n:03d}" for n in range(0, 500, 100)]
         message = button_message(fake, sessions)
@@ -287,10 +297,76 @@ async def run_subject(
         result["maxrss_mb"] = (subject.maxrss_kb or 0) / 1024
         if kind == "project" and "ingest" in paths and profile is None and restart:
             result["stop_restart"] = await stop_after_burst(fake, env, db)
+        if trace is not None:
+            result["stages"] = stages(fake, trace)
         result["rejected"] = len(fake.rejected)
         result["count_429"] = fake.count_429
         await fake.stop()
         return result
+
+
+STAGES = (
+    ("gateway", "dispatched", "frame"),
+    ("decode", "frame", "parsed"),
+    ("handler", "parsed", "post"),
+    ("upload", "post", "arrived"),
+    ("answer", "dispatched", "arrived"),
+    ("echo back", "arrived", "posted"),
+    ("echo parse", "posted", "echoed"),
+    ("cpu median", "", ""),
+    ("cpu mean", "", ""),
+    ("sqlite trips", "", ""),
+)
+
+
+def stages(fake: BenchFake, trace: Path) -> dict[str, dict[str, float]]:
+    """Median ms of each stage of an answer, per kind: the subject's stamps (`bench/trace.py`)
+    joined by interaction id with the sandbox's dispatch and arrival stamps."""
+    rows = {}
+    for line in trace.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        rows[row["id"]] = row
+    kinds = {2: "programme", 4: "autocomplete", 3: "button"}
+    spans: dict[str, dict[str, list[float]]] = {}
+    for it in fake.interactions:
+        row = rows.get(it.id)
+        if row is None or it.dispatched_at is None or it.responded_at is None:
+            continue
+        row = {**row, "dispatched": it.dispatched_at, "arrived": it.responded_at}
+        per = spans.setdefault(kinds.get(it.type, str(it.type)), {})
+        for name, start, end in STAGES:
+            if start in row and end in row:
+                per.setdefault(name, []).append((row[end] - row[start]) * 1000)
+    out = {
+        kind: {name: statistics.median(values) for name, values in per.items()}
+        for kind, per in spans.items()
+    }
+    # CPU per interaction: between consecutive interactions of one kind (one at a time).
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for it in fake.interactions:
+        row = rows.get(it.id)
+        if row is not None and "cpu" in row:
+            by_kind.setdefault(kinds.get(it.type, str(it.type)), []).append(row)
+    for kind, seq in by_kind.items():
+        seq.sort(key=lambda r: r["parsed"])
+        steps = [(b["cpu"] - a["cpu"]) * 1000 for a, b in itertools.pairwise(seq)]
+        if steps and kind in out:
+            out[kind]["cpu median"] = statistics.median(steps)
+            out[kind]["cpu mean"] = statistics.fmean(steps)
+            trips = [b.get("trips", 0) - a.get("trips", 0) for a, b in itertools.pairwise(seq)]
+            out[kind]["sqlite trips"] = statistics.fmean(trips)
+    return out
+
+
+def stage_report(results: dict[str, dict[str, Any]]) -> str:
+    rows: list[tuple[str, ...]] = [("stage (median ms)", *(k for k in results))]
+    kinds = dict.fromkeys(k for r in results.values() for k in r.get("stages", {}))
+    for kind in kinds:
+        for name, _, _ in STAGES:
+            cells = [r.get("stages", {}).get(kind, {}).get(name) for r in results.values()]
+            if any(c is not None for c in cells):
+                rows.append((f"{kind}: {name}", *("-" if c is None else f"{c:.3f}" for c in cells)))
+    return table(rows)
 
 
 def ratio(a: float, b: float) -> str:
@@ -393,7 +469,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
             if args.profile and kind == "project":
                 profile = Path(args.profile) / f"project-{'-'.join(paths)}-{n}.prof"
             print(f"round {n + 1}/{args.rounds}: {kind}...", file=sys.stderr, flush=True)
-            result = await run_subject(kind, args.runs, paths, profile, restart=n == 0)
+            trace = Path(args.trace) / f"{kind}-{n}.jsonl" if args.trace else None
+            result = await run_subject(kind, args.runs, paths, profile, restart=n == 0, trace=trace)
             runs.setdefault(kind, []).append(result)
     return {kind: merge(results) for kind, results in runs.items()}
 
@@ -406,12 +483,18 @@ def main() -> None:
     parser.add_argument("--profile", help="cProfile the project into this folder")
     parser.add_argument("--paths", default=",".join(ALL_PATHS))
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument(
+        "--trace", help="stamp each answer's stages inside the subjects (files in this folder)"
+    )
     args = parser.parse_args()
-    if args.profile:
-        Path(args.profile).mkdir(parents=True, exist_ok=True)
+    for folder in (args.profile, args.trace):
+        if folder:
+            Path(folder).mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     results = asyncio.run(main_async(args))
     print(report(results))
+    if args.trace:
+        print(stage_report(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
 

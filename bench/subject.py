@@ -105,6 +105,16 @@ async def run(kind: str) -> None:
 
     async def ready() -> None:
         await client.wait_until_ready()
+        if os.environ.get("XGC") == "off":
+            import gc
+
+            gc.disable()
+        elif os.environ.get("XGC") == "freeze":
+            import gc
+
+            await asyncio.sleep(1.0)
+            gc.collect()
+            gc.freeze()
         say(f"READY {time.monotonic()}")
 
     announce = asyncio.create_task(ready())
@@ -120,6 +130,11 @@ def main() -> None:
     kind = sys.argv[1]
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("discord.gateway").setLevel(logging.ERROR)
+    trace_to = os.environ.get("BENCH_TRACE")
+    if trace_to:
+        from bench import trace
+
+        trace.install(trace_to)
     profile_to = os.environ.get("BENCH_PROFILE")
     profiler = cProfile.Profile() if profile_to else None
     if profiler is not None:
@@ -130,6 +145,8 @@ def main() -> None:
         if profiler is not None:
             profiler.disable()
             profiler.dump_stats(profile_to)
+        if trace_to:
+            trace.dump(trace_to)
         say(f"MAXRSS {peak_kb()}")
 
 

@@ -98,6 +98,15 @@ class DmGuard:
         slot = self.next_slot()
         return slot is not None and slot <= self.clock()
 
+    def room_now(self) -> int:
+        """How many new DM channels could be opened this instant (0 during a cool-down or a
+        quarantine). A question only: nothing is used."""
+        if not self.can_open_now():
+            return 0
+        if self.quarantined:
+            return 1  # the one probe
+        return self.per_minute - len(self._opened)
+
     def take(self) -> bool:
         """Use one unit of the budget now if a new DM channel may be opened; else False."""
         slot = self.next_slot()

@@ -42,7 +42,9 @@ class InteractionRoutesMixin:
             return self._fail(req, 404, 10062, "Unknown interaction")
         if it.callbacks:
             return self._fail(req, 400, 40060, "Interaction has already been acknowledged.")
-        now = asyncio.get_running_loop().time()
+        # Discord's 3 s window closes on the answer's arrival: the fake's own parsing and
+        # checking of the body (0.05-0.15 ms for a 10 KB page) is not the bot's time.
+        now = req.record.at
         if it.dispatched_at is not None and now - it.dispatched_at > self.interaction_deadline:
             it.late_callbacks.append(
                 {"type": payload.get("type"), "data": payload.get("data"), "at": now}

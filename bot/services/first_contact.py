@@ -61,11 +61,7 @@ async def first_contact(
     if setting in NO_DM_SETTINGS:
         return Contact.NOT_WANTED
     context = context or context_for(client)
-    if not context.channels.known(user_id) and not context.guard(guild_id).can_open_now():
-        # No new DM channel may be opened now (budget spent, cool-down, quarantine): decided
-        # in memory, before any read, so a burst of sign-ups costs nothing past the budget.
-        # The member is reached (or mentioned) at reminder time; a DM channel stored by an
-        # earlier run would have allowed a DM now, but a reminder uses it just as well.
+    if not may_try_now(context, guild_id, user_id):
         return Contact.LATER
     await context.channels.load(ledger.store, [user_id])
     if context.channels.messaged(user_id):
@@ -99,6 +95,16 @@ async def first_contact(
     if result.skipped:
         return Contact.ALREADY
     return Contact.LATER
+
+
+def may_try_now(context: FanoutContext, guild_id: int, user_id: int, opening: int = 0) -> bool:
+    """Whether a sign-up DM may be tried now, decided in memory before any read or task: not
+    when the member's DM channel is not known and no new one may be opened (budget spent, or
+    taken by the ``opening`` sign-up DMs already on their way, cool-down, quarantine), so a
+    burst of sign-ups costs nothing past the budget. Such a member is reached (or mentioned)
+    at reminder time; a DM channel stored by an earlier run would have allowed a DM now, but a
+    reminder uses it just as well."""
+    return context.channels.known(user_id) or context.guard(guild_id).room_now() > opening
 
 
 async def retry_key(ledger: Ledger, key_for: Callable[[int | None], str]) -> str:

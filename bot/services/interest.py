@@ -21,7 +21,13 @@ from bot.delivery import Delivery
 from bot.programme import Session
 from bot.render import interest as render
 from bot.schedule import Schedule
-from bot.services.first_contact import Contact, first_contact, settle_interrupted
+from bot.services.first_contact import (
+    NO_DM_SETTINGS,
+    Contact,
+    first_contact,
+    may_try_now,
+    settle_interrupted,
+)
 from bot.services.reminders import (
     PLANNER,
     Alert,
@@ -129,6 +135,8 @@ class InterestService:
     delivery: Delivery | None = None
     alert: Alert | None = None
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set, init=False, repr=False)
+    #: Sign-up DMs on their way that will open a new DM channel (each uses the budget).
+    _opening: set[asyncio.Task[Any]] = field(default_factory=set, init=False, repr=False)
     _replan_pending: set[int] = field(default_factory=set, init=False, repr=False)
     _closed: bool = field(default=False, init=False, repr=False)
 
@@ -221,13 +229,29 @@ class InterestService:
             return None
         return await self._registered(guild_id, session, user_id, True)
 
-    def _contact(self, guild_id: int, session: Session, user_id: int) -> PendingContact | None:
-        if self.delivery is None or self._closed:
+    def _contact(
+        self, guild_id: int, session: Session, user_id: int, setting: str | None = None
+    ) -> PendingContact | None:
+        """The sign-up DM to run after the answer, or None when there is none to try: decided
+        in memory (``setting``: the member's, when known), so past the new-DM budget a
+        registration starts no task and its answer is all it costs."""
+        delivery = self.delivery
+        if delivery is None or self._closed:
             return None  # after close (shutdown): reached at reminder time by the next run
-        return PendingContact(
-            partial(self._first_contact, guild_id, session, user_id),
-            lambda coro: self._spawn(coro, f"{CONTACT_TASK} {user_id}"),
-        )
+        if setting in NO_DM_SETTINGS:
+            return None
+        opening = not delivery.fanout.channels.known(user_id)
+        if not may_try_now(delivery.fanout, guild_id, user_id, len(self._opening)):
+            return None  # reached (or mentioned) at reminder time
+
+        def spawn(coro: Awaitable[Any]) -> asyncio.Task[Any]:
+            task = self._spawn(coro, f"{CONTACT_TASK} {user_id}")
+            if opening:  # it will use a unit of the new-DM budget: not offered to the next
+                self._opening.add(task)
+                task.add_done_callback(self._opening.discard)
+            return task
+
+        return PendingContact(partial(self._first_contact, guild_id, session, user_id), spawn)
 
     async def _first_contact(self, guild_id: int, session: Session, user_id: int) -> Contact:
         delivery = self.delivery
@@ -302,7 +326,11 @@ class InterestService:
             setting=prefs.reminder_setting,
             guild_leads=config.reminder_leads,
             dm_closed=prefs.dm_closed,
-            contact=self._contact(guild_id, session, user_id) if changed else None,
+            contact=(
+                self._contact(guild_id, session, user_id, prefs.reminder_setting)
+                if changed
+                else None
+            ),
         )
 
     async def register_many(

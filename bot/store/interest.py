@@ -27,12 +27,12 @@ async def _insert(
     store: Store, guild_id: int, session_id: str, user_id: int, now: str | None = None
 ) -> bool:
     """One registration row; False when it was already there (nothing is changed then)."""
-    cur = await store.db.execute(
+    inserted = await store.write_row(
         "INSERT OR IGNORE INTO interests (guild_id, session_id, user_id, created_at)"
         " VALUES (?, ?, ?, ?)",
         (guild_id, session_id, user_id, now or to_db(store.clock())),
     )
-    return cur.rowcount == 1
+    return inserted == 1
 
 
 async def _make_own(store: Store, guild_id: int, session_id: str, user_id: int) -> None:
@@ -81,11 +81,11 @@ async def toggle_interest(store: Store, guild_id: int, session_id: str, user_id:
 
 async def remove_interest(store: Store, guild_id: int, session_id: str, user_id: int) -> bool:
     """Unregister; False when the member was not registered."""
-    cur = await store.db.execute(
+    removed = await store.write_row(
         "DELETE FROM interests WHERE guild_id = ? AND session_id = ? AND user_id = ?",
         (guild_id, session_id, user_id),
     )
-    return cur.rowcount == 1
+    return removed == 1
 
 
 async def is_interested(store: Store, guild_id: int, session_id: str, user_id: int) -> bool:

@@ -142,6 +142,48 @@ async def test_the_button_is_answered_before_the_sign_up_dm_then_the_answer_says
     )
 
 
+async def test_past_the_new_dm_budget_a_press_costs_its_answer_only(
+    runner: BotRunner, fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    # Issue 15: a burst of sign-ups after the daily post. Within the budget (1 a minute here)
+    # the sign-up DM follows the answer; past it, nothing is started for the DM at all (no
+    # task, no read, no ledger row, no request): the member is reached at reminder time. A
+    # sign-up DM still on its way counts against the budget: here the first member's answer
+    # is held by Discord, so their DM has not opened its channel when the second presses.
+    fake = fake_discord
+    bot = await start_with(runner, tmp_path, QIWEEK_NEW_DMS_PER_MINUTE=1)
+    interest = bot.services.interest
+    spawned: list[str] = []
+    spawn = interest._spawn
+
+    def recording(coro: Any, name: str) -> Any:
+        spawned.append(name)
+        return spawn(coro, name)
+
+    interest._spawn = recording
+    button = ids.interest_button_id("qi-cafe")
+    shown = {m: await session_message(fake, m, "qi-cafe") for m in ("member2", "member")}
+    answers = len(fake.requests_to("POST", r"/callback$"))
+    fake.delay("POST", r"^/interactions/\d+/[^/]+/callback$", 1.0, times=1)
+    first = await fake.click("member2", shown["member2"], button)
+    await fake.wait_for(lambda: len(fake.requests_to("POST", r"/callback$")) > answers)
+    second = await fake.click("member", shown["member"], button)
+    assert "registered for **QI café**" in content(await second.response())
+    assert "registered for **QI café**" in content(await first.response())
+    await first.wait_original(lambda m: "sent you a DM" in m["content"], timeout=10)
+    await wait_quiet(bot)
+    contacts = [name.split()[-1] for name in spawned if name.startswith("first contact")]
+    assert contacts == [str(fake.users["member2"])]
+    assert len(fake.dms("member2")) == 1 and fake.dms("member") == []
+    assert "sent you a DM" not in str(second.original)
+    rows = await bot.store.fetch_all("SELECT key FROM deliveries WHERE key LIKE '%first%'")
+    assert len(rows) == 1 and str(fake.users["member2"]) in rows[0][0]
+    for member in ("member2", "member"):
+        assert await interest_store.is_interested(
+            bot.store, fake.guild.id, "qi-cafe", fake.users[member]
+        )
+
+
 async def test_a_press_undone_before_the_sign_up_dm_sends_no_dm(
     runner: BotRunner, fake_discord: FakeDiscord, tmp_path: Path
 ) -> None:

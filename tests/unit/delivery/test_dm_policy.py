@@ -49,6 +49,24 @@ def test_can_open_now_asks_without_using_the_budget() -> None:
     assert g.can_open_now()
 
 
+def test_room_now_counts_what_is_left_of_the_budget_without_using_it() -> None:
+    g, tick = guard(3)
+    assert g.room_now() == 3 and g.room_now() == 3  # asking uses nothing
+    assert g.take() and g.take()
+    assert g.room_now() == 1
+    assert g.take() and g.room_now() == 0
+    tick.now += 60
+    assert g.room_now() == 3
+    g.on_too_fast()
+    assert g.room_now() == 0  # a cool-down
+    tick.now += COOLDOWN
+    assert g.take()
+    g.on_too_fast()  # the second within an hour: quarantine, then one probe
+    tick.now = g.cooldown_until
+    assert g.room_now() == 1
+    assert g.take() and g.room_now() == 0
+
+
 def test_40003_cools_down_ten_minutes_then_doubles() -> None:
     g, tick = guard(3)
     assert g.take()

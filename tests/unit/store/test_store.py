@@ -521,3 +521,73 @@ async def test_a_transaction_cancelled_at_any_point_leaves_no_lock_behind(
     assert (await store.fetch_one("SELECT COUNT(*) FROM audit_log WHERE guild_id = 2"))[0] == 1
     if at != "COMMIT":  # cancelled during its COMMIT, the job may have committed (or not)
         assert (await store.fetch_one("SELECT COUNT(*) FROM audit_log WHERE guild_id = 1"))[0] == 0
+
+
+AUDIT_ROW = (
+    "INSERT INTO audit_log (guild_id, user_id, action, detail, created_at)"
+    " VALUES (1, ?, 'row', '', '2026-09-14T08:00:00+00:00')"
+)
+
+
+async def _audit_rows(store: Store) -> list[int]:
+    return [r[0] for r in await store.fetch_all("SELECT user_id FROM audit_log ORDER BY user_id")]
+
+
+async def test_write_row_writes_on_the_loop_and_returns_the_rowcount(store: Store) -> None:
+    trips = 0
+    real = aiosqlite.Connection._execute
+
+    async def counted(conn: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        nonlocal trips
+        trips += 1
+        return await real(conn, fn, *args, **kwargs)
+
+    aiosqlite.Connection._execute = counted  # type: ignore[method-assign]
+    try:
+        assert await store.write_row(AUDIT_ROW, (5,)) == 1
+        assert await store.write_row("DELETE FROM audit_log WHERE user_id = ?", (6,)) == 0
+    finally:
+        aiosqlite.Connection._execute = real  # type: ignore[method-assign]
+    assert trips == 0  # neither went through aiosqlite's thread
+    assert await _audit_rows(store) == [5]  # and the other connections see it at once
+
+
+async def test_write_row_waits_for_a_held_write_lock_without_blocking_the_loop(
+    store: Store,
+) -> None:
+    """With a transaction holding SQLite's write lock the inline write cannot run: it goes
+    through aiosqlite's thread and waits for the lock there (no "database is locked"), while
+    the loop keeps running (here: the transaction itself, which then commits)."""
+    async with store.transaction() as db:
+        await db.execute(AUDIT_ROW, (1,))
+        write = asyncio.create_task(store.write_row(AUDIT_ROW, (2,)))
+        await asyncio.sleep(0.2)
+        assert not write.done()  # waiting for the lock, and the loop ran this meanwhile
+        await db.execute(AUDIT_ROW, (3,))
+    assert await asyncio.wait_for(write, 5) == 1
+    assert await _audit_rows(store) == [1, 2, 3]
+
+
+async def test_write_row_raises_what_is_not_a_held_lock(store: Store) -> None:
+    insert = "INSERT INTO interests (guild_id, session_id, user_id, created_at) VALUES (?, ?, ?, ?)"
+    row = (1, "s1", 7, "2026-09-14T08:00:00+00:00")
+    assert await store.write_row(insert, row) == 1
+    with pytest.raises(sqlite3.IntegrityError):
+        await store.write_row(insert, row)  # the same registration twice
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        await store.write_row("DELETE FROM no_such_table")
+    assert [r[0] for r in await store.fetch_all("SELECT user_id FROM interests")] == [7]
+
+
+async def test_write_row_refuses_a_read_only_or_closed_store(tmp_path: Path) -> None:
+    path = tmp_path / "qiweek.db"
+    async with Store(path):
+        pass
+    async with Store(path, read_only=True) as reader:
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            await reader.write_row(AUDIT_ROW, (1,))
+    closed = Store(path)
+    await closed.open()
+    await closed.close()
+    with pytest.raises(StoreError, match="not open"):
+        await closed.write_row(AUDIT_ROW, (1,))
