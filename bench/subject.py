@@ -105,16 +105,6 @@ async def run(kind: str) -> None:
 
     async def ready() -> None:
         await client.wait_until_ready()
-        if os.environ.get("XGC") == "off":
-            import gc
-
-            gc.disable()
-        elif os.environ.get("XGC") == "freeze":
-            import gc
-
-            await asyncio.sleep(1.0)
-            gc.collect()
-            gc.freeze()
         say(f"READY {time.monotonic()}")
 
     announce = asyncio.create_task(ready())
