@@ -19,6 +19,10 @@ from bot.render import limits
 from bot.render.paging import DayPage, day_page, page_number
 from bot.render.programme import DayPart, day_parts, session_choice_name
 
+#: Sessions on one page of `/programme` (the daily post's parts hold up to 25). Ten can be read
+#: on a phone without a long scroll, and the page's select offers the same ten; a page is then
+#: ~4 KB instead of ~11 KB, which Discord echoes back and discord.py parses on every answer.
+PAGE_SESSIONS = 10
 #: Days kept per guild before the oldest are dropped (a week of days x a few "today"s).
 MAX_DAYS = 32
 #: Pages kept per guild (days x pages x how many of a page's sessions are still to come).
@@ -56,7 +60,8 @@ class DayRenders:
     def parts(
         self, guild_id: int, programme: Programme, day: date, tz: tzinfo, today: date
     ) -> list[DayPart]:
-        """`day_parts` of the day, rendered once. Callers must not change what they get."""
+        """The day's `/programme` pages (`day_parts`, `PAGE_SESSIONS` sessions each), rendered
+        once. Callers must not change what they get."""
         entry = self._entry(guild_id, programme)
         key = (day, tz, today)
         found = entry.days.get(key)
@@ -64,7 +69,9 @@ class DayRenders:
             if len(entry.days) >= MAX_DAYS:
                 entry.days.clear()
                 entry.pages.clear()
-            found = entry.days[key] = day_parts(programme, day, tz, today=today)
+            found = entry.days[key] = day_parts(
+                programme, day, tz, today=today, per_part=PAGE_SESSIONS
+            )
         return found
 
     def page(

@@ -1,6 +1,7 @@
 """`/programme` as ONE ephemeral message that pages through the day (issue 15).
 
-A long day is several parts (`day_parts`: at most 25 sessions each, every embed limit kept).
+A long day is several parts (`day_parts`: at most `bot.render.cache.PAGE_SESSIONS` sessions
+each, every embed limit kept).
 Sending each as its own message costs a round trip per part and gives the member walls of
 text; instead page k shows part k with its "I'm interested" select and, when the day has more
 than one part, a row of buttons: "◀ Previous", a disabled "Page k of n", "Next ▶". The buttons

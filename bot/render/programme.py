@@ -143,9 +143,11 @@ def day_parts(
     *,
     heading: str | None = None,
     today: date | None = None,
+    per_part: int = SELECT_OPTIONS,
 ) -> list[DayPart]:
-    """A day's programme as messages that each list at most 25 sessions (one select menu's
-    worth) and respect every embed limit; every session appears once, in time order.
+    """A day's programme as messages that each list at most ``per_part`` sessions (25 by
+    default: one select menu's worth) and respect every embed limit; every session appears
+    once, in time order.
 
     The first message carries the heading, theme and count; later ones say "(continued)"; the
     footer (the hashtag) closes the last. A day without sessions is one part saying so.
@@ -182,7 +184,9 @@ def day_parts(
     current: list[Session] = []
     for session in sessions:
         trial = [*current, session]
-        fits = len(trial) <= SELECT_OPTIONS and len(pack(trial, not groups, True)) == 1
+        fits = (
+            len(trial) <= min(per_part, SELECT_OPTIONS) and len(pack(trial, not groups, True)) == 1
+        )
         if current and not fits:
             groups.append(current)
             current = [session]

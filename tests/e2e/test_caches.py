@@ -99,11 +99,11 @@ async def test_an_import_between_two_page_presses_is_shown_by_the_next_press(
     it = await fake_discord.slash("member", "programme", day="2026-09-14")
     await it.response()
     message = it.original or {}
-    assert "First cut 00" in text_of(message) and "First cut 25" not in text_of(message)
+    assert "First cut 00" in text_of(message) and "First cut 10" not in text_of(message)
     press = await fake_discord.click("member", message, button(message, "Next ▶"))
     await press.response()
     message = fake_discord.message(message["id"]) or {}
-    assert "First cut 25" in text_of(message)
+    assert "First cut 10" in text_of(message)
 
     await _import(fake_discord, _long_monday("Second cut"))
     press = await fake_discord.click("member", message, button(message, "◀ Previous"))

@@ -108,13 +108,13 @@ async def test_a_long_day_is_one_message_paged_with_previous_and_next(
     assert response["type"] == 4 and response["data"]["flags"] & EPHEMERAL
     message = it.original
     assert message is not None
-    assert _page_label(message) == "Page 1 of 4"
+    assert _page_label(message) == "Page 1 of 10"
     assert _labels(message)[PREVIOUS].get("disabled") and not _labels(message)[NEXT].get("disabled")
     seen = [_titles(message)]
 
-    for number in (2, 3, 4):
+    for number in range(2, 11):
         message = await _press(fake_discord, message, NEXT)
-        assert _page_label(message) == f"Page {number} of 4"
+        assert _page_label(message) == f"Page {number} of 10"
         assert "(continued)" in text_of(message)
         seen.append(_titles(message))
     assert _labels(message)[NEXT].get("disabled")  # the last page
@@ -122,23 +122,23 @@ async def test_a_long_day_is_one_message_paged_with_previous_and_next(
         await fake_discord.click("member", message, button(message, NEXT))
     assert "Share what you learn with #QIWeek" in text_of(message)  # the day's footer, last
 
-    # Every session on exactly one page, in order, 25 a page.
-    assert [len(page) for page in seen] == [25, 25, 25, 25]
+    # Every session on exactly one page, in order, 10 a page (the daily post's parts hold 25).
+    assert [len(page) for page in seen] == [10] * 10
     assert [t for page in seen for t in page] == [f"Huddle {n:03d}" for n in range(100)]
 
     message = await _press(fake_discord, message, PREVIOUS)
-    assert _page_label(message) == "Page 3 of 4" and "Huddle 050" in text_of(message)
-    # Page 3's select registers as the daily post's does.
+    assert _page_label(message) == "Page 9 of 10" and "Huddle 080" in text_of(message)
+    # Page 9's select offers its ten sessions and registers as the daily post's does.
     (select,) = [c for c in components(message) if c["type"] == 3]
-    assert select["custom_id"] == ids.interest_select_id("2026-09-16", 3)
-    assert select["options"][0]["value"] == "h-050"
-    picked = await fake_discord.select("member", message, select["custom_id"], ["h-051"])
-    assert "Huddle 051" in str((await picked.response())["data"]["content"])
+    assert select["custom_id"] == ids.interest_select_id("2026-09-16", 9)
+    assert [o["value"] for o in select["options"]] == [f"h-{n:03d}" for n in range(80, 90)]
+    picked = await fake_discord.select("member", message, select["custom_id"], ["h-081"])
+    assert "Huddle 081" in str((await picked.response())["data"]["content"])
     bot = runner.bot
     assert bot is not None
     member = fake_discord.users["member"]
     guild = fake_discord.guild.id
-    assert await interest_store.sessions_of(bot.store, guild, member) == ["h-051"]
+    assert await interest_store.sessions_of(bot.store, guild, member) == ["h-081"]
 
     # One message for the question: no follow-up, nothing else answering it, nothing refused.
     assert it.followup_ids == []
@@ -161,22 +161,22 @@ async def test_paging_follows_the_programme_in_force_across_imports_and_a_restar
     assert message is not None
     message = await _press(fake_discord, message, NEXT)
     message = await _press(fake_discord, message, NEXT)
-    assert _page_label(message) == "Page 3 of 4"
+    assert _page_label(message) == "Page 3 of 10"
 
-    # The day shrinks to 30 renamed sessions (2 pages): Next (page 4) shows the last page.
-    await _import(fake_discord, _file(30, title="Renamed"))
+    # The day shrinks to 25 renamed sessions (3 pages): Next (page 4) shows the last page.
+    await _import(fake_discord, _file(25, title="Renamed"))
     message = await _press(fake_discord, message, NEXT)
-    assert _page_label(message) == "Page 2 of 2"
-    assert _titles(message) == [f"Renamed {n:03d}" for n in range(25, 30)]
-    assert "this day now has 2 pages, so here is the last" in message["content"]
+    assert _page_label(message) == "Page 3 of 3"
+    assert _titles(message) == [f"Renamed {n:03d}" for n in range(20, 25)]
+    assert "this day now has 3 pages, so here is the last" in message["content"]
 
     # Stateless: after a restart the buttons still work, and the note goes with the page.
     await runner.restart(
         clock=fixed(SAMPLE_MONDAY_MORNING), QIWEEK_PROGRAMME=tmp_path / "long-day.yaml"
     )
     message = await _press(fake_discord, message, PREVIOUS)
-    assert _page_label(message) == "Page 1 of 2" and message["content"] == ""
-    assert _titles(message) == [f"Renamed {n:03d}" for n in range(25)]
+    assert _page_label(message) == "Page 2 of 3" and message["content"] == ""
+    assert _titles(message) == [f"Renamed {n:03d}" for n in range(10, 20)]
 
     # The day loses every session: said plainly, and no buttons or select are left.
     await _import(fake_discord, _file(3, day=date(2026, 9, 17)))
@@ -190,10 +190,10 @@ async def test_paging_follows_the_programme_in_force_across_imports_and_a_restar
 async def test_a_short_day_is_one_message_without_buttons(
     runner: BotRunner, fake_discord: FakeDiscord, tmp_path: Path
 ) -> None:
-    await _start(runner, tmp_path, count=20)
+    await _start(runner, tmp_path, count=10)
     it = await fake_discord.slash("member", "programme", day="2026-09-16")
     await it.response()
     message = it.original
     assert message is not None
     assert [c["type"] for c in components(message)] == [1, 3]  # one row: the select
-    assert len(_titles(message)) == 20 and it.followup_ids == []
+    assert len(_titles(message)) == 10 and it.followup_ids == []

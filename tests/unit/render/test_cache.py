@@ -32,7 +32,7 @@ def _programme(count: int, title: str = "Huddle") -> Programme:
 
 async def test_a_repeated_page_is_the_same_object_until_what_it_depends_on_changes() -> None:
     renders = DayRenders()
-    programme = _programme(60)
+    programme = _programme(30)  # 10 a page (PAGE_SESSIONS)
     first = renders.page(GUILD, programme, MONDAY, LONDON, MONDAY, EARLY, 2)
     assert first.number == 2 and first.total == 3
     assert renders.page(GUILD, programme, MONDAY, LONDON, MONDAY, EARLY, 2) is first
@@ -40,11 +40,11 @@ async def test_a_repeated_page_is_the_same_object_until_what_it_depends_on_chang
     last = renders.page(GUILD, programme, MONDAY, LONDON, MONDAY, EARLY, 3)
     assert renders.page(GUILD, programme, MONDAY, LONDON, MONDAY, EARLY, 9) is last
     # A session of page 2 has started: its select offers one fewer.
-    later = programme.sessions[25].start
+    later = programme.sessions[10].start
     started = renders.page(GUILD, programme, MONDAY, LONDON, MONDAY, later, 2)
     assert started is not first and first.view is not None and started.view is not None
     options = [len(v.children[0].options) for v in (first.view, started.view)]  # type: ignore[attr-defined]
-    assert options == [25, 24]
+    assert options == [10, 9]
     assert renders.page(GUILD, programme, MONDAY, LONDON, MONDAY, later, 2) is started
     assert renders.page(GUILD, programme, MONDAY, LONDON, MONDAY, EARLY, 1) is not first
     # Another timezone, another "today", another programme object: rendered again.
@@ -52,7 +52,7 @@ async def test_a_repeated_page_is_the_same_object_until_what_it_depends_on_chang
     assert other_tz is not first
     tomorrow = MONDAY + timedelta(days=1)
     assert renders.page(GUILD, programme, MONDAY, LONDON, tomorrow, EARLY, 2) is not first
-    renamed = _programme(60, title="Renamed")
+    renamed = _programme(30, title="Renamed")
     new = renders.page(GUILD, renamed, MONDAY, LONDON, MONDAY, EARLY, 2)
     assert new is not first and "Renamed" in (new.embeds[0].description or "")
     # Another guild with the same programme has its own entries.
