@@ -38,6 +38,37 @@ def page_number(requested: int, total: int) -> int:
     return max(1, min(requested, total))
 
 
+class DrawnEmbed(discord.Embed):
+    """An embed of a cached page: shared by every member who asks for the page and never
+    changed, so it is serialised once (`to_dict`, called by discord.py on every send)."""
+
+    __slots__ = ("_drawn",)
+
+    @classmethod
+    def of(cls, embed: discord.Embed) -> DrawnEmbed:
+        drawn = cls.from_dict(embed.to_dict())
+        drawn._drawn = embed.to_dict()
+        return drawn
+
+    def to_dict(self) -> Any:
+        return self._drawn
+
+
+class DrawnView(discord.ui.View):
+    """A cached page's components, serialised once. Only drawn: the features handle them by
+    custom_id, so it is stopped at once (discord.py then never stores it or times it out)."""
+
+    def __init__(self, items: Sequence[discord.ui.Item[Any]]) -> None:
+        super().__init__(timeout=None)
+        for item in items:
+            self.add_item(item)
+        self._drawn = super().to_components()
+        self.stop()
+
+    def to_components(self) -> list[dict[str, Any]]:
+        return self._drawn
+
+
 @dataclass(frozen=True)
 class DayPage:
     """Page ``number`` of ``total`` of a day: its embeds and components (None: no components).
@@ -96,25 +127,22 @@ def day_page(
     """Page ``requested`` (clamped, see `page_number`) of a day rendered as ``parts``.
 
     The select offers the part's sessions not started by ``now``; a one-part day has no
-    buttons, so it looks exactly like the single message it always was. The view is only drawn
-    (the features handle its components by custom_id), so it is stopped at once: discord.py
-    then never stores it or times it out, and the same view can be sent again and again.
+    buttons, so it looks exactly like the single message it always was. The page is cached and
+    sent again and again, so its embeds and view are serialised once (`DrawnEmbed`,
+    `DrawnView`).
     """
     if not parts:
         raise ValueError("a day has at least one part")
     total = len(parts)
     number = page_number(requested, total)
     part = parts[number - 1]
-    view = interest_select_view(day, number, part.sessions, tz, now=now)
+    select = interest_select_view(day, number, part.sessions, tz, now=now)
+    items: list[discord.ui.Item[Any]] = list(select.children) if select is not None else []
     if total > 1:
-        view = view if view is not None else discord.ui.View(timeout=None)
-        for button in paging_buttons(day, number, total):
-            view.add_item(button)
-    if view is not None:
-        view.stop()
+        items.extend(paging_buttons(day, number, total))
     return DayPage(
-        embeds=part.page.embeds,
-        view=view,
+        embeds=[DrawnEmbed.of(embed) for embed in part.page.embeds],
+        view=DrawnView(items) if items else None,
         number=number,
         total=total,
         has_sessions=any(p.sessions for p in parts),

@@ -69,7 +69,9 @@ async def test_a_hundred_session_day_pages_through_every_session_once_within_lim
     for number in range(1, total + 1):
         page = day_page(parts, MONDAY, number, TZ, now=BEFORE)
         assert (page.number, page.total) == (number, total)
-        assert page.embeds is parts[number - 1].page.embeds
+        shown = [e.to_dict() for e in parts[number - 1].page.embeds]
+        assert [e.to_dict() for e in page.embeds] == shown
+        assert page.embeds[0].to_dict() is page.embeds[0].to_dict()  # serialised once
         assert discord_limits.validate_message(_wire(page)) == {}
         rows = _rows(page.view)
         assert len(rows) == 2  # the select alone in its row, then the buttons
