@@ -10,12 +10,15 @@ sessions over five days from today, and 10,000 members.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import sqlite3
 import statistics
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -192,6 +195,24 @@ def count_shares(db: Path) -> list[int]:
         return []
     finally:
         con.close()
+
+
+@contextmanager
+def harness_gc_paused() -> Iterator[None]:
+    """The bench's own garbage collector off while it times answers (as `timeit` does).
+
+    The sandbox runs in the bench's process and keeps everything it was sent (10,000 members,
+    every message and request): a collection there paused the bench for up to 2 ms (the
+    youngest generations) or 125 ms (all), and whichever subject's answer was in flight then
+    was timed that much late, which decided p99s. The subjects' own collections still count.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 async def settle(fake: FakeDiscord, quiet: float = 0.5, limit: float = 30.0) -> None:

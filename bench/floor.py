@@ -49,6 +49,7 @@ from bench.common import (  # noqa: E402
     autocomplete,
     button_message,
     count_shares,
+    harness_gc_paused,
     member,
     ms_stats,
     sandbox,
@@ -286,9 +287,11 @@ async def run_subject(
             if "startup" in paths:
                 result["startup"] = start
             if "interactions" in paths:
-                result["interactions"] = await interactions(fake, days, runs, message, sessions)
+                with harness_gc_paused():
+                    result["interactions"] = await interactions(fake, days, runs, message, sessions)
             if "burst" in paths:
-                result["burst"] = await burst(fake, days, message, sessions)
+                with harness_gc_paused():
+                    result["burst"] = await burst(fake, days, message, sessions)
             result["peak_mb"] = await subject.peak_kb() / 1024
             if "ingest" in paths:
                 result["ingest"] = await ingest(fake, subject, kind, db)
@@ -323,9 +326,13 @@ def stages(fake: BenchFake, trace: Path) -> dict[str, dict[str, float]]:
     """Median ms of each stage of an answer, per kind: the subject's stamps (`bench/trace.py`)
     joined by interaction id with the sandbox's dispatch and arrival stamps."""
     rows = {}
+    collections = []
     for line in trace.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
-        rows[row["id"]] = row
+        if "gc" in row:
+            collections.append(row)
+        else:
+            rows[row["id"]] = row
     kinds = {2: "programme", 4: "autocomplete", 3: "button"}
     spans: dict[str, dict[str, list[float]]] = {}
     for it in fake.interactions:

@@ -10,6 +10,7 @@ clock the sandbox stamps with too, so they line up with its dispatch and arrival
 - `posted`: the POST's answer (Discord's echo of the message) is back and decoded;
 - `echoed`: discord.py has turned that echo into objects (`InteractionCallbackResponse`);
 - `trips`: calls queued to aiosqlite's threads so far (the bare bot has none);
+- garbage collections (generation, start, end), one line each after the interactions;
 - `cpu`: the process's CPU time (all its threads) at `parsed`: from one interaction to the
   next of a run, what each one cost in all, after-work included, whatever the machine's load.
 
@@ -18,6 +19,7 @@ Patches discord.py's internals, so it is for the bench only: never loaded by the
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from pathlib import Path
@@ -28,11 +30,22 @@ from discord import gateway, interactions, state
 from discord.webhook import async_
 
 ROWS: dict[int, dict[str, Any]] = {}
+#: Garbage collections: (generation, start, end) on the same clock.
+COLLECTIONS: list[tuple[int, float, float]] = []
 
 
 def install(path: str) -> None:
     """Wrap the five stages; `dump(path)` writes them."""
     frame = [0.0]
+    collecting = [0.0]
+
+    def on_gc(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            collecting[0] = time.monotonic()
+        else:
+            COLLECTIONS.append((info["generation"], collecting[0], time.monotonic()))
+
+    gc.callbacks.append(on_gc)
     trips = [0]
 
     execute = aiosqlite.Connection._execute
@@ -93,3 +106,5 @@ def dump(path: str) -> None:
     with Path(path).open("w", encoding="utf-8") as out:
         for iid, row in ROWS.items():
             out.write(json.dumps({"id": iid, **row}) + "\n")
+        for generation, start, end in COLLECTIONS:
+            out.write(json.dumps({"gc": generation, "start": start, "end": end}) + "\n")
