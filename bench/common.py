@@ -154,6 +154,12 @@ class Subject:
         assert self.messages_at is not None
         return self.messages_at
 
+    def cpu_seconds(self) -> float:
+        """CPU time the subject's process has used so far (all its threads), from /proc."""
+        assert self.proc is not None
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     async def peak_kb(self) -> int:
         """The subject's peak resident memory so far (VmHWM, kB)."""
         assert self.proc is not None and self.proc.stdin is not None

@@ -216,6 +216,7 @@ async def wait_shares(db: Path, tagged: set[int], within: float) -> tuple[float,
 
 async def ingest(fake: BenchFake, subject: Subject, kind: str, db: Path) -> dict[str, Any]:
     messages, tagged = build_messages(fake, 0)
+    cpu = subject.cpu_seconds()
     start = time.monotonic()
     await send_messages(fake, messages)
     sent = time.monotonic()
@@ -227,9 +228,11 @@ async def ingest(fake: BenchFake, subject: Subject, kind: str, db: Path) -> dict
     else:
         end = await subject.wait_messages(120)
         lost = doubled = extra = 0
+    cpu = subject.cpu_seconds() - cpu
     await settle(fake, quiet=0.5, limit=120)
     return {
         "messages_per_s": MESSAGES / (end - start),
+        "cpu_us_per_message": cpu / MESSAGES * 1e6,
         "sandbox_sent_per_s": MESSAGES / (sent - start),
         "tagged": len(tagged),
         "lost": lost,
@@ -410,6 +413,8 @@ def report(results: dict[str, dict[str, Any]]) -> str:
     if "ingest" in p and "ingest" in b:
         pv, bv = p["ingest"]["messages_per_s"], b["ingest"]["messages_per_s"]
         rows.append(("ingest (messages/s)", f"{pv:,.0f}", f"{bv:,.0f}", ratio(pv, bv)))
+        pv, bv = p["ingest"]["cpu_us_per_message"], b["ingest"]["cpu_us_per_message"]
+        rows.append(("  CPU per message (us)", f"{pv:.0f}", f"{bv:.0f}", ratio(pv, bv)))
     if "startup" in p and "startup" in b:
         pv, bv = p["startup"]["start_to_synced_s"], b["startup"]["start_to_synced_s"]
         rows.append(("start to commands synced (s)", f"{pv:.2f}", f"{bv:.2f}", ratio(pv, bv)))

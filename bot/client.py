@@ -47,6 +47,37 @@ class _NotRun:
 
 
 _NOT_RUN: Any = _NotRun()
+_FIRST_ATTR = "__qiweek_first__"
+
+
+def first(method_name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a cog's event listener a synchronous first step: the cog's method ``method_name``
+    runs at once with the event's arguments, and the listener itself only when it returns True.
+
+    discord.py makes every listener of every event a task; a guild's messages are the busiest
+    event there is, and most of them need nothing but a cheap look. With this the look costs
+    no task. A first step that raises is logged and the listener runs anyway.
+    """
+
+    def mark(listener: Callable[..., Any]) -> Callable[..., Any]:
+        setattr(listener, _FIRST_ATTR, method_name)
+        return listener
+
+    return mark
+
+
+def _wanted(coro: Callable[..., Any], args: tuple[Any, ...]) -> bool:
+    """Whether a listener marked with `first` is to run for these event arguments."""
+    name = getattr(getattr(coro, "__func__", None), _FIRST_ATTR, None)
+    owner = getattr(coro, "__self__", None)
+    if name is None or owner is None:
+        return True
+    try:
+        return bool(getattr(owner, name)(*args))
+    except Exception:
+        log.exception("the first step %s of %s failed; the listener runs", name, coro)
+        return True
+
 
 GENERIC_ERROR = (
     "Sorry, something went wrong on our side and it has been logged. Please try again in a "
@@ -337,10 +368,13 @@ class QIWeekBot(commands.Bot):
         """discord.py runs each listener in a task: keep them, so close() can wait for them.
 
         `commands.Bot.on_message` (prefix commands, which this bot has none of) is not run:
-        it would cost a task and a context per guild message, the busiest event there is.
+        it would cost a task and a context per guild message, the busiest event there is; nor
+        is a listener whose synchronous first step (`first`) says there is nothing to do.
         """
         if getattr(coro, "__func__", None) is commands.Bot.on_message:
             return _NOT_RUN
+        if not _wanted(coro, args):
+            return _NOT_RUN  # its first step (see `first`) found nothing for it to do
         task = super()._schedule_event(coro, event_name, *args, **kwargs)
         self._handler_tasks.add(task)
         task.add_done_callback(self._handler_tasks.discard)

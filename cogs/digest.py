@@ -13,7 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import Services
-from bot.client import QIWeekBot
+from bot.client import QIWeekBot, first
 from bot.errors import UserFacingError
 from bot.render import limits
 from bot.render.digest import opted_out_text, posted_digest_text, remove_refused_text
@@ -106,9 +106,15 @@ class Digest(commands.Cog):
 
     # ------------------------------------------------------------------ listeners
 
-    @commands.Cog.listener()
-    async def on_message(self, message: discord.Message) -> None:
+    def on_message_first(self, message: discord.Message) -> bool:
+        """Every guild message, at once and without a task (see `bot.client.first`): moves
+        its channel's backfill cursor; True when it may be a share (then `on_message` runs)."""
         self.backfill.seen(message)
+        return self.shares.wants(message)
+
+    @commands.Cog.listener()
+    @first("on_message_first")
+    async def on_message(self, message: discord.Message) -> None:
         await self.shares.handle_message(message)
 
     @commands.Cog.listener()

@@ -177,3 +177,37 @@ async def test_cursor_writes_meet_no_stale_read_while_transactions_commit_and_re
         await runner.stop()
     assert "database is locked" not in caplog.text  # messages and tracebacks alike
     assert "cursors not saved" not in caplog.text
+
+
+async def test_every_message_moves_the_cursor_and_only_shares_start_a_listener_task(
+    runner: BotRunner, fake_discord: FakeDiscord
+) -> None:
+    # Issue 15: the digest's listener looks at each message synchronously first
+    # (`bot.client.first`): the cursor moves for every message, and a task is made only for
+    # one that may be a share.
+    fake = fake_discord
+    started = await runner.start()
+    await wait_backfilled(fake, 0)
+    tasks: list[str] = []
+    schedule = started._schedule_event
+
+    def counting(coro, event_name, *args, **kwargs):  # type: ignore[no-untyped-def]
+        task = schedule(coro, event_name, *args, **kwargs)
+        if event_name == "on_message" and not task.done():
+            tasks.append(event_name)
+        return task
+
+    started._schedule_event = counting  # type: ignore[method-assign]
+    chat = [await fake.post_message("member", "general", f"Morning all {n}") for n in range(5)]
+    share = await fake.post_message("member", "general", "Our huddle board #QIWeek")
+    await wait_stored(runner, {int(share["id"])})
+    assert len(tasks) == 1  # the share's, not one per message
+
+    async def flushed_cursor() -> int | None:
+        await started.services.backfill.flush()
+        return await share_cursors.get_cursor(started.store, fake.channels["general"])
+
+    later = await fake.post_message("member", "general", "Thanks everyone")
+    await eventually(flushed_cursor, lambda cursor: cursor == int(later["id"]))
+    assert int(chat[-1]["id"]) < int(later["id"])
+    assert len(tasks) == 1
