@@ -1,6 +1,6 @@
 """Every issue-15 bench, and the targets: PASS/FAIL per target, ratios against the bare bot.
 
-    .venv/bin/python bench/run_all.py [--runs 200] [--no-fanout]
+    .venv/bin/python bench/run_all.py [--runs 500] [--no-fanout]
 
 Runs `bench/floor.py` (project and bare alternating, 3 rounds: start-up, interactions, burst,
 ingest, memory; about three minutes) and `bench/fanout_bench.py` (2,000 reminders at the
@@ -23,6 +23,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.common import table  # noqa: E402
+from bench.floor import RUNS_HELP  # noqa: E402
 
 
 def run(script: str, *args: str) -> dict[str, Any]:
@@ -154,7 +155,7 @@ def targets(floor: dict[str, Any], fanout: dict[str, Any] | None) -> list[tuple[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=200, help="interactions of each kind")
+    parser.add_argument("--runs", type=int, default=500, help=RUNS_HELP)
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (median)")
     parser.add_argument("--json", help="also write every figure to this file")
     parser.add_argument("--no-fanout", action="store_true", help="skip the 2-minute fan-out")
