@@ -1,16 +1,21 @@
 """Issue 15: the project bot against the floor (a bare discord.py bot), same sandbox data, same
 machine, one after the other. Each subject runs in its own process (`bench/subject.py`).
 
-Per subject, in one life of its process (plus a restart for the project), for each of
-`--rounds` rounds, the subjects alternating; each figure is the median of the rounds:
+For each of `--rounds` rounds; each figure is the median of the rounds:
+- the interactions, both subjects alive at once, each with its own sandbox, taking turns one
+  interaction each (ABBA), so that the machine's changes of speed (many a minute on this
+  shared machine: whole runs, bare included, went up to twice as slow, and the ratios of
+  runs one after the other swung by a third) hit both alike: `/programme <day>`, `/session`
+  autocomplete, the interest button, `--runs` of each; timed from the sandbox sending the
+  interaction to the answer's arrival there (Discord's 3 s window);
+- then each subject alone, the subjects alternating, in one life of its process (plus a
+  restart for the project):
 1. start-up: process start -> guild command PUT received by the sandbox; for the project
    also READY -> today's daily post (due at start) received;
-2. interactions, one at a time: `/programme <day>`, `/session` autocomplete, the interest
-   button; timed from the sandbox sending the interaction to it receiving the callback;
-3. a burst of 1,000 of them (a mix) released at once: answered within 3 s of arrival, p99;
+3. a burst of 1,000 interactions (a mix) released at once: answered within 3 s of arrival, p99;
 4. ingest of 10,000 MESSAGE_CREATE (10% #QIWeek): messages per second until the last is
    processed (project: every tagged share in SQLite; bare: the client dispatched them all);
-5. peak memory: VmHWM of the subject's process after 1-3 (the figure), and over the whole
+5. peak memory: VmHWM of the subject's process after 1 and 3 (the figure), and over the whole
    run (includes the frames buffered while the 10,000 messages queue up);
 6. project only: another 10,000 messages, stop right after the last is sent, restart, and
    count the shares: none lost, none doubled.
