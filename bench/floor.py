@@ -70,6 +70,8 @@ BURST = 1000
 MESSAGES = 10_000
 TAG_EVERY = 10
 ALL_PATHS = ("startup", "interactions", "burst", "ingest")
+#: The sessions whose "I'm interested" buttons are pressed (one message, one row each).
+BUTTON_SESSIONS = tuple(f"s{n:03d}" for n in range(0, 500, 100))
 
 
 async def start_up(fake: BenchFake, subject: Subject, kind: str, expect: int) -> dict[str, Any]:
@@ -108,41 +110,102 @@ async def wait_daily(fake: BenchFake) -> list[float]:
     raise RuntimeError("no daily post within 30 s")
 
 
-async def interactions(
-    fake: BenchFake, days: list[str], runs: int, message: dict[str, Any], sessions: list[str]
-) -> dict[str, Any]:
-    day_values = [*days, "monday", "wednesday", "friday"]
-    followups: dict[str, int] = {}
-    # Warm up, and learn how many follow-ups a day's answer has (none since /programme pages in
-    # one message; kept so the bench measures the same way whatever the answer's shape).
-    for value in day_values:
-        it = await fake.slash(member(0), "programme", day=value)
-        await it.response(timeout=10)
-        await settle(fake, quiet=0.3)
-        followups[value] = len(it.followup_ids)
-    for query in QUERIES:
-        await (await autocomplete(fake, member(0), query)).response(timeout=10)
-    await (await fake.click(member(0), message, message_custom_id(message, 0))).response(10)
-    await settle(fake, quiet=0.3)
+KINDS = ("programme", "autocomplete", "button")
 
-    times: dict[str, list[float]] = {"programme": [], "autocomplete": [], "button": []}
-    for n in range(runs):
-        value = day_values[n % len(day_values)]
-        it = await fake.slash(member(n + 1), "programme", day=value)
+
+class Side:
+    """One subject of a paired run: its own sandbox and process, alive together with the
+    other's, so that both answer under the same conditions, one interaction after the other."""
+
+    def __init__(
+        self, fake: BenchFake, subject: Subject, days: list[str], message: dict[str, Any]
+    ) -> None:
+        self.fake, self.subject, self.days, self.message = fake, subject, days, message
+        self.day_values = [*days, "monday", "wednesday", "friday"]
+        self.times: dict[str, list[float]] = {kind: [] for kind in KINDS}
+
+    async def warm_up(self) -> None:
+        fake = self.fake
+        for value in self.day_values:
+            await (await fake.slash(member(0), "programme", day=value)).response(timeout=10)
+            await settle(fake, quiet=0.3)
+        for query in QUERIES:
+            await (await autocomplete(fake, member(0), query)).response(timeout=10)
+        await (
+            await fake.click(member(0), self.message, message_custom_id(self.message, 0))
+        ).response(10)
+        await settle(fake, quiet=0.3)
+
+    async def one(self, kind: str, n: int) -> None:
+        """The ``n``-th timed interaction of ``kind`` (a new member each time)."""
+        who = member(n + 1)
+        if kind == "programme":
+            it = await self.fake.slash(
+                who, "programme", day=self.day_values[n % len(self.day_values)]
+            )
+        elif kind == "autocomplete":
+            it = await autocomplete(self.fake, who, QUERIES[n % len(QUERIES)])
+        else:
+            custom_id = message_custom_id(self.message, n % len(BUTTON_SESSIONS))
+            it = await self.fake.click(who, self.message, custom_id)
         await it.response(timeout=10)
-        times["programme"].append(it.elapsed or 0.0)
-        if followups[value]:
-            await it.followups(followups[value], timeout=10)
-    for n in range(runs):
-        it = await autocomplete(fake, member(n + 1), QUERIES[n % len(QUERIES)])
-        await it.response(timeout=10)
-        times["autocomplete"].append(it.elapsed or 0.0)
-    for n in range(runs):
-        it = await fake.click(member(n + 1), message, message_custom_id(message, n % len(sessions)))
-        await it.response(timeout=10)
-        times["button"].append(it.elapsed or 0.0)
-    await settle(fake, quiet=0.3)
-    return {kind: ms_stats(values) for kind, values in times.items()}
+        self.times[kind].append(it.elapsed or 0.0)
+
+
+async def interactions(sides: dict[str, Side], runs: int) -> dict[str, dict[str, Any]]:
+    """``runs`` interactions of each kind, the subjects taking turns (ABBA: the first of each
+    pair alternates), each waiting for the other's answer: a change in the machine's speed, of
+    which this shared machine has many within a minute, then hits both alike."""
+    for side in sides.values():
+        await side.warm_up()
+    names = list(sides)
+    with harness_gc_paused():
+        for kind in KINDS:
+            for n in range(runs):
+                for name in names if n % 2 == 0 else reversed(names):
+                    await sides[name].one(kind, n)
+    for side in sides.values():
+        await settle(side.fake, quiet=0.3)
+    return {
+        name: {kind: ms_stats(values) for kind, values in side.times.items()}
+        for name, side in sides.items()
+    }
+
+
+async def paired_round(
+    kinds: list[str], runs: int, trace: Path | None, n: int, profile: Path | None = None
+) -> dict[str, dict[str, Any]]:
+    """One round of the interactions: the subjects started together, each on its own
+    sandbox (a ``profile`` is the project's, written to ``<profile>-interactions``)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        sides: dict[str, Side] = {}
+        try:
+            for kind in kinds:
+                folder = Path(tmp) / kind
+                folder.mkdir()
+                fake, env, days = await sandbox(folder)
+                if trace is not None:
+                    env["BENCH_TRACE"] = str(trace / f"{kind}-{n}.jsonl")
+                message = button_message(fake, list(BUTTON_SESSIONS))
+                own = Path(f"{profile}-interactions") if profile and kind == "project" else None
+                subject = Subject(kind, env, own)
+                sides[kind] = Side(fake, subject, days, message)
+                await start_up(fake, subject, kind, 0)
+            figures = await interactions(sides, runs)
+        finally:
+            for side in sides.values():
+                await side.subject.stop()
+        out: dict[str, dict[str, Any]] = {}
+        for kind, side in sides.items():
+            out[kind] = {
+                "interactions": figures.get(kind, {}),
+                "rejected": len(side.fake.rejected),
+                "count_429": side.fake.count_429,
+            }
+            if trace is not None:
+                out[kind]["stages"] = stages(side.fake, trace / f"{kind}-{n}.jsonl")
+            await side.fake.stop()
+        return out
 
 
 def message_custom_id(message: dict[str, Any], n: int) -> str:
@@ -282,14 +345,13 @@ async def run_subject(
     profile: Path | None,
     *,
     restart: bool = True,
-    trace: Path | None = None,
 ) -> dict[str, Any]:
+    """Start-up, the burst, memory and ingest of one subject (the interactions are timed in
+    `paired_round`, both subjects alive)."""
     with tempfile.TemporaryDirectory() as tmp:
         fake, env, days = await sandbox(Path(tmp))
-        if trace is not None:
-            env["BENCH_TRACE"] = str(trace)
         db = Path(env["QIWEEK_DB"])
-        sessions = [f"s{n:03d}" for n in range(0, 500, 100)]
+        sessions = list(BUTTON_SESSIONS)
         message = button_message(fake, sessions)
         subject = Subject(kind, env, profile)
         result: dict[str, Any] = {"subject": kind}
@@ -297,9 +359,6 @@ async def run_subject(
             start = await start_up(fake, subject, kind, MESSAGES)
             if "startup" in paths:
                 result["startup"] = start
-            if "interactions" in paths:
-                with harness_gc_paused():
-                    result["interactions"] = await interactions(fake, days, runs, message, sessions)
             if "burst" in paths:
                 with harness_gc_paused():
                     result["burst"] = await burst(fake, days, message, sessions)
@@ -311,8 +370,6 @@ async def run_subject(
         result["maxrss_mb"] = (subject.maxrss_kb or 0) / 1024
         if kind == "project" and "ingest" in paths and profile is None and restart:
             result["stop_restart"] = await stop_after_burst(fake, env, db)
-        if trace is not None:
-            result["stages"] = stages(fake, trace)
         result["rejected"] = len(fake.rejected)
         result["count_429"] = fake.count_429
         await fake.stop()
@@ -477,20 +534,32 @@ def merge(rounds: list[Any], key: str = "") -> Any:
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    """Subjects alternate, round after round (project, bare, project, bare...), so a change in
-    the machine's load hits both; each figure is the median of the rounds."""
+    """Round after round: the interactions with both subjects alive, taking turns
+    (`paired_round`); then start-up, burst, ingest and memory of each subject alone, the
+    subjects alternating (project, bare, project, bare...), so a change in the machine's load
+    hits both. Each figure is the median of the rounds."""
     runs: dict[str, list[dict[str, Any]]] = {}
     paths = tuple(p for p in args.paths.split(",") if p)
+    kinds = [k for k in SUBJECTS if not args.only or k == args.only]
     for n in range(args.rounds):
-        for kind in SUBJECTS:
-            if args.only and kind != args.only:
-                continue
-            profile = None
-            if args.profile and kind == "project":
-                profile = Path(args.profile) / f"project-{'-'.join(paths)}-{n}.prof"
-            print(f"round {n + 1}/{args.rounds}: {kind}...", file=sys.stderr, flush=True)
-            trace = Path(args.trace) / f"{kind}-{n}.jsonl" if args.trace else None
-            result = await run_subject(kind, args.runs, paths, profile, restart=n == 0, trace=trace)
+        profile = None
+        if args.profile:
+            profile = Path(args.profile) / f"project-{'-'.join(paths)}-{n}.prof"
+        paired: dict[str, dict[str, Any]] = {}
+        if "interactions" in paths:
+            print(f"round {n + 1}/{args.rounds}: interactions...", file=sys.stderr, flush=True)
+            trace = Path(args.trace) if args.trace else None
+            paired = await paired_round(kinds, args.runs, trace, n, profile)
+        for kind in kinds:
+            result: dict[str, Any] = {"subject": kind, **paired.get(kind, {})}
+            if set(paths) - {"interactions"}:
+                print(f"round {n + 1}/{args.rounds}: {kind}...", file=sys.stderr, flush=True)
+                alone = await run_subject(
+                    kind, args.runs, paths, profile if kind == "project" else None, restart=n == 0
+                )
+                for counter in ("rejected", "count_429"):
+                    alone[counter] += result.pop(counter, 0)
+                result = {**alone, **result}
             runs.setdefault(kind, []).append(result)
     return {kind: merge(results) for kind, results in runs.items()}
 
