@@ -27,7 +27,7 @@ from bot.delivery.keys import Kind, first_dm_key, parse_key
 from bot.delivery.recovery import find_sent
 from bot.store import Claim, Ledger
 from bot.store.changes import unsettled_keys
-from bot.store.ledger import Status, nonce_for
+from bot.store.ledger import Delivery, Status, nonce_for
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,9 @@ async def first_contact(
         return Contact.ALREADY
     if still_wanted is not None and not await still_wanted():
         return Contact.NOT_WANTED
-    key = await retry_key(ledger, lambda attempt: first_dm_key(guild_id, user_id, attempt))
+    # The row just read (not read again): if another send claims the key meanwhile, the
+    # ledger's claim still lets only one of them send.
+    key = retry_key_from(row, lambda attempt: first_dm_key(guild_id, user_id, attempt))
     result = await send_dms(
         client,
         ledger,
@@ -112,10 +114,13 @@ async def retry_key(ledger: Ledger, key_for: Callable[[int | None], str]) -> str
     attempt under it ended without the DM (closed, restricted, failed): a once-ever DM may be
     tried again at the member's next action, while a claim in flight or a DM sent keeps its key
     (and so its exactly-once guarantee)."""
-    key = key_for(None)
-    row = await ledger.get(key)
+    return retry_key_from(await ledger.get(key_for(None)), key_for)
+
+
+def retry_key_from(row: Delivery | None, key_for: Callable[[int | None], str]) -> str:
+    """`retry_key` with the ledger row of ``key_for(None)`` already read."""
     if row is None or row.status in (Status.CLAIMED, Status.SENT):
-        return key
+        return key_for(None)
     return key_for(int(time.time()))
 
 

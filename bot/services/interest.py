@@ -274,7 +274,10 @@ class InterestService:
             still_wanted=partial(self.is_registered, guild_id, session.id, user_id),
         )
         if outcome is Contact.SENT:
-            await prefs_store.clear_dm_closed(self.store, guild_id, [user_id])
+            # Only a flag that is set needs clearing (read from memory: no trip for the rest).
+            now = await prefs_store.get_prefs(self.store, guild_id, user_id)
+            if now.dm_closed:
+                await prefs_store.clear_dm_closed(self.store, guild_id, [user_id])
         return outcome
 
     async def prepare(self, guild_id: int) -> None:
