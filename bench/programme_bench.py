@@ -28,6 +28,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bot.programme import combine_local, parse_day  # noqa: E402
+from bot.render.cache import PAGE_SESSIONS  # noqa: E402
 from bot.render.programme import day_parts  # noqa: E402
 from bot.sandbox import FakeDiscord  # noqa: E402
 from tests.harness import BotRunner  # noqa: E402
@@ -138,7 +139,14 @@ async def measure(fake: FakeDiscord, runner: BotRunner, days: list[date], runs: 
 
     today = datetime.now(UTC).astimezone(LONDON).date()
     expected = {
-        value: len(day_parts(programme, parse_day(value, today=today, programme=programme), LONDON))
+        value: len(
+            day_parts(
+                programme,
+                parse_day(value, today=today, programme=programme),
+                LONDON,
+                per_part=PAGE_SESSIONS,
+            )
+        )
         for value in day_values
     }
     programme_times: list[float] = []
