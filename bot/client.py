@@ -207,6 +207,27 @@ async def send_ephemeral(interaction: discord.Interaction, message: str) -> None
             log.warning("could not deliver an error message to user %s", interaction.user.id)
 
 
+async def component_failed(interaction: discord.Interaction, exc: Exception) -> None:
+    """The tree's error rules (`QIWeekTree.on_error`) for a persistent button or menu, which
+    bypasses the tree: a refusal is told to the member; an interaction already expired (3 s)
+    gets nothing (an error message would fail the same way); anything else is logged and the
+    member gets the generic error."""
+    if isinstance(exc, UserFacingError):
+        log.info("rejected component %s: %s", interaction.data, exc)
+        await send_ephemeral(interaction, str(exc))
+    elif is_expired(exc):
+        log.warning("component expired before its answer: user %s", interaction.user.id)
+    else:
+        log.error(
+            "component failed guild=%s user=%s data=%s",
+            interaction.guild_id,
+            interaction.user.id,
+            interaction.data,
+            exc_info=exc,
+        )
+        await send_ephemeral(interaction, GENERIC_ERROR)
+
+
 class QIWeekBot(commands.Bot):
     """The QI Week bot. Dependencies come in; nothing is read from module globals."""
 

@@ -20,7 +20,7 @@ from discord.ext import commands
 
 from bot import ids
 from bot.app import Services
-from bot.client import GENERIC_ERROR, QIWeekBot, is_expired, send_ephemeral, served_or_told
+from bot.client import QIWeekBot, component_failed, send_ephemeral, served_or_told
 from bot.errors import UserFacingError
 from bot.render import interest as render
 from bot.render import limits
@@ -166,23 +166,11 @@ async def _unregister(
 async def _answer_safely(
     interaction: discord.Interaction, work: Awaitable[Answer | str | list[str]]
 ) -> None:
-    """Components bypass the command tree's error handler: the same rules, applied here."""
+    """Components bypass the command tree's error handler: the same rules (`component_failed`)."""
     try:
         answer = await work
-    except UserFacingError as exc:
-        log.info("rejected component %s: %s", interaction.data, exc)
-        await send_ephemeral(interaction, str(exc))
     except Exception as exc:
-        if is_expired(exc):  # too late (3 s): an error message would fail the same way
-            log.warning("component expired before its answer: user %s", interaction.user.id)
-            return
-        log.exception(
-            "component failed guild=%s user=%s data=%s",
-            interaction.guild_id,
-            interaction.user.id,
-            interaction.data,
-        )
-        await send_ephemeral(interaction, GENERIC_ERROR)
+        await component_failed(interaction, exc)
     else:
         if not isinstance(answer, Answer):
             answer = Answer([answer] if isinstance(answer, str) else answer)

@@ -21,7 +21,7 @@ from discord.ext import commands
 from bot import ids
 from bot.app import Services
 from bot.calendar import ics_filename, sessions_ics
-from bot.client import GENERIC_ERROR, QIWeekBot, is_expired, send_ephemeral, served_or_told
+from bot.client import QIWeekBot, component_failed, served_or_told
 from bot.errors import UserFacingError
 from bot.programme import (
     ACCEPTED_EXTENSIONS,
@@ -170,14 +170,8 @@ class ProgrammePageButton(
         # Components bypass the command tree's error handler: the same rules, applied here.
         try:
             await _show_page(interaction, self.day, self.page)
-        except UserFacingError as exc:
-            await send_ephemeral(interaction, str(exc))
         except Exception as exc:
-            if is_expired(exc):
-                log.warning("page press expired before its answer: user %s", interaction.user.id)
-                return
-            log.exception("page press failed guild=%s data=%s", interaction.guild_id, self.day)
-            await send_ephemeral(interaction, GENERIC_ERROR)
+            await component_failed(interaction, exc)
 
 
 class ProgrammeCog(commands.Cog, name="Programme"):
