@@ -340,7 +340,6 @@ async def stop_after_burst(fake: BenchFake, env: dict[str, str], db: Path) -> di
 
 async def run_subject(
     kind: str,
-    runs: int,
     paths: tuple[str, ...],
     profile: Path | None,
     *,
@@ -394,12 +393,9 @@ def stages(fake: BenchFake, trace: Path) -> dict[str, dict[str, float]]:
     """Median ms of each stage of an answer, per kind: the subject's stamps (`bench/trace.py`)
     joined by interaction id with the sandbox's dispatch and arrival stamps."""
     rows = {}
-    collections = []
     for line in trace.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
-        if "gc" in row:
-            collections.append(row)
-        else:
+        if "gc" not in row:  # the collections are for reading by hand
             rows[row["id"]] = row
     kinds = {2: "programme", 4: "autocomplete", 3: "button"}
     spans: dict[str, dict[str, list[float]]] = {}
@@ -555,7 +551,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
             if set(paths) - {"interactions"}:
                 print(f"round {n + 1}/{args.rounds}: {kind}...", file=sys.stderr, flush=True)
                 alone = await run_subject(
-                    kind, args.runs, paths, profile if kind == "project" else None, restart=n == 0
+                    kind, paths, profile if kind == "project" else None, restart=n == 0
                 )
                 for counter in ("rejected", "count_429"):
                     alone[counter] += result.pop(counter, 0)
