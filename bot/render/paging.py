@@ -46,8 +46,9 @@ class DrawnEmbed(discord.Embed):
 
     @classmethod
     def of(cls, embed: discord.Embed) -> DrawnEmbed:
-        drawn = cls.from_dict(embed.to_dict())
-        drawn._drawn = embed.to_dict()
+        data = embed.to_dict()
+        drawn = cls.from_dict(data)
+        drawn._drawn = data  # from_dict only reads it; nothing changes either afterwards
         return drawn
 
     def to_dict(self) -> Any:
