@@ -118,6 +118,17 @@ def button(message: dict[str, Any], label: str) -> str:
     return next(c["custom_id"] for c in components(message) if c.get("label") == label)
 
 
+def is_reminder_post(message: dict[str, Any]) -> bool:
+    """A channel reminder ("Starting in 15 minutes: ..."), not the daily programme post (which
+    lists the same sessions and goes to the same channel once its time of day has passed)."""
+    return "Starting in" in str(message.get("embeds") or "")
+
+
+def reminder_posts(fake: FakeDiscord) -> list[dict[str, Any]]:
+    """The bot's channel reminders in #programme, oldest first."""
+    return [m for m in fake.bot_messages("programme") if is_reminder_post(m)]
+
+
 def text_of(message: dict[str, Any]) -> str:
     parts = [message.get("content") or ""]
     for embed in message.get("embeds") or []:

@@ -24,6 +24,7 @@ import asyncio
 import re
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,8 @@ class Hold:
     pattern: re.Pattern[str]
     times: int
     drop: bool = False  # close the connection instead of answering (answer lost on the way)
+    #: Only messages this accepts are held (None: every message on a matching route).
+    matching: Callable[[dict[str, Any]], bool] | None = None
     hits: int = 0
     held: list[int] = field(default_factory=list)  # ids of messages created, answers held
     lost: int = 0  # answers never delivered: the client went away first
@@ -81,11 +84,17 @@ class DmRulesMixin:
         self.quarantined = on
 
     def hold_after_create(
-        self: FakeDiscord, path_regex: str, times: int = 1, *, drop: bool = False
+        self: FakeDiscord,
+        path_regex: str,
+        times: int = 1,
+        *,
+        drop: bool = False,
+        matching: Callable[[dict[str, Any]], bool] | None = None,
     ) -> Hold:
-        """Hold the answers of the next ``times`` message creates matching ``path_regex``;
-        with ``drop``, close the connection instead: the message exists, its answer is lost."""
-        hold = Hold(re.compile(path_regex), times, drop)
+        """Hold the answers of the next ``times`` message creates matching ``path_regex`` (and,
+        given, accepted by ``matching(message)``); with ``drop``, close the connection instead:
+        the message exists, its answer is lost."""
+        hold = Hold(re.compile(path_regex), times, drop, matching)
         self._holds.append(hold)
         return hold
 
@@ -129,7 +138,11 @@ class DmRulesMixin:
     async def _hold_answer(self: FakeDiscord, req: _Req, message: dict[str, Any]) -> None:
         """Created already; wait before answering if a hold matches (see `hold_after_create`)."""
         for hold in self._holds:
-            if hold.hits < hold.times and hold.pattern.search(req.path):
+            if (
+                hold.hits < hold.times
+                and hold.pattern.search(req.path)
+                and (hold.matching is None or hold.matching(message))
+            ):
                 hold.hits += 1
                 hold.held.append(int(message["id"]))
                 if hold.drop:

@@ -20,6 +20,7 @@ from tests.harness import (
     now,
     register,
     reminder_dms,
+    reminder_posts,
     text_of,
     wait_quiet,
     write_programme,
@@ -31,10 +32,6 @@ OPEN_DM = r"^/users/@me/channels$"
 
 def session_at(start: datetime) -> dict[str, Any]:
     return {"id": "huddle", "title": "Safety huddle", "start": start}
-
-
-def reminder_posts(fake: FakeDiscord) -> list[dict[str, Any]]:
-    return [m for m in fake.bot_messages("programme") if "Safety huddle" in text_of(m)]
 
 
 def mentioned(fake: FakeDiscord) -> list[int]:

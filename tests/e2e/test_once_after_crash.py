@@ -13,7 +13,15 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.sandbox import FakeDiscord
-from tests.harness import ROOT, BotRunner, now, text_of, write_programme
+from tests.harness import (
+    ROOT,
+    BotRunner,
+    is_reminder_post,
+    now,
+    reminder_posts,
+    text_of,
+    write_programme,
+)
 
 
 def process_env(runner: BotRunner, **extra: object) -> dict[str, str]:
@@ -45,7 +53,7 @@ def reminder_rows(db_path: Path) -> list[tuple[str, int | None]]:
 
 
 def posts(fake: FakeDiscord) -> list[dict[str, object]]:
-    return [m for m in fake.bot_messages("programme") if "Safety huddle" in text_of(m)]
+    return [m for m in reminder_posts(fake) if "Safety huddle" in text_of(m)]
 
 
 async def test_killed_mid_send_then_restarted_without_nonce_dedupe_posts_once(
@@ -58,7 +66,9 @@ async def test_killed_mid_send_then_restarted_without_nonce_dedupe_posts_once(
         tmp_path / "p.yaml", [{"id": "huddle", "title": "Safety huddle", "start": start}]
     )
     env = process_env(runner, QIWEEK_PROGRAMME=path, QIWEEK_REMINDER_LEADS=1)
-    hold = fake.hold_after_create(rf"^/channels/{fake.channels['programme']}/messages$")
+    hold = fake.hold_after_create(
+        rf"^/channels/{fake.channels['programme']}/messages$", matching=is_reminder_post
+    )
     first = await start_process(env, ROOT)
     try:
         await fake.wait_for(lambda: hold.held, timeout=30, message="the reminder to be created")

@@ -23,6 +23,7 @@ from tests.harness import (
     now,
     register,
     reminder_dms,
+    reminder_posts,
     wait_quiet,
     write_programme,
 )
@@ -44,12 +45,6 @@ async def settled(bot: Any, key: str) -> Any:
             if row is not None and row.status != "claimed":
                 return row
             await asyncio.sleep(0.05)
-
-
-def reminder_posts(fake: FakeDiscord) -> list[dict[str, Any]]:
-    return [
-        m for m in fake.bot_messages("programme") if "Starting in" in str(m.get("embeds") or "")
-    ]
 
 
 async def test_a_reminder_reaches_the_channel_and_the_members_dms(
